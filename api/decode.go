@@ -1,0 +1,309 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+// decodeJSON decodes one JSON object into dst, strictly: unknown fields, trailing data and
+// values of the wrong type or out of range are errors a client can act on. Syntax errors
+// are Malformed (400); well-formed JSON with bad values is Invalid (422).
+func decodeJSON(body []byte, dst any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return cart.Errorf(cart.Malformed, "malformed_body", "the request body is empty; send a JSON object")
+	}
+	// encoding/json decodes null into a struct as if it were {}; a body must be an object.
+	if trimmed[0] != '{' {
+		return cart.Errorf(cart.Malformed, "malformed_body", "the request body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, tokErr := dec.Token(); tokErr != io.EOF {
+			return cart.Errorf(cart.Malformed, "malformed_body", "the request body holds more than one JSON value")
+		}
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return cart.Errorf(cart.Malformed, "malformed_body", "the request body is not valid JSON: %v", err)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return cart.Errorf(cart.Malformed, "malformed_body", "the request body must be a JSON object")
+	case errors.As(err, &typeErr):
+		want := typeErr.Type.String()
+		switch want {
+		case "int64", "*int64":
+			want = "an integer between -9223372036854775808 and 9223372036854775807"
+		case "string", "*string":
+			want = "a string"
+		case "bool", "*bool":
+			want = "true or false"
+		}
+		return cart.InvalidField("invalid_type", typeErr.Field, "%s must be %s, not %s", typeErr.Field, want, typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
+	}
+	return cart.Errorf(cart.Malformed, "malformed_body", "the request body could not be read: %v", err)
+}
+
+// metadataOf turns a request's metadata into the engine's: absent stays nil (unchanged), null
+// clears it to an empty object.
+func metadataOf(m json.RawMessage) json.RawMessage {
+	if m != nil && string(bytes.TrimSpace(m)) == "null" {
+		return json.RawMessage("{}")
+	}
+	return m
+}
+
+// policyOf reads the stock policy from Stateset's validate_inventory or cartd's stock_policy;
+// the two together are ambiguous and refused.
+func policyOf(validateInventory *bool, stockPolicy *string) (cart.Policy, error) {
+	switch {
+	case validateInventory != nil && stockPolicy != nil:
+		return "", cart.InvalidField("conflicting_stock_policy", "validate_inventory", "give validate_inventory or stock_policy, not both")
+	case validateInventory != nil && *validateInventory:
+		return cart.Reject, nil
+	case validateInventory != nil:
+		return cart.Ignore, nil
+	case stockPolicy != nil:
+		return cart.ParsePolicy(*stockPolicy)
+	}
+	return cart.Reject, nil
+}
+
+type cartCreateRequest struct {
+	CustomerID *string         `json:"customer_id"`
+	Currency   *string         `json:"currency"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+// decodeCartCreate reads POST /v1/carts; an empty body opens a cart with the defaults.
+func decodeCartCreate(body []byte) (engine.NewCart, error) {
+	var req cartCreateRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeJSON(body, &req); err != nil {
+			return engine.NewCart{}, err
+		}
+	}
+	var in engine.NewCart
+	if req.CustomerID != nil {
+		in.CustomerID = *req.CustomerID
+		if in.CustomerID == "" {
+			return in, cart.InvalidField("invalid_customer_id", "customer_id", "customer_id must not be empty; leave it out for a guest cart")
+		}
+	}
+	if req.Currency != nil {
+		in.Currency = *req.Currency
+		if in.Currency == "" {
+			return in, cart.InvalidField("unknown_currency", "currency", "currency must not be empty; leave it out for the default")
+		}
+	}
+	if m := metadataOf(req.Metadata); m != nil {
+		in.Metadata = m
+	}
+	return in, nil
+}
+
+type itemAddRequest struct {
+	SKU               *string         `json:"sku"`
+	VariantID         *string         `json:"variant_id"`
+	Quantity          *int64          `json:"quantity"`
+	Notes             *string         `json:"notes"`
+	Metadata          json.RawMessage `json:"metadata"`
+	StockPolicy       *string         `json:"stock_policy"`
+	ValidateInventory *bool           `json:"validate_inventory"`
+}
+
+// decodeItemAdd reads POST /v1/carts/{id}/items. quantity defaults to 1.
+func decodeItemAdd(body []byte) (engine.Update, error) {
+	var req itemAddRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return engine.Update{}, err
+	}
+	u := engine.Update{Add: true, Notes: req.Notes, Metadata: metadataOf(req.Metadata)}
+	switch {
+	case req.SKU != nil && req.VariantID != nil:
+		return u, cart.InvalidField("conflicting_item", "variant_id", "give sku or variant_id, not both")
+	case req.SKU != nil && *req.SKU != "":
+		u.Item.SKU = *req.SKU
+	case req.VariantID != nil && *req.VariantID != "":
+		u.Item.VariantID = *req.VariantID
+	default:
+		return u, cart.InvalidField("missing_item", "sku", "sku or variant_id is required")
+	}
+	q := int64(1)
+	if req.Quantity != nil {
+		q = *req.Quantity
+	}
+	if q < 1 {
+		return u, cart.InvalidField("invalid_quantity", "quantity", "quantity must be at least 1")
+	}
+	ch := cart.AddDelta(q)
+	u.Change = &ch
+	var err error
+	u.Policy, err = policyOf(req.ValidateInventory, req.StockPolicy)
+	return u, err
+}
+
+type itemChangeRequest struct {
+	Quantity          *int64          `json:"quantity"`
+	QuantityDelta     *int64          `json:"quantity_delta"`
+	Notes             *string         `json:"notes"`
+	Metadata          json.RawMessage `json:"metadata"`
+	ValidateInventory *bool           `json:"validate_inventory"`
+	StockPolicy       *string         `json:"stock_policy"`
+}
+
+// decodeItemChange reads PUT (set only, Stateset's call) and PATCH (set or delta) of one item.
+func decodeItemChange(body []byte, itemNum int64, allowDelta bool) (engine.Update, error) {
+	var req itemChangeRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return engine.Update{}, err
+	}
+	u := engine.Update{Item: engine.ItemRef{ItemNum: itemNum}, Notes: req.Notes, Metadata: metadataOf(req.Metadata)}
+	switch {
+	case req.QuantityDelta != nil && !allowDelta:
+		return u, cart.InvalidField("unknown_field", "quantity_delta", "quantity_delta is accepted by PATCH only; PUT sets quantity")
+	case req.Quantity != nil && req.QuantityDelta != nil:
+		return u, cart.InvalidField("conflicting_quantity", "quantity_delta", "give quantity or quantity_delta, not both")
+	case req.Quantity != nil:
+		if *req.Quantity < 0 {
+			return u, cart.InvalidField("invalid_quantity", "quantity", "quantity must not be negative (0 removes the item)")
+		}
+		ch := cart.SetTo(*req.Quantity)
+		u.Change = &ch
+	case req.QuantityDelta != nil:
+		if *req.QuantityDelta == 0 {
+			return u, cart.InvalidField("invalid_quantity", "quantity_delta", "quantity_delta must not be 0")
+		}
+		ch := cart.AddDelta(*req.QuantityDelta)
+		u.Change = &ch
+	}
+	var err error
+	u.Policy, err = policyOf(req.ValidateInventory, req.StockPolicy)
+	return u, err
+}
+
+type productRequest struct {
+	ID          *string          `json:"id"`
+	Name        string           `json:"name"`
+	Brand       string           `json:"brand"`
+	Category    string           `json:"category"`
+	Description string           `json:"description"`
+	ImageURL    string           `json:"image_url"`
+	TaxCode     string           `json:"tax_code"`
+	Variants    []variantRequest `json:"variants"`
+}
+
+type variantRequest struct {
+	ID          string           `json:"id"`
+	SKU         string           `json:"sku"`
+	Name        string           `json:"name"`
+	Options     []cart.Option    `json:"options"`
+	Price       map[string]int64 `json:"price"`
+	RetailPrice map[string]int64 `json:"retail_price"`
+	Tiers       []cart.Tier      `json:"tiers"`
+	TaxRate     int64            `json:"tax_rate"`
+	WeightGrams int64            `json:"weight_grams"`
+	Active      *bool            `json:"active"`
+	Returnable  *bool            `json:"returnable"`
+	SaleID      *string          `json:"sale_id"`
+}
+
+// decodeProduct reads PUT /v1/products/{id}. The path names the product; an id in the body
+// must agree. active and returnable default to true.
+func decodeProduct(body []byte, id string) (cart.Product, error) {
+	var req productRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return cart.Product{}, err
+	}
+	if req.ID != nil && *req.ID != id {
+		return cart.Product{}, cart.InvalidField("id_mismatch", "id", "the body's id %q differs from the path's %q", *req.ID, id)
+	}
+	p := cart.Product{ID: id, Name: req.Name, Brand: req.Brand, Category: req.Category, Description: req.Description,
+		ImageURL: req.ImageURL, TaxCode: req.TaxCode}
+	for _, v := range req.Variants {
+		cv := cart.Variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Options: v.Options, Prices: v.Price, RetailPrices: v.RetailPrice,
+			Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams, Active: v.Active == nil || *v.Active,
+			Returnable: v.Returnable == nil || *v.Returnable}
+		if v.SaleID != nil {
+			cv.SaleID = *v.SaleID
+		}
+		p.Variants = append(p.Variants, cv)
+	}
+	return p, nil
+}
+
+type inventoryRequest struct {
+	OnHand      *int64 `json:"on_hand"`
+	OnHandDelta *int64 `json:"on_hand_delta"`
+}
+
+// decodeInventory reads PUT (on_hand) and PATCH (on_hand_delta) of /v1/inventory/{sku}.
+func decodeInventory(body []byte, relative bool) (engine.StockChange, error) {
+	var req inventoryRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return engine.StockChange{}, err
+	}
+	switch {
+	case relative && req.OnHand != nil:
+		return engine.StockChange{}, cart.InvalidField("unknown_field", "on_hand", "PATCH takes on_hand_delta; PUT sets on_hand")
+	case !relative && req.OnHandDelta != nil:
+		return engine.StockChange{}, cart.InvalidField("unknown_field", "on_hand_delta", "PUT takes on_hand; PATCH takes on_hand_delta")
+	case relative && req.OnHandDelta == nil:
+		return engine.StockChange{}, cart.InvalidField("missing_field", "on_hand_delta", "on_hand_delta is required")
+	case !relative && req.OnHand == nil:
+		return engine.StockChange{}, cart.InvalidField("missing_field", "on_hand", "on_hand is required")
+	}
+	return engine.StockChange{OnHand: req.OnHand, OnHandDelta: req.OnHandDelta}, nil
+}
+
+type settingsRequest struct {
+	DefaultCurrency    *string                      `json:"default_currency"`
+	PricesIncludeTax   *bool                        `json:"prices_include_tax"`
+	MaxQuantityPerItem *int64                       `json:"max_quantity_per_item"`
+	MaxLinesPerCart    *int64                       `json:"max_lines_per_cart"`
+	Shipping           map[string]cart.ShippingRate `json:"shipping"`
+}
+
+// decodeSettings reads PUT /v1/settings; fields left out keep their values.
+func decodeSettings(body []byte) (engine.SettingsUpdate, error) {
+	var req settingsRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return engine.SettingsUpdate{}, err
+	}
+	return engine.SettingsUpdate(req), nil
+}
+
+type tokenRequest struct {
+	TTLSeconds *int64 `json:"ttl_seconds"`
+}
+
+// decodeTokenRequest reads POST /v1/customers/{id}/tokens; an empty body takes the default TTL.
+func decodeTokenRequest(body []byte) (int64, error) {
+	var req tokenRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeJSON(body, &req); err != nil {
+			return 0, err
+		}
+	}
+	if req.TTLSeconds == nil {
+		return 0, nil
+	}
+	if *req.TTLSeconds < 1 || *req.TTLSeconds > int64(engine.MaxTokenTTL.Seconds()) {
+		return 0, cart.InvalidField("invalid_ttl", "ttl_seconds", "%s", fmt.Sprintf("ttl_seconds must be between 1 and %d", int64(engine.MaxTokenTTL.Seconds())))
+	}
+	return *req.TTLSeconds, nil
+}

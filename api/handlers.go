@@ -1,0 +1,269 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+// cartNum reads the {id} of a cart path; a malformed id is simply a cart that does not exist.
+func cartNum(r *http.Request) (int64, error) {
+	n, ok := parseID(r.PathValue("id"), cartPrefix)
+	if !ok {
+		return 0, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %q", r.PathValue("id"))
+	}
+	return n, nil
+}
+
+func itemNum(r *http.Request) (int64, error) {
+	n, ok := parseID(r.PathValue("item_id"), itemPrefix)
+	if !ok {
+		return 0, cart.Errorf(cart.NotFound, "item_not_found", "no item %q", r.PathValue("item_id"))
+	}
+	return n, nil
+}
+
+func (s *Server) handleCartCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	in, err := decodeCartCreate(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.eng.CreateCart(r.Context(), p, in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/carts/"+cartID(v.Cart.Num))
+	s.writeCart(w, http.StatusCreated, v)
+}
+
+func (s *Server) handleCartGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.eng.Cart(r.Context(), p, num)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCart(w, http.StatusOK, v)
+}
+
+// update runs one decoded change against the cart named in the path.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, p auth.Principal, decode func(body []byte, itemNum int64) (engine.Update, error), needsItem bool) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var item int64
+	if needsItem {
+		if item, err = itemNum(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := decode(body, item)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.eng.Update(r.Context(), p, num, []engine.Update{u}, options(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCart(w, http.StatusOK, v)
+}
+
+func (s *Server) handleItemAdd(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.update(w, r, p, func(body []byte, _ int64) (engine.Update, error) { return decodeItemAdd(body) }, false)
+}
+
+func (s *Server) handleItemPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.update(w, r, p, func(body []byte, item int64) (engine.Update, error) { return decodeItemChange(body, item, false) }, true)
+}
+
+func (s *Server) handleItemPatch(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.update(w, r, p, func(body []byte, item int64) (engine.Update, error) { return decodeItemChange(body, item, true) }, true)
+}
+
+func (s *Server) handleItemDelete(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	item, err := itemNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.eng.RemoveItem(r.Context(), p, num, item, options(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCart(w, http.StatusOK, v)
+}
+
+func (s *Server) handleItemsClear(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.eng.ClearCart(r.Context(), p, num, options(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCart(w, http.StatusOK, v)
+}
+
+func (s *Server) handleProductPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	prod, err := decodeProduct(body, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if prod, err = s.eng.PutProduct(r.Context(), p, prod); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderProduct(prod))
+}
+
+func (s *Server) handleProductGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	prod, err := s.eng.Product(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderProduct(prod))
+}
+
+func (s *Server) handleProductDelete(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	if err := s.eng.DeleteProduct(r.Context(), p, r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleInventoryPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.inventoryWrite(w, r, p, false)
+}
+
+func (s *Server) handleInventoryPatch(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	s.inventoryWrite(w, r, p, true)
+}
+
+func (s *Server) inventoryWrite(w http.ResponseWriter, r *http.Request, p auth.Principal, relative bool) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ch, err := decodeInventory(body, relative)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := s.eng.PutInventory(r.Context(), p, r.PathValue("sku"), ch)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderStock(st))
+}
+
+func (s *Server) handleInventoryGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	st, err := s.eng.Inventory(r.Context(), p, r.PathValue("sku"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderStock(st))
+}
+
+func (s *Server) handleSettingsGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	st, err := s.eng.Settings(r.Context(), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderSettings(st))
+}
+
+func (s *Server) handleSettingsPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := decodeSettings(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	st, err := s.eng.PutSettings(r.Context(), p, u)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderSettings(st))
+}
+
+func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ttl, err := decodeTokenRequest(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	secret, t, err := s.eng.IssueToken(r.Context(), p, r.PathValue("customer_id"), time.Duration(ttl)*time.Second)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, renderToken(secret, t))
+}
+
+func (s *Server) handleTokenRevoke(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, ok := parseID(r.PathValue("token_id"), tokenPrefix)
+	if !ok {
+		s.writeError(w, r, cart.Errorf(cart.NotFound, "token_not_found", "no token %q", r.PathValue("token_id")))
+		return
+	}
+	if err := s.eng.RevokeToken(r.Context(), p, r.PathValue("customer_id"), num); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

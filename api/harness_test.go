@@ -1,0 +1,172 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cartd/cartd/api"
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store/sqlite"
+)
+
+// testServer is a real cartd API on a real SQLite file, served over loopback TCP.
+type testServer struct {
+	URL    string
+	Admin  string // an admin API key
+	Engine *engine.Engine
+	Client *http.Client
+}
+
+type serverOptions struct {
+	ReservationTTL time.Duration
+	MaxBody        int64
+}
+
+// mustServer starts a server with reservations of 15 minutes unless opts say otherwise.
+func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
+	tb.Helper()
+	o := serverOptions{ReservationTTL: 15 * time.Minute}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL})
+	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(api.New(eng, api.Config{MaxBody: o.MaxBody}))
+	tb.Cleanup(func() {
+		hs.Close()
+		st.Close()
+	})
+	return &testServer{URL: hs.URL, Admin: secret, Engine: eng, Client: hs.Client()}
+}
+
+// mustKey creates an API key with the given scopes.
+func (s *testServer) mustKey(tb testing.TB, scopes ...auth.Scope) string {
+	tb.Helper()
+	secret, _, err := s.Engine.CreateKey(context.Background(), scopes, "test")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return secret
+}
+
+// response is a decoded HTTP response.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r response) JSON(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		tb.Fatalf("response body is not a JSON object: %v\n%s", err, r.Body)
+	}
+	return m
+}
+
+// do sends a request with a bearer credential ("" for none) and a JSON body (nil for none; a
+// string or []byte is sent as is, anything else is marshalled). Extra headers come in pairs.
+func (s *testServer) do(tb testing.TB, method, path, credential string, body any, headers ...string) response {
+	tb.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewReader([]byte(b))
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+}
+
+// mustStatus fails the test unless the response has the wanted status.
+func (r response) mustStatus(tb testing.TB, want int) response {
+	tb.Helper()
+	if r.Status != want {
+		tb.Fatalf("status = %d, want %d; body: %s", r.Status, want, r.Body)
+	}
+	return r
+}
+
+// mustProduct creates a product with one variant per SKU, priced in USD (and EUR), with the
+// given on-hand stock for each SKU.
+func (s *testServer) mustProduct(tb testing.TB, id string, usd int64, stock int64, skus ...string) {
+	tb.Helper()
+	var variants []map[string]any
+	for _, sku := range skus {
+		variants = append(variants, map[string]any{
+			"id": "var_" + sku, "sku": sku, "price": map[string]int64{"USD": usd, "EUR": usd - 100},
+		})
+	}
+	s.do(tb, "PUT", "/v1/products/"+id, s.Admin, map[string]any{"name": "Product " + id, "variants": variants}).mustStatus(tb, 200)
+	for _, sku := range skus {
+		s.do(tb, "PUT", "/v1/inventory/"+sku, s.Admin, map[string]int64{"on_hand": stock}).mustStatus(tb, 200)
+	}
+}
+
+// mustCart opens a USD cart and returns its id.
+func (s *testServer) mustCart(tb testing.TB) string {
+	tb.Helper()
+	r := s.do(tb, "POST", "/v1/carts", s.Admin, map[string]any{"currency": "USD"}).mustStatus(tb, 201)
+	return r.JSON(tb)["id"].(string)
+}
+
+// mustAdd adds quantity of sku to a cart and returns the new item's id.
+func (s *testServer) mustAdd(tb testing.TB, cartID, sku string, quantity int64) string {
+	tb.Helper()
+	r := s.do(tb, "POST", "/v1/carts/"+cartID+"/items", s.Admin, map[string]any{"sku": sku, "quantity": quantity}).mustStatus(tb, 200)
+	for _, it := range r.JSON(tb)["items"].([]any) {
+		item := it.(map[string]any)
+		if item["sku"] == sku {
+			return item["id"].(string)
+		}
+	}
+	tb.Fatalf("item %s not in cart after add: %s", sku, r.Body)
+	return ""
+}

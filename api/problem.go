@@ -1,0 +1,92 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/cartd/cartd/cart"
+)
+
+// statusOf maps the engine's error codes to HTTP statuses: the one table of the native API.
+var statusOf = map[cart.Code]int{
+	cart.Malformed:    http.StatusBadRequest,
+	cart.Invalid:      http.StatusUnprocessableEntity,
+	cart.NotFound:     http.StatusNotFound,
+	cart.Conflict:     http.StatusConflict,
+	cart.StockShort:   http.StatusConflict,
+	cart.Precondition: http.StatusPreconditionFailed,
+	cart.Unauthorized: http.StatusUnauthorized,
+	cart.Forbidden:    http.StatusForbidden,
+	cart.RateLimited:  http.StatusTooManyRequests,
+	cart.TooLarge:     http.StatusRequestEntityTooLarge,
+	cart.MediaType:    http.StatusUnsupportedMediaType,
+	cart.Unavailable:  http.StatusServiceUnavailable,
+	cart.Internal:     http.StatusInternalServerError,
+}
+
+// problemTypeBase prefixes a problem's stable code to make its RFC 9457 type URI.
+const problemTypeBase = "https://cartd.dev/problems/"
+
+// problem is an RFC 9457 problem document with cartd's extension members.
+type problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Code      string            `json:"code"`
+	Errors    []cart.FieldError `json:"errors,omitempty"`
+	Available *int64            `json:"available,omitempty"`
+	Version   *int64            `json:"version,omitempty"`
+	Cart      *cartJSON         `json:"cart,omitempty"`
+}
+
+// writeError answers with err as problem+json. Internal errors are logged in full and shown
+// to the client only as a request-independent message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := cart.AsError(err)
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	p := problem{Type: problemTypeBase + e.Reason, Title: http.StatusText(status), Status: status,
+		Detail: e.Message, Code: e.Reason, Errors: e.Fields, Available: e.Available}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Detail = "the server could not complete the request"
+		if e.Code == cart.Unavailable {
+			p.Detail = e.Message
+		}
+	}
+	if e.Cart != nil {
+		c := s.renderCart(*e.Cart)
+		p.Cart = &c
+		p.Version = &e.Cart.Cart.Version
+		w.Header().Set("ETag", etag(e.Cart.Cart.Version))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="cartd"`)
+	}
+	writeBody(w, status, "application/problem+json", p, s.log)
+}
+
+// writeJSON answers with v as JSON.
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	writeBody(w, status, "application/json", v, s.log)
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, v any, log *slog.Logger) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		log.Error("encode response", "err", err)
+		status, contentType = http.StatusInternalServerError, "application/problem+json"
+		b = []byte(`{"type":"` + problemTypeBase + `internal","title":"Internal Server Error","status":500,"code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }

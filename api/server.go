@@ -1,0 +1,222 @@
+// Package api is cartd's native HTTP API (/v1): JSON over net/http, errors as RFC 9457
+// problem+json. It translates requests into engine calls and results into responses, and
+// holds no business rules.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// DefaultMaxBody is the default request body limit: a 1,000-line batch fits with room.
+const DefaultMaxBody = 1 << 20
+
+// Config tunes a Server.
+type Config struct {
+	Logger  *slog.Logger
+	MaxBody int64 // request body limit in bytes; 0 means DefaultMaxBody
+}
+
+// Server is the native API over an engine.
+type Server struct {
+	eng     *engine.Engine
+	log     *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// New returns the native API server.
+func New(eng *engine.Engine, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	s := &Server{eng: eng, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+// routes is the native API's route table.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.mux.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+
+	s.mux.HandleFunc("POST /v1/customers/{customer_id}/tokens", s.authed(s.handleTokenCreate))
+	s.mux.HandleFunc("DELETE /v1/customers/{customer_id}/tokens/{token_id}", s.authed(s.handleTokenRevoke))
+
+	s.mux.HandleFunc("PUT /v1/products/{id}", s.authed(s.handleProductPut))
+	s.mux.HandleFunc("GET /v1/products/{id}", s.authed(s.handleProductGet))
+	s.mux.HandleFunc("DELETE /v1/products/{id}", s.authed(s.handleProductDelete))
+	s.mux.HandleFunc("PUT /v1/inventory/{sku}", s.authed(s.handleInventoryPut))
+	s.mux.HandleFunc("PATCH /v1/inventory/{sku}", s.authed(s.handleInventoryPatch))
+	s.mux.HandleFunc("GET /v1/inventory/{sku}", s.authed(s.handleInventoryGet))
+	s.mux.HandleFunc("GET /v1/settings", s.authed(s.handleSettingsGet))
+	s.mux.HandleFunc("PUT /v1/settings", s.authed(s.handleSettingsPut))
+
+	s.mux.HandleFunc("POST /v1/carts", s.authed(s.handleCartCreate))
+	s.mux.HandleFunc("GET /v1/carts/{id}", s.authed(s.handleCartGet))
+	s.mux.HandleFunc("POST /v1/carts/{id}/items", s.authed(s.handleItemAdd))
+	s.mux.HandleFunc("DELETE /v1/carts/{id}/items", s.authed(s.handleItemsClear))
+	s.mux.HandleFunc("PUT /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPut))
+	s.mux.HandleFunc("PATCH /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPatch))
+	s.mux.HandleFunc("DELETE /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemDelete))
+}
+
+// ServeHTTP serves the API. Requests no route matches get problem+json 404 or 405, and a
+// panicking handler answers 500 instead of dropping the connection.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
+		}
+	}()
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" {
+		// Through the mux, not h: only ServeMux.ServeHTTP sets the request's path values
+		// ({id}, {item_id}) and Pattern; Handler discards them.
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: let the mux decide between 404 and 405 (and set Allow), then answer in our format.
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if rec.status == http.StatusMethodNotAllowed {
+		writeBody(w, rec.status, "application/problem+json", problem{Type: problemTypeBase + "method_not_allowed",
+			Title: http.StatusText(rec.status), Status: rec.status, Code: "method_not_allowed",
+			Detail: r.Method + " is not allowed on " + r.URL.Path}, s.log)
+		return
+	}
+	if rec.status >= 300 && rec.status < 400 { // path cleaning redirects
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		return
+	}
+	s.writeError(w, r, cart.Errorf(cart.NotFound, "route_not_found", "no resource at %s", r.URL.Path))
+}
+
+// statusRecorder captures what the mux's own 404/405 handler would write.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+type principalHandler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+
+// authed resolves the Bearer credential before h runs. Scopes are the engine's to check.
+func (s *Server) authed(h principalHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			s.writeError(w, r, cart.Errorf(cart.Unauthorized, "missing_credentials", "send Authorization: Bearer <API key or customer token>"))
+			return
+		}
+		p, err := s.eng.Authenticate(r.Context(), secret)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+func bearer(header string) (string, bool) {
+	scheme, secret, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	secret = strings.TrimSpace(secret)
+	return secret, secret != ""
+}
+
+// readBody reads a request body up to the limit. A non-empty body must be JSON.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, cart.Errorf(cart.TooLarge, "body_too_large", "the request body is over %d bytes", s.maxBody)
+	case err != nil:
+		return nil, cart.Errorf(cart.Malformed, "malformed_body", "the request body could not be read")
+	}
+	if len(body) > 0 && !isJSON(r.Header.Get("Content-Type")) {
+		return nil, cart.Errorf(cart.MediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	return body, nil
+}
+
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
+}
+
+// options reads the preconditions of a mutating call. An If-Match that names no version of
+// ours can match nothing, so it fails the precondition (RFC 9110 §13.1.1).
+func options(r *http.Request) engine.Options {
+	var opt engine.Options
+	im := strings.TrimSpace(r.Header.Get("If-Match"))
+	if im == "" || im == "*" {
+		return opt
+	}
+	v, err := strconv.ParseInt(strings.Trim(im, `"`), 10, 64)
+	if err != nil || !strings.HasPrefix(im, `"`) || !strings.HasSuffix(im, `"`) {
+		v = -1
+	}
+	opt.IfMatch = &v
+	return opt
+}
+
+func (s *Server) writeCart(w http.ResponseWriter, status int, v cart.View) {
+	w.Header().Set("ETag", etag(v.Cart.Version))
+	s.writeJSON(w, status, s.renderCart(v))
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.eng.Ready(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		s.writeError(w, r, cart.Errorf(cart.Unavailable, "not_ready", "the store is not reachable"))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openapiDoc)
+}

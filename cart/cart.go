@@ -1,0 +1,151 @@
+// Package cart holds cartd's domain: carts, items, the catalog they point at, stock, and the
+// quantity rules that decide what a quantity change does. It does no I/O; time comes in as an
+// argument.
+package cart
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status is a cart's lifecycle state.
+type Status string
+
+// Cart statuses. Only an active cart accepts changes.
+const (
+	StatusActive    Status = "active"
+	StatusCompleted Status = "completed"
+)
+
+// Cart is a shopper's cart. Num is cartd's stable number (rendered "cart_<num>" natively).
+// Version increases by one with every stored change; it is the ETag.
+type Cart struct {
+	Num          int64
+	CustomerID   string // opaque, chosen by the shop; "" for a guest cart
+	Currency     string // ISO 4217
+	Status       Status
+	Version      int64
+	Metadata     json.RawMessage // a JSON object, or nil
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastActivity time.Time
+}
+
+// Item is one line of a cart: a variant and how many of it.
+type Item struct {
+	Num        int64
+	CartNum    int64
+	VariantNum int64
+	Quantity   int64
+	// ReservedQuantity is what the line holds of its SKU's stock: equal to Quantity unless the
+	// line is backordered (Backorder) or lost stock to an inventory decrease, or reservations
+	// are off (then 0).
+	ReservedQuantity int64
+	// Backorder records that the shortfall Quantity-ReservedQuantity was accepted under the
+	// ignore policy, as opposed to stock having been taken away from the line.
+	Backorder bool
+	// AddedUnitPrice is the unit price when the line was added; UnitPrice the last one stored.
+	AddedUnitPrice int64
+	UnitPrice      int64
+	Notes          string
+	Metadata       json.RawMessage
+	// ReservedUntil is when the line's reservation lapses; zero when it holds none.
+	ReservedUntil time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Line is an item together with what it points at, as one read of the store returns it.
+type Line struct {
+	Item    Item
+	Variant Variant
+	Product Product // without Variants
+	Stock   Stock
+}
+
+// Product is a catalog product. ID is chosen by the shop; Num is cartd's number for it.
+type Product struct {
+	Num         int64
+	ID          string
+	Name        string
+	Brand       string
+	Category    string
+	Description string
+	ImageURL    string
+	TaxCode     string // HSN or other tax classification
+	Deleted     bool
+	Variants    []Variant
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Option is one option value of a variant, such as color=Blue. Order is the shop's.
+type Option struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Tier is a quantity price break: from MinQuantity units on, the unit price is Prices[currency].
+type Tier struct {
+	MinQuantity int64            `json:"min_quantity"`
+	Prices      map[string]int64 `json:"price"`
+}
+
+// Variant is a purchasable SKU of a product. Prices are per currency in minor units.
+type Variant struct {
+	Num          int64
+	ID           string
+	ProductNum   int64
+	ProductID    string
+	SKU          string
+	Name         string // shown as variant_name; defaults to the option values joined
+	Options      []Option
+	Prices       map[string]int64
+	RetailPrices map[string]int64 // MRP / list price, optional
+	Tiers        []Tier           // ascending MinQuantity
+	TaxRate      int64            // basis points: 500 = 5%
+	WeightGrams  int64
+	Active       bool
+	Returnable   bool
+	SaleID       string
+	Deleted      bool
+}
+
+// Stock is the inventory of one SKU. Available = OnHand - Reserved, never negative.
+type Stock struct {
+	SKU         string
+	OnHand      int64
+	Reserved    int64
+	Backordered int64
+	UpdatedAt   time.Time
+}
+
+// Available is what a new reservation can take.
+func (s Stock) Available() int64 {
+	if a := s.OnHand - s.Reserved; a > 0 {
+		return a
+	}
+	return 0
+}
+
+// ShippingRate is the shipping charge of one currency: Flat, or nothing once the cart's
+// subtotal after discounts reaches FreeOver (when FreeOver > 0).
+type ShippingRate struct {
+	Flat     int64 `json:"flat"`
+	FreeOver int64 `json:"free_over,omitempty"`
+}
+
+// Settings are the shop-wide settings.
+type Settings struct {
+	DefaultCurrency    string
+	PricesIncludeTax   bool
+	MaxQuantityPerItem int64
+	MaxLinesPerCart    int64
+	Shipping           map[string]ShippingRate
+	UpdatedAt          time.Time
+}
+
+// DefaultSettings are the settings of a new store.
+func DefaultSettings() Settings {
+	return Settings{DefaultCurrency: "USD", MaxQuantityPerItem: 999, MaxLinesPerCart: 1000}
+}

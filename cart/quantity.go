@@ -1,0 +1,149 @@
+package cart
+
+import (
+	"fmt"
+	"math"
+)
+
+// Policy decides what a change asking for more than the available stock does.
+type Policy string
+
+// Stock policies.
+const (
+	// Reject changes nothing and reports the available quantity (409).
+	Reject Policy = "reject"
+	// Clamp applies the available quantity, with a warning; nothing available removes the line.
+	Clamp Policy = "clamp"
+	// Ignore accepts the quantity as a backorder and reserves only what exists.
+	Ignore Policy = "ignore"
+)
+
+// ParsePolicy validates a policy name; "" is Reject, the native default.
+func ParsePolicy(s string) (Policy, error) {
+	switch Policy(s) {
+	case "":
+		return Reject, nil
+	case Reject, Clamp, Ignore:
+		return Policy(s), nil
+	}
+	return "", InvalidField("invalid_stock_policy", "stock_policy", "stock_policy must be one of reject, clamp, ignore")
+}
+
+// Change is a quantity change: set the quantity to N, or add the delta N.
+type Change struct {
+	Set bool
+	N   int64
+}
+
+// SetTo returns a change that sets the quantity to n.
+func SetTo(n int64) Change { return Change{Set: true, N: n} }
+
+// AddDelta returns a change that adds d to the quantity.
+func AddDelta(d int64) Change { return Change{N: d} }
+
+// QuantityRequest is everything the quantity rule needs to know about one line.
+type QuantityRequest struct {
+	Current         int64 // the line's quantity now, 0 for a new line
+	CurrentReserved int64 // what the line holds now
+	// CurrentBackorder is the line's Backorder flag, kept when a short line is lowered.
+	CurrentBackorder bool
+	Change           Change
+	Limit            int64 // most units per line
+	// Free is what the line could hold: the SKU's available stock plus CurrentReserved.
+	Free    int64
+	Policy  Policy
+	Reserve bool // reservations on: the line holds stock
+}
+
+// QuantityResult is the line after the change.
+type QuantityResult struct {
+	Requested int64
+	Quantity  int64 // 0: the line is removed
+	Reserved  int64
+	Backorder bool
+	Clamped   bool
+}
+
+// Removed reports whether the change removes the line.
+func (r QuantityResult) Removed() bool { return r.Quantity <= 0 }
+
+// ResolveQuantity applies the quantity rules of a change to one line: a result of zero or less
+// removes it; above the per-line limit is invalid whatever the policy (validation comes before
+// stock); above the free stock, the policy decides. It returns a StockShort *Error under
+// Reject, with Available set.
+func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
+	requested := q.Change.N
+	if !q.Change.Set {
+		if (q.Change.N > 0 && q.Current > math.MaxInt64-q.Change.N) || (q.Change.N < 0 && q.Current < math.MinInt64-q.Change.N) {
+			return QuantityResult{}, InvalidField("quantity_out_of_range", "quantity_delta", "quantity_delta is out of range")
+		}
+		requested = q.Current + q.Change.N
+	}
+	if requested <= 0 {
+		return QuantityResult{Requested: requested}, nil
+	}
+	if requested > q.Limit {
+		return QuantityResult{}, InvalidField("quantity_limit", field(q.Change), "quantity %d is above the limit of %d per item", requested, q.Limit)
+	}
+	free := max(q.Free, 0)
+	res := QuantityResult{Requested: requested, Quantity: requested}
+	// Stock is checked only for increases: lowering the quantity of a line that is already
+	// short (backordered, or stock taken away from it) always succeeds.
+	increase := requested > q.Current
+	if requested > free && increase {
+		switch q.Policy {
+		case Clamp:
+			res.Quantity, res.Clamped = free, true
+		case Ignore:
+		default:
+			e := Errorf(StockShort, "insufficient_stock", "only %d available, %d requested", free, requested)
+			e.Fields = []FieldError{{Field: field(q.Change), Message: e.Message}}
+			e.Available = &free
+			return QuantityResult{}, e
+		}
+	}
+	if res.Quantity > free {
+		res.Backorder = increase || q.CurrentBackorder
+	}
+	if q.Reserve {
+		res.Reserved = min(res.Quantity, free)
+	}
+	return res, nil
+}
+
+// field names the request field a change came from, for error reports.
+func field(c Change) string {
+	if c.Set {
+		return "quantity"
+	}
+	return "quantity_delta"
+}
+
+// QuantityMessages reports a resolved change to the shopper.
+func QuantityMessages(itemNum int64, r QuantityResult, free int64, created bool) []Message {
+	req, app, av := r.Requested, max(r.Quantity, 0), max(free, 0)
+	switch {
+	case r.Clamped && r.Removed() && created:
+		return []Message{{Type: Warning, Code: "out_of_stock",
+			Text:      fmt.Sprintf("Requested quantity %d is not available; nothing was added", req),
+			Requested: &req, Applied: &app, Available: &av}}
+	case r.Clamped && r.Removed():
+		return []Message{{Type: Warning, Code: "item_removed", ItemNum: itemNum,
+			Text:      fmt.Sprintf("Requested quantity %d is not available; the item was removed", req),
+			Requested: &req, Applied: &app, Available: &av}}
+	case r.Removed():
+		return []Message{{Type: Info, Code: "item_removed", ItemNum: itemNum, Text: "Item removed from cart",
+			Requested: &req, Applied: &app}}
+	case r.Clamped:
+		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
+			Text:      fmt.Sprintf("Only %d available; quantity set to %d instead of %d", av, app, req),
+			Requested: &req, Applied: &app, Available: &av}}
+	case r.Backorder:
+		return []Message{{Type: Warning, Code: "backordered", ItemNum: itemNum,
+			Text:      fmt.Sprintf("Only %d available; %d backordered", av, app-min(av, app)),
+			Requested: &req, Applied: &app, Available: &av}}
+	case created:
+		return []Message{{Type: Info, Code: "item_added", ItemNum: itemNum, Text: "Item added to cart", Requested: &req, Applied: &app}}
+	}
+	return []Message{{Type: Info, Code: "quantity_updated", ItemNum: itemNum, Text: "Item quantity updated", Requested: &req, Applied: &app}}
+}

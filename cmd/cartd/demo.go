@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+// demoCatalog is a small shop: prices in two currencies, a tiered SKU (CABLE-USBC-1M), and a
+// SKU with little stock (SNKR-LTD-42) to try the stock policies on.
+func demoCatalog() ([]cart.Product, map[string]int64) {
+	prices := func(usd, eur int64) map[string]int64 { return map[string]int64{"USD": usd, "EUR": eur} }
+	products := []cart.Product{
+		{ID: "prod_headphones", Name: "Wireless Headphones", Brand: "Northwind Audio", Category: "Electronics",
+			Description: "Over-ear, noise cancelling.", ImageURL: "https://example.com/img/headphones.jpg", TaxCode: "8518",
+			Variants: []cart.Variant{
+				{ID: "var_headphones_blue", SKU: "HP-BLUE", Options: []cart.Option{{Name: "color", Value: "Blue"}},
+					Prices: prices(9999, 9499), RetailPrices: prices(12999, 11999), TaxRate: 800, WeightGrams: 320, Active: true, Returnable: true},
+				{ID: "var_headphones_black", SKU: "HP-BLACK", Options: []cart.Option{{Name: "color", Value: "Black"}},
+					Prices: prices(9999, 9499), RetailPrices: prices(12999, 11999), TaxRate: 800, WeightGrams: 320, Active: true, Returnable: true},
+			}},
+		{ID: "prod_tshirt", Name: "Classic T-Shirt", Brand: "Fieldline", Category: "Apparel",
+			ImageURL: "https://example.com/img/tshirt.jpg", TaxCode: "6109",
+			Variants: []cart.Variant{
+				{ID: "var_tshirt_red_m", SKU: "TEE-RED-M", Options: []cart.Option{{Name: "color", Value: "Red"}, {Name: "size", Value: "M"}},
+					Prices: prices(2499, 2299), TaxRate: 500, WeightGrams: 180, Active: true, Returnable: true},
+				{ID: "var_tshirt_red_l", SKU: "TEE-RED-L", Options: []cart.Option{{Name: "color", Value: "Red"}, {Name: "size", Value: "L"}},
+					Prices: prices(2499, 2299), TaxRate: 500, WeightGrams: 190, Active: true, Returnable: true},
+			}},
+		{ID: "prod_cable", Name: "USB-C Cable 1 m", Brand: "Northwind", Category: "Accessories",
+			ImageURL: "https://example.com/img/cable.jpg",
+			Variants: []cart.Variant{
+				{ID: "var_cable_1m", SKU: "CABLE-USBC-1M", Prices: prices(1999, 1899), TaxRate: 800, WeightGrams: 40, Active: true, Returnable: true,
+					Tiers: []cart.Tier{{MinQuantity: 10, Prices: prices(1599, 1499)}, {MinQuantity: 50, Prices: prices(1299, 1199)}}},
+			}},
+		{ID: "prod_sneaker", Name: "Limited Runner", Brand: "Fieldline", Category: "Footwear",
+			ImageURL: "https://example.com/img/runner.jpg",
+			Variants: []cart.Variant{
+				{ID: "var_sneaker_42", SKU: "SNKR-LTD-42", Options: []cart.Option{{Name: "size", Value: "42"}},
+					Prices: prices(18000, 17000), RetailPrices: prices(22000, 21000), TaxRate: 800, WeightGrams: 900, Active: true},
+			}},
+	}
+	stock := map[string]int64{"HP-BLUE": 50, "HP-BLACK": 40, "TEE-RED-M": 200, "TEE-RED-L": 150, "CABLE-USBC-1M": 1000, "SNKR-LTD-42": 5}
+	return products, stock
+}
+
+// loadDemo writes the demo catalog (idempotently: products are PUT, stock set only once), sets a demo shipping
+// rate, creates an admin key unless CARTD_ADMIN_KEY gave one, opens a cart, and prints what a
+// new user needs to try it.
+func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, out io.Writer) error {
+	secret := c.adminKey
+	if secret == "" {
+		var err error
+		if secret, _, err = eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "demo"); err != nil {
+			return err
+		}
+	}
+	admin, err := eng.Authenticate(ctx, secret)
+	if err != nil {
+		return err
+	}
+	products, stock := demoCatalog()
+	for _, p := range products {
+		if _, err := eng.PutProduct(ctx, admin, p); err != nil {
+			return fmt.Errorf("product %s: %w", p.ID, err)
+		}
+	}
+	for sku, n := range stock {
+		// Stock is set once: a restarted demo keeps what its carts hold.
+		if st, err := eng.Inventory(ctx, admin, sku); err != nil || !st.UpdatedAt.IsZero() {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := eng.PutInventory(ctx, admin, sku, engine.StockChange{OnHand: &n}); err != nil {
+			return fmt.Errorf("stock %s: %w", sku, err)
+		}
+	}
+	if _, err := eng.PutSettings(ctx, admin, engine.SettingsUpdate{
+		Shipping: map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 7500}, "EUR": {Flat: 549, FreeOver: 7000}},
+	}); err != nil {
+		return err
+	}
+	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"})
+	if err != nil {
+		return err
+	}
+	base := "http://" + addr
+	fmt.Fprintf(out, `cartd demo on %s
+  admin API key: %s
+  demo catalog: SKUs HP-BLUE HP-BLACK TEE-RED-M TEE-RED-L CABLE-USBC-1M (tiered) SNKR-LTD-42 (5 in stock)
+try it:
+  curl -s -X POST %s/v1/carts/cart_%d/items -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"sku":"CABLE-USBC-1M","quantity":10}'
+`, base, secret, base, v.Cart.Num, secret)
+	return nil
+}

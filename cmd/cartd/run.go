@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cartd/cartd/api"
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/sqlite"
+)
+
+// config is cartd's configuration: flags, each defaulting to its environment twin.
+type config struct {
+	addr           string
+	db             string
+	demo           bool
+	reservationTTL time.Duration
+	durability     string
+	adminKey       string
+	logFormat      string
+}
+
+func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", env("CARTD_ADDR", "127.0.0.1:8080"), "listen address (CARTD_ADDR)")
+	fs.StringVar(&c.db, "db", env("CARTD_DB", "sqlite:cartd.db"), "database: sqlite:PATH (CARTD_DB)")
+	fs.BoolVar(&c.demo, "demo", env("CARTD_DEMO", "") == "true", "load the demo catalog and print an admin key (CARTD_DEMO=true)")
+	ttl, err := time.ParseDuration(env("CARTD_RESERVATION_TTL", "15m"))
+	if err != nil {
+		return c, fs, fmt.Errorf("CARTD_RESERVATION_TTL: %w", err)
+	}
+	fs.DurationVar(&c.reservationTTL, "reservation-ttl", ttl, "how long a cart line holds its stock; 0 reserves nothing (CARTD_RESERVATION_TTL)")
+	fs.StringVar(&c.durability, "durability", env("CARTD_DURABILITY", "normal"), "normal: a 2xx survives a crash of cartd; full: also an OS crash, every commit fsynced (CARTD_DURABILITY)")
+	fs.StringVar(&c.logFormat, "log-format", env("CARTD_LOG_FORMAT", "json"), "log format: json or text (CARTD_LOG_FORMAT)")
+	c.adminKey = getenv("CARTD_ADMIN_KEY")
+	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	if c.reservationTTL < 0 {
+		return c, fs, errors.New("--reservation-ttl must not be negative")
+	}
+	if c.durability != "normal" && c.durability != "full" {
+		return c, fs, fmt.Errorf("--durability must be normal or full, not %q", c.durability)
+	}
+	return c, fs, nil
+}
+
+// run is cartd as a value: main only wires the process's arguments, environment and streams.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, getenv, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "keys":
+		err = keys(ctx, args, getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create] [flags]; cartd COMMAND -h for flags")
+		return 0
+	default:
+		err = fmt.Errorf("unknown command %q (want serve, migrate or keys)", cmd)
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "cartd:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// openStore opens the database named by --db; its migrations run as it opens.
+func openStore(ctx context.Context, c config) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(c.db, "sqlite:"):
+		d := sqlite.Normal
+		if c.durability == "full" {
+			d = sqlite.Full
+		}
+		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d})
+	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
+		return nil, errors.New("--db: this build has no PostgreSQL store; use sqlite:PATH")
+	}
+	return nil, fmt.Errorf("--db %q: want sqlite:PATH", c.db)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, _, err := parseConfig("serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c.logFormat, stderr)
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log})
+	if c.adminKey != "" {
+		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
+			return fmt.Errorf("CARTD_ADMIN_KEY: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	if c.demo {
+		if err := loadDemo(ctx, eng, c, ln.Addr().String(), stdout); err != nil {
+			ln.Close()
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	srv := &http.Server{
+		Handler:           api.New(eng, api.Config{Logger: log}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("cartd listening", "addr", ln.Addr().String(), "db", c.db, "reservation_ttl", c.reservationTTL.String(), "durability", c.durability)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let in-flight requests finish (each is its own transaction), then close
+	// the store: nothing acknowledged is lost, nothing half written.
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, _, err := parseConfig("migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "schema is up to date")
+	return st.Close()
+}
+
+func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME]")
+	}
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, admin")
+	label := fs.String("label", "", "a name to recognise the key by")
+	c, _, err := parseConfig("keys create", nil, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH (CARTD_DB)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	sc, err := auth.ParseScopes(*scopes)
+	if err != nil {
+		return fmt.Errorf("--scopes: %w", err)
+	}
+	st, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secret, _, err := engine.New(st, engine.Config{}).CreateKey(ctx, sc, *label)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	return nil
+}

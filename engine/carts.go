@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/money"
+	"github.com/cartd/cartd/pricing"
+	"github.com/cartd/cartd/store"
+)
+
+// Size limits of shop-supplied free text.
+const (
+	MaxNotes    = 1000
+	MaxMetadata = 16 << 10
+)
+
+// NewCart is what a new cart starts with. Currency "" means the shop's default currency.
+type NewCart struct {
+	CustomerID string
+	Currency   string
+	Metadata   json.RawMessage
+}
+
+// CreateCart opens a cart (scope carts:write). A customer token's carts always belong to its
+// customer; naming another customer is Forbidden.
+func (e *Engine) CreateCart(ctx context.Context, p auth.Principal, in NewCart) (cart.View, error) {
+	if err := require(p, auth.CartsWrite); err != nil {
+		return cart.View{}, err
+	}
+	if p.IsCustomer() {
+		if in.CustomerID != "" && in.CustomerID != p.CustomerID {
+			return cart.View{}, cart.Errorf(cart.Forbidden, "customer_mismatch", "a customer token can only open carts for its own customer")
+		}
+		in.CustomerID = p.CustomerID
+	}
+	if in.CustomerID != "" {
+		if err := validCustomerID(in.CustomerID); err != nil {
+			return cart.View{}, err
+		}
+	}
+	if err := validMetadata(in.Metadata); err != nil {
+		return cart.View{}, err
+	}
+	var view cart.View
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		s, err := tx.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		cur := in.Currency
+		if cur == "" {
+			cur = s.DefaultCurrency
+		} else if !money.Valid(cur) {
+			return cart.InvalidField("unknown_currency", "currency", "%q is not an ISO 4217 currency code", cur)
+		}
+		now := tx.Now()
+		c := cart.Cart{CustomerID: in.CustomerID, Currency: cur, Status: cart.StatusActive, Version: 1,
+			Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now, LastActivity: now}
+		if err := tx.InsertCart(ctx, &c); err != nil {
+			return err
+		}
+		view, err = pricing.Price(c, nil, s, now, e.Reserving())
+		return err
+	})
+	return view, err
+}
+
+// Cart returns a cart (scope carts:read). Another customer's cart is NotFound.
+func (e *Engine) Cart(ctx context.Context, p auth.Principal, num int64) (cart.View, error) {
+	if err := require(p, auth.CartsRead); err != nil {
+		return cart.View{}, err
+	}
+	var view cart.View
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		s, c, lines, err := loadCart(ctx, tx, p, num)
+		if err != nil {
+			return err
+		}
+		view, err = pricing.Price(c, lines, s, tx.Now(), e.Reserving())
+		return err
+	})
+	return view, err
+}
+
+// ItemRef names a line: by its number, or by its variant (SKU or variant id), which makes the
+// change an upsert of that variant's line.
+type ItemRef struct {
+	ItemNum   int64
+	SKU       string
+	VariantID string
+}
+
+// Update is one change to one line. A nil Change leaves the quantity alone (a notes or
+// metadata edit); nil Notes and Metadata leave those alone.
+type Update struct {
+	Item     ItemRef
+	Change   *cart.Change
+	Notes    *string
+	Metadata json.RawMessage
+	Policy   cart.Policy
+	// Add is the "add to cart" call: the quantity must be positive, and a new line may be
+	// created even though the reference is by variant.
+	Add bool
+}
+
+// Options are the preconditions of a mutating call.
+type Options struct {
+	// IfMatch, when set, is the version the caller last saw; another version is Precondition.
+	IfMatch *int64
+}
+
+// RemoveItem removes one line (scope carts:write).
+func (e *Engine) RemoveItem(ctx context.Context, p auth.Principal, cartNum, itemNum int64, opt Options) (cart.View, error) {
+	ch := cart.SetTo(0)
+	return e.Update(ctx, p, cartNum, []Update{{Item: ItemRef{ItemNum: itemNum}, Change: &ch}}, opt)
+}
+
+// Update applies changes to a cart's lines in one transaction, all or none (scope
+// carts:write). It returns the re-priced cart with a message for every change. Errors:
+// NotFound (cart or item), Invalid (values, limits, unknown SKU, currency), StockShort
+// (reject policy; carries the unchanged cart), Conflict (cart not active, item unavailable),
+// Precondition (IfMatch).
+func (e *Engine) Update(ctx context.Context, p auth.Principal, cartNum int64, updates []Update, opt Options) (cart.View, error) {
+	if err := require(p, auth.CartsWrite); err != nil {
+		return cart.View{}, err
+	}
+	for i := range updates {
+		if err := validateUpdate(&updates[i]); err != nil {
+			return cart.View{}, err
+		}
+	}
+	return e.mutate(ctx, p, cartNum, opt, func(m *mutation) error {
+		for _, u := range updates {
+			if err := m.apply(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClearCart removes every line (scope carts:write).
+func (e *Engine) ClearCart(ctx context.Context, p auth.Principal, cartNum int64, opt Options) (cart.View, error) {
+	if err := require(p, auth.CartsWrite); err != nil {
+		return cart.View{}, err
+	}
+	return e.mutate(ctx, p, cartNum, opt, func(m *mutation) error {
+		for len(m.lines) > 0 {
+			if err := m.apply(Update{Item: ItemRef{ItemNum: m.lines[0].Item.Num}, Change: &cart.Change{Set: true}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func validateUpdate(u *Update) error {
+	if u.Item.ItemNum == 0 && u.Item.SKU == "" && u.Item.VariantID == "" {
+		return cart.InvalidField("missing_item", "sku", "name the item by sku or variant_id")
+	}
+	if u.Add && (u.Change == nil || u.Change.N < 1) {
+		return cart.InvalidField("invalid_quantity", "quantity", "quantity must be at least 1")
+	}
+	if u.Change == nil && u.Notes == nil && u.Metadata == nil {
+		return cart.InvalidField("empty_update", "quantity", "nothing to change: give quantity, notes or metadata")
+	}
+	if u.Notes != nil && len(*u.Notes) > MaxNotes {
+		return cart.InvalidField("notes_too_long", "notes", "notes must be at most %d bytes", MaxNotes)
+	}
+	if u.Policy == "" {
+		u.Policy = cart.Reject
+	}
+	return validMetadata(u.Metadata)
+}
+
+func validMetadata(m json.RawMessage) error {
+	if m == nil {
+		return nil
+	}
+	if len(m) > MaxMetadata || !bytes.HasPrefix(bytes.TrimSpace(m), []byte("{")) || !json.Valid(m) {
+		return cart.InvalidField("invalid_metadata", "metadata", "metadata must be a JSON object of at most %d bytes", MaxMetadata)
+	}
+	return nil
+}
+
+// loadCart reads a cart the principal may see, with the settings and its lines.
+func loadCart(ctx context.Context, tx store.ReadTx, p auth.Principal, num int64) (cart.Settings, cart.Cart, []cart.Line, error) {
+	s, err := tx.Settings(ctx)
+	if err != nil {
+		return s, cart.Cart{}, nil, err
+	}
+	c, err := tx.Cart(ctx, num)
+	if err != nil {
+		return s, c, nil, err
+	}
+	if p.IsCustomer() && c.CustomerID != p.CustomerID {
+		// Not 403: a customer must not learn which cart numbers exist.
+		return s, cart.Cart{}, nil, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %d", num)
+	}
+	lines, err := tx.Lines(ctx, num)
+	return s, c, lines, err
+}
+
+// mutation is one write to one cart inside a transaction.
+type mutation struct {
+	ctx      context.Context
+	tx       store.Tx
+	e        *Engine
+	now      time.Time
+	settings cart.Settings
+	cart     cart.Cart
+	lines    []cart.Line
+	messages []cart.Message
+}
+
+// mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
+// whole is one transaction. A failing fn's error carries the cart as it was, untouched, so
+// the client can recover without another read.
+func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Options, fn func(*mutation) error) (cart.View, error) {
+	var view cart.View
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		s, c, lines, err := loadCart(ctx, tx, p, num)
+		if err != nil {
+			return err
+		}
+		now := tx.Now()
+		before := func(err *cart.Error) error {
+			if v, perr := pricing.Price(c, lines, s, now, e.Reserving()); perr == nil {
+				err.Cart = &v
+			}
+			return err
+		}
+		if opt.IfMatch != nil && *opt.IfMatch != c.Version {
+			return before(cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
+		}
+		if c.Status != cart.StatusActive {
+			return before(cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
+		}
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(lines)}
+		if err := fn(m); err != nil {
+			var ce *cart.Error
+			if errors.As(err, &ce) && (ce.Code == cart.StockShort || ce.Code == cart.Conflict) {
+				return before(ce)
+			}
+			return err
+		}
+		m.cart.Version++
+		m.cart.UpdatedAt, m.cart.LastActivity = now, now
+		if view, err = pricing.Price(m.cart, m.lines, s, now, e.Reserving()); err != nil {
+			return err
+		}
+		view.Messages = m.messages
+		return tx.UpdateCart(ctx, m.cart)
+	})
+	return view, err
+}
+
+// find returns the index of the line an update names, or -1 for a variant not yet in the cart.
+func (m *mutation) find(ref ItemRef) (int, error) {
+	for i, l := range m.lines {
+		switch {
+		case ref.ItemNum != 0 && l.Item.Num == ref.ItemNum,
+			ref.ItemNum == 0 && !l.Variant.Deleted && (ref.SKU != "" && l.Variant.SKU == ref.SKU || ref.VariantID != "" && l.Variant.ID == ref.VariantID):
+			return i, nil
+		}
+	}
+	if ref.ItemNum != 0 {
+		return -1, cart.Errorf(cart.NotFound, "item_not_found", "the cart has no item %d", ref.ItemNum)
+	}
+	return -1, nil
+}
+
+// newLine prepares a line for a variant the cart does not hold yet.
+func (m *mutation) newLine(ref ItemRef) (cart.Line, error) {
+	var (
+		v   cart.Variant
+		p   cart.Product
+		err error
+	)
+	field := "sku"
+	if ref.SKU != "" {
+		v, p, err = m.tx.VariantBySKU(m.ctx, ref.SKU)
+	} else {
+		field = "variant_id"
+		v, p, err = m.tx.VariantByID(m.ctx, ref.VariantID)
+	}
+	if cart.ErrorCode(err) == cart.NotFound {
+		return cart.Line{}, cart.InvalidField("unknown_variant", field, "no product variant has %s %q", field, ref.SKU+ref.VariantID)
+	}
+	if err != nil {
+		return cart.Line{}, err
+	}
+	l := cart.Line{Variant: v, Product: p, Item: cart.Item{CartNum: m.cart.Num, VariantNum: v.Num, CreatedAt: m.now}}
+	switch pricing.Unavailable(l, m.cart.Currency) {
+	case "":
+	case "no_price":
+		return cart.Line{}, cart.InvalidField("currency_unavailable", field, "%s has no price in %s", v.SKU, m.cart.Currency)
+	default:
+		return cart.Line{}, cart.InvalidField("variant_unavailable", field, "%s is not available", v.SKU)
+	}
+	if int64(len(m.lines)) >= m.settings.MaxLinesPerCart {
+		return cart.Line{}, cart.InvalidField("too_many_lines", field, "a cart holds at most %d lines", m.settings.MaxLinesPerCart)
+	}
+	return l, nil
+}
+
+// apply performs one update: it resolves the quantity under the stock policy, moves stock
+// between available and reserved, and writes the line, all within the mutation's transaction.
+func (m *mutation) apply(u Update) error {
+	i, err := m.find(u.Item)
+	if err != nil {
+		return err
+	}
+	created := i < 0
+	var l cart.Line
+	if created {
+		if l, err = m.newLine(u.Item); err != nil {
+			return err
+		}
+	} else {
+		l = m.lines[i]
+	}
+	if u.Notes != nil {
+		l.Item.Notes = *u.Notes
+	}
+	if u.Metadata != nil {
+		l.Item.Metadata = u.Metadata
+	}
+	if u.Change == nil {
+		if created {
+			return cart.InvalidField("invalid_quantity", "quantity", "a new item needs a quantity")
+		}
+		return m.write(i, l, false, []cart.Message{{Type: cart.Info, Code: "item_updated", ItemNum: l.Item.Num, Text: "Item updated"}})
+	}
+	stock, err := m.tx.Stock(m.ctx, l.Variant.SKU)
+	if err != nil {
+		return err
+	}
+	stock.SKU = l.Variant.SKU
+	free := stock.Available() + l.Item.ReservedQuantity
+	res, err := cart.ResolveQuantity(cart.QuantityRequest{
+		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
+		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+	})
+	if err != nil {
+		return err
+	}
+	if !res.Removed() && !created && pricing.Unavailable(l, m.cart.Currency) != "" {
+		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
+	}
+	if delta := res.Reserved - l.Item.ReservedQuantity; delta != 0 {
+		stock.Reserved += delta
+		stock.UpdatedAt = m.now
+		if err := m.tx.PutStock(m.ctx, stock); err != nil {
+			return err
+		}
+	}
+	l.Stock = stock
+	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	if res.Removed() {
+		if created {
+			return m.note(msgs)
+		}
+		if err := m.tx.DeleteItem(m.ctx, l.Item.Num); err != nil {
+			return err
+		}
+		m.lines = slices.Delete(m.lines, i, i+1)
+		return m.note(msgs)
+	}
+	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
+	l.Item.ReservedUntil = time.Time{}
+	if res.Reserved > 0 {
+		l.Item.ReservedUntil = m.now.Add(m.e.ttl)
+	}
+	l.Item.UnitPrice, _ = pricing.UnitPrice(l.Variant, m.cart.Currency, res.Quantity)
+	if created {
+		l.Item.AddedUnitPrice = l.Item.UnitPrice
+	}
+	return m.write(i, l, created, msgs)
+}
+
+// write stores a line (new when i < 0) and records its messages.
+func (m *mutation) write(i int, l cart.Line, created bool, msgs []cart.Message) error {
+	l.Item.UpdatedAt = m.now
+	if created {
+		if err := m.tx.InsertItem(m.ctx, &l.Item); err != nil {
+			return err
+		}
+		m.lines = append(m.lines, l)
+	} else {
+		if err := m.tx.UpdateItem(m.ctx, l.Item); err != nil {
+			return err
+		}
+		m.lines[i] = l
+	}
+	for j := range msgs {
+		msgs[j].ItemNum = l.Item.Num
+	}
+	return m.note(msgs)
+}
+
+func (m *mutation) note(msgs []cart.Message) error {
+	m.messages = append(m.messages, msgs...)
+	return nil
+}

@@ -1,0 +1,318 @@
+package engine
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/money"
+	"github.com/cartd/cartd/store"
+)
+
+// idPattern is what a shop may choose as a product, variant or sale id.
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// MaxVariants bounds one product's variants, so one PUT cannot become an unbounded write.
+const MaxVariants = 500
+
+// PutProduct creates or replaces a product with its variants (scope catalog:write).
+func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Product) (cart.Product, error) {
+	if err := require(p, auth.CatalogWrite); err != nil {
+		return cart.Product{}, err
+	}
+	if err := validateProduct(&prod); err != nil {
+		return cart.Product{}, err
+	}
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		// The store keeps CreatedAt of a product that exists; both are this write's instant.
+		prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
+		if err := tx.PutProduct(ctx, &prod); err != nil {
+			return err
+		}
+		stored, err := tx.Product(ctx, prod.ID)
+		prod = stored
+		return err
+	})
+	return prod, err
+}
+
+// Product returns a product with its live variants (scope catalog:read).
+func (e *Engine) Product(ctx context.Context, p auth.Principal, id string) (cart.Product, error) {
+	if err := require(p, auth.CatalogRead); err != nil {
+		return cart.Product{}, err
+	}
+	var prod cart.Product
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		prod, err = tx.Product(ctx, id)
+		return err
+	})
+	return prod, err
+}
+
+// DeleteProduct withdraws a product and its variants (scope catalog:write). Lines of carts
+// that hold them become unavailable; they are not deleted, so a shopper sees what happened.
+func (e *Engine) DeleteProduct(ctx context.Context, p auth.Principal, id string) error {
+	if err := require(p, auth.CatalogWrite); err != nil {
+		return err
+	}
+	return e.st.Write(ctx, func(tx store.Tx) error { return tx.DeleteProduct(ctx, id) })
+}
+
+func validateProduct(p *cart.Product) error {
+	var errs []cart.FieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, cart.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	if !idPattern.MatchString(p.ID) {
+		bad("id", "id must be 1 to 64 letters, digits, '_' or '-'")
+	}
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || len(p.Name) > 500 {
+		bad("name", "name is required (at most 500 characters)")
+	}
+	if len(p.Variants) == 0 || len(p.Variants) > MaxVariants {
+		bad("variants", "a product needs 1 to %d variants", MaxVariants)
+	}
+	ids, skus := map[string]bool{}, map[string]bool{}
+	for i := range p.Variants {
+		v := &p.Variants[i]
+		f := fmt.Sprintf("variants[%d].", i)
+		if !idPattern.MatchString(v.ID) {
+			bad(f+"id", "id must be 1 to 64 letters, digits, '_' or '-'")
+		} else if ids[v.ID] {
+			bad(f+"id", "id %q appears twice", v.ID)
+		}
+		ids[v.ID] = true
+		if v.SKU == "" || len(v.SKU) > 64 || strings.ContainsFunc(v.SKU, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			bad(f+"sku", "sku must be 1 to 64 characters without spaces")
+		} else if skus[v.SKU] {
+			bad(f+"sku", "sku %q appears twice", v.SKU)
+		}
+		skus[v.SKU] = true
+		if len(v.Prices) == 0 {
+			bad(f+"price", "at least one price is required")
+		}
+		checkPrices := func(field string, prices map[string]int64) {
+			for cur, amt := range prices {
+				if !money.Valid(cur) {
+					bad(field, "%q is not an ISO 4217 currency code", cur)
+				} else if amt < 0 {
+					bad(field, "%s price must not be negative", cur)
+				}
+			}
+		}
+		checkPrices(f+"price", v.Prices)
+		checkPrices(f+"retail_price", v.RetailPrices)
+		slices.SortFunc(v.Tiers, func(a, b cart.Tier) int { return cmp.Compare(a.MinQuantity, b.MinQuantity) })
+		for j, t := range v.Tiers {
+			tf := fmt.Sprintf("%stiers[%d]", f, j)
+			if t.MinQuantity < 2 {
+				bad(tf+".min_quantity", "min_quantity must be at least 2")
+			}
+			if j > 0 && t.MinQuantity == v.Tiers[j-1].MinQuantity {
+				bad(tf+".min_quantity", "two tiers start at %d", t.MinQuantity)
+			}
+			if len(t.Prices) == 0 {
+				bad(tf+".price", "a tier needs at least one price")
+			}
+			checkPrices(tf+".price", t.Prices)
+		}
+		if v.TaxRate < 0 || v.TaxRate > 10000 {
+			bad(f+"tax_rate", "tax_rate is in basis points, 0 to 10000")
+		}
+		if v.WeightGrams < 0 {
+			bad(f+"weight_grams", "weight_grams must not be negative")
+		}
+		if v.SaleID != "" && !idPattern.MatchString(v.SaleID) {
+			bad(f+"sale_id", "sale_id must be 1 to 64 letters, digits, '_' or '-'")
+		}
+		for j, o := range v.Options {
+			if o.Name == "" || len(o.Name) > 100 || len(o.Value) > 200 {
+				bad(fmt.Sprintf("%soptions[%d]", f, j), "an option needs a name (at most 100 characters) and a value (at most 200)")
+			}
+		}
+		if v.Name == "" {
+			vals := make([]string, 0, len(v.Options))
+			for _, o := range v.Options {
+				vals = append(vals, o.Value)
+			}
+			v.Name = strings.Join(vals, " - ")
+		}
+	}
+	if len(errs) > 0 {
+		return &cart.Error{Code: cart.Invalid, Reason: "invalid_product", Message: errs[0].Field + ": " + errs[0].Message, Fields: errs}
+	}
+	return nil
+}
+
+// StockChange is a write to a SKU's stock: an absolute OnHand, or a relative OnHandDelta.
+type StockChange struct {
+	OnHand      *int64
+	OnHandDelta *int64
+}
+
+// PutInventory sets a SKU's on-hand stock (scope catalog:write). Lowering it below what carts
+// hold is accepted (the shelf count is a fact, not a request): the newest reservations are
+// released first until reserved <= on_hand, and those lines show inventory_status
+// "insufficient". Each cart touched gets a new version.
+func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string, ch StockChange) (cart.Stock, error) {
+	if err := require(p, auth.CatalogWrite); err != nil {
+		return cart.Stock{}, err
+	}
+	if sku == "" || len(sku) > 64 {
+		return cart.Stock{}, cart.InvalidField("invalid_sku", "sku", "sku must be 1 to 64 characters")
+	}
+	if (ch.OnHand == nil) == (ch.OnHandDelta == nil) {
+		return cart.Stock{}, cart.InvalidField("invalid_stock_change", "on_hand", "give exactly one of on_hand or on_hand_delta")
+	}
+	var st cart.Stock
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if st, err = tx.Stock(ctx, sku); err != nil {
+			return err
+		}
+		onHand := st.OnHand
+		if ch.OnHand != nil {
+			onHand = *ch.OnHand
+		} else if onHand, err = money.Add(onHand, *ch.OnHandDelta); err != nil {
+			return cart.InvalidField("quantity_out_of_range", "on_hand_delta", "on_hand_delta is out of range")
+		}
+		if onHand < 0 || onHand > maxStock {
+			return cart.InvalidField("invalid_on_hand", "on_hand", "on_hand must end between 0 and %d", int64(maxStock))
+		}
+		st.SKU, st.OnHand, st.UpdatedAt = sku, onHand, tx.Now()
+		if st.Reserved > st.OnHand {
+			if st.Reserved, err = e.releaseNewest(ctx, tx, sku, st.Reserved-st.OnHand); err != nil {
+				return err
+			}
+		}
+		return tx.PutStock(ctx, st)
+	})
+	return st, err
+}
+
+// maxStock bounds on_hand so sums of stock can never overflow.
+const maxStock = 1 << 40
+
+// releaseNewest takes excess units back from the newest reservations of a SKU and returns the
+// SKU's reserved count afterwards.
+func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, excess int64) (int64, error) {
+	holders, err := tx.StockHolders(ctx, sku)
+	if err != nil {
+		return 0, err
+	}
+	now := tx.Now()
+	var reserved int64
+	for _, it := range holders {
+		take := min(excess, it.ReservedQuantity)
+		if take > 0 {
+			excess -= take
+			it.ReservedQuantity -= take
+			it.UpdatedAt = now
+			if err := tx.UpdateItem(ctx, it); err != nil {
+				return 0, err
+			}
+			c, err := tx.Cart(ctx, it.CartNum)
+			if err != nil {
+				return 0, err
+			}
+			c.Version++
+			c.UpdatedAt = now
+			if err := tx.UpdateCart(ctx, c); err != nil {
+				return 0, err
+			}
+		}
+		reserved += it.ReservedQuantity
+	}
+	return reserved, nil
+}
+
+// Inventory returns a SKU's stock (scope catalog:read).
+func (e *Engine) Inventory(ctx context.Context, p auth.Principal, sku string) (cart.Stock, error) {
+	if err := require(p, auth.CatalogRead); err != nil {
+		return cart.Stock{}, err
+	}
+	var st cart.Stock
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		st, err = tx.Stock(ctx, sku)
+		st.SKU = sku
+		return err
+	})
+	return st, err
+}
+
+// Settings returns the shop's settings (scope catalog:read).
+func (e *Engine) Settings(ctx context.Context, p auth.Principal) (cart.Settings, error) {
+	if err := require(p, auth.CatalogRead); err != nil {
+		return cart.Settings{}, err
+	}
+	var s cart.Settings
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		s, err = tx.Settings(ctx)
+		return err
+	})
+	return s, err
+}
+
+// SettingsUpdate changes some settings; nil fields stay as they are.
+type SettingsUpdate struct {
+	DefaultCurrency    *string
+	PricesIncludeTax   *bool
+	MaxQuantityPerItem *int64
+	MaxLinesPerCart    *int64
+	Shipping           map[string]cart.ShippingRate
+}
+
+// PutSettings changes the shop's settings (scope admin).
+func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUpdate) (cart.Settings, error) {
+	if err := require(p, auth.Admin); err != nil {
+		return cart.Settings{}, err
+	}
+	var s cart.Settings
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if s, err = tx.Settings(ctx); err != nil {
+			return err
+		}
+		if u.DefaultCurrency != nil {
+			if !money.Valid(*u.DefaultCurrency) {
+				return cart.InvalidField("unknown_currency", "default_currency", "%q is not an ISO 4217 currency code", *u.DefaultCurrency)
+			}
+			s.DefaultCurrency = *u.DefaultCurrency
+		}
+		if u.PricesIncludeTax != nil {
+			s.PricesIncludeTax = *u.PricesIncludeTax
+		}
+		if u.MaxQuantityPerItem != nil {
+			if *u.MaxQuantityPerItem < 1 || *u.MaxQuantityPerItem > 1_000_000 {
+				return cart.InvalidField("invalid_limit", "max_quantity_per_item", "max_quantity_per_item must be 1 to 1000000")
+			}
+			s.MaxQuantityPerItem = *u.MaxQuantityPerItem
+		}
+		if u.MaxLinesPerCart != nil {
+			if *u.MaxLinesPerCart < 1 || *u.MaxLinesPerCart > 10_000 {
+				return cart.InvalidField("invalid_limit", "max_lines_per_cart", "max_lines_per_cart must be 1 to 10000")
+			}
+			s.MaxLinesPerCart = *u.MaxLinesPerCart
+		}
+		if u.Shipping != nil {
+			for cur, r := range u.Shipping {
+				if !money.Valid(cur) || r.Flat < 0 || r.FreeOver < 0 {
+					return cart.InvalidField("invalid_shipping", "shipping."+cur, "shipping needs an ISO 4217 currency and non-negative amounts")
+				}
+			}
+			s.Shipping = u.Shipping
+		}
+		s.UpdatedAt = tx.Now()
+		return tx.PutSettings(ctx, s)
+	})
+	return s, err
+}

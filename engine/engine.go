@@ -1,0 +1,51 @@
+// Package engine holds cartd's use cases. Every call is one store transaction: it reads what
+// it needs, applies the domain's rules (package cart) and re-prices the cart (package pricing)
+// before committing, so a response's figures always match what was stored. Front doors
+// (the native API and the dialects) translate to and from these calls and hold no rules.
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store"
+)
+
+// Config tunes an Engine.
+type Config struct {
+	// ReservationTTL is how long a line's stock reservation lasts after its last quantity
+	// change. Zero turns reservations off: stock is checked at change time, nothing is held.
+	ReservationTTL time.Duration
+	Logger         *slog.Logger
+}
+
+// Engine runs cartd's use cases over a Store.
+type Engine struct {
+	st  store.Store
+	ttl time.Duration
+	log *slog.Logger
+}
+
+// New returns an Engine over st.
+func New(st store.Store, cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger}
+}
+
+// Reserving reports whether lines hold stock.
+func (e *Engine) Reserving() bool { return e.ttl > 0 }
+
+// Ready reports whether the store answers.
+func (e *Engine) Ready(ctx context.Context) error { return e.st.Ping(ctx) }
+
+func require(p auth.Principal, scope auth.Scope) error {
+	if !p.Can(scope) {
+		return cart.Errorf(cart.Forbidden, "missing_scope", "this credential lacks the %s scope", scope)
+	}
+	return nil
+}

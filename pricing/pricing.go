@@ -1,0 +1,171 @@
+// Package pricing computes a cart's figures from its lines, the settings and an instant. It is
+// pure and deterministic: no I/O, no clock, and the same inputs give the same figures whatever
+// the order of the lines. Every amount is an integer count of minor units; arithmetic that
+// would overflow is an error, never a wrong total.
+//
+// Rounding: tax is computed per line, on the line's amount after discounts, rounded half away
+// from zero (money.MulDivHalfUp). Per-line rounding keeps each line's tax a figure that can be
+// refunded on its own, and the cart's tax is exactly the sum of its lines'.
+package pricing
+
+import (
+	"errors"
+	"time"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/money"
+)
+
+// UnitPrice is a variant's unit price in a currency for a quantity: the price of the highest
+// tier whose MinQuantity the quantity reaches and that has a price in the currency, else the
+// base price. ok is false when the variant has no price in the currency.
+func UnitPrice(v cart.Variant, currency string, quantity int64) (price int64, ok bool) {
+	price, ok = v.Prices[currency]
+	if !ok {
+		return 0, false
+	}
+	best := int64(0)
+	for _, t := range v.Tiers {
+		if p, has := t.Prices[currency]; has && quantity >= t.MinQuantity && t.MinQuantity > best {
+			price, best = p, t.MinQuantity
+		}
+	}
+	return price, true
+}
+
+// Unavailable reports why a line cannot be bought in the cart's currency, or "" when it can.
+func Unavailable(l cart.Line, currency string) string {
+	switch {
+	case l.Variant.Deleted || l.Product.Deleted:
+		return "deleted"
+	case !l.Variant.Active:
+		return "inactive"
+	}
+	if _, ok := l.Variant.Prices[currency]; !ok {
+		return "no_price"
+	}
+	return ""
+}
+
+// Price builds the view of a cart: each line priced at its tier, unavailable lines set apart,
+// and the totals computed from the lines that count. reserve says whether lines hold stock
+// (reservations on); it decides how a line's available quantity is figured.
+func Price(c cart.Cart, lines []cart.Line, s cart.Settings, now time.Time, reserve bool) (cart.View, error) {
+	v := cart.View{Cart: c, At: now}
+	var err error
+	acc := func(dst *int64, x int64) {
+		if err == nil {
+			*dst, err = money.Add(*dst, x)
+		}
+	}
+	for _, l := range lines {
+		lv := cart.LineView{Line: l}
+		lv.Available = l.Stock.Available()
+		if reserve {
+			lv.Available += l.Item.ReservedQuantity
+		}
+		lv.InventoryStatus = inventoryStatus(l, lv.Available, reserve)
+		if Unavailable(l, c.Currency) != "" {
+			lv.UnitPrice = l.Item.UnitPrice
+			v.Unavailable = append(v.Unavailable, lv)
+			continue
+		}
+		unit, _ := UnitPrice(l.Variant, c.Currency, l.Item.Quantity)
+		lv.UnitPrice = unit
+		lv.RetailPrice = l.Variant.RetailPrices[c.Currency]
+		sub, e := money.Mul(unit, l.Item.Quantity)
+		if e != nil {
+			return cart.View{}, overflow()
+		}
+		lv.Subtotal = sub
+		retailUnit := max(lv.RetailPrice, unit)
+		retail, e := money.Mul(retailUnit, l.Item.Quantity)
+		if e != nil {
+			return cart.View{}, overflow()
+		}
+		acc(&v.RetailTotal, retail)
+		acc(&v.Subtotal, sub)
+		acc(&v.ItemCount, l.Item.Quantity)
+		v.UniqueItemCount++
+		v.Lines = append(v.Lines, lv)
+	}
+	if err != nil {
+		return cart.View{}, overflow()
+	}
+	for i := range v.Lines {
+		lv := &v.Lines[i]
+		base := lv.Subtotal - lv.Discount
+		tax, e := lineTax(base, lv.Variant.TaxRate, s.PricesIncludeTax)
+		if e != nil {
+			return cart.View{}, overflow()
+		}
+		lv.Tax = tax
+		lv.Total = base
+		if !s.PricesIncludeTax {
+			acc(&lv.Total, tax)
+		}
+		acc(&v.Tax, tax)
+	}
+	v.Shipping = shipping(s, c.Currency, v.Subtotal-v.Discount, len(v.Lines) > 0)
+	v.Total = v.Subtotal - v.Discount
+	if !s.PricesIncludeTax {
+		acc(&v.Total, v.Tax)
+	}
+	acc(&v.Total, v.Shipping)
+	v.Saved = max(v.RetailTotal-v.Subtotal, 0) + v.Discount
+	if err != nil {
+		return cart.View{}, overflow()
+	}
+	return v, nil
+}
+
+func overflow() error {
+	return cart.Errorf(cart.Invalid, "amount_out_of_range", "the cart's amounts are out of range")
+}
+
+// lineTax is the tax of a line amount at rate basis points: added on top when prices exclude
+// tax, extracted from the amount when they include it.
+func lineTax(amount, rate int64, inclusive bool) (int64, error) {
+	if amount <= 0 || rate <= 0 {
+		return 0, nil
+	}
+	if !inclusive {
+		return money.MulDivHalfUp(amount, rate, 10000)
+	}
+	net, err := money.MulDivHalfUp(amount, 10000, 10000+rate)
+	if err != nil {
+		return 0, err
+	}
+	return amount - net, nil
+}
+
+// shipping is the flat rate of the currency, waived at its free-over threshold.
+func shipping(s cart.Settings, currency string, base int64, hasLines bool) int64 {
+	r, ok := s.Shipping[currency]
+	if !ok || !hasLines || (r.FreeOver > 0 && base >= r.FreeOver) {
+		return 0
+	}
+	return r.Flat
+}
+
+func inventoryStatus(l cart.Line, available int64, reserve bool) string {
+	held := l.Item.Quantity <= available
+	if reserve {
+		held = l.Item.ReservedQuantity >= l.Item.Quantity
+	}
+	switch {
+	case held:
+		return cart.InStock
+	case l.Item.Backorder:
+		return cart.Backordered
+	case available == 0:
+		return cart.OutOfStock
+	}
+	return cart.Insufficient
+}
+
+// IsOverflow reports whether err is the pricing overflow error.
+func IsOverflow(err error) bool {
+	var e *cart.Error
+	return errors.As(err, &e) && e.Reason == "amount_out_of_range"
+}

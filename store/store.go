@@ -1,0 +1,99 @@
+// Package store is the contract between the engine and the databases under it. The engine owns
+// the transaction (what goes in it and in which order); a store runs it, all or nothing, and
+// speaks in domain types. Implementations: store/sqlite and, for many nodes, store/postgres.
+// The contract suite in store/storetest holds every implementation to the same behaviour.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+)
+
+// Store runs transactions.
+type Store interface {
+	// Read runs fn in a read-only transaction seeing one consistent snapshot.
+	Read(ctx context.Context, fn func(ReadTx) error) error
+	// Write runs fn in a read-write transaction and commits when fn returns nil; any error
+	// rolls everything back. Where the database can raise a serialization failure, Write
+	// re-runs the whole of fn, so fn must have no effects outside tx. When Write returns nil
+	// the change is durable to the store's durability setting.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers; used by /readyz.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ReadTx reads. Lookups of one thing that does not exist return a *cart.Error with
+// cart.NotFound; any other error is the store's own failure.
+type ReadTx interface {
+	// Now is the transaction's instant: one clock reading for the whole transaction (the
+	// database's clock where nodes must agree on it).
+	Now() time.Time
+
+	Settings(ctx context.Context) (cart.Settings, error)
+
+	// Cart returns the cart without its lines. In a Tx it also locks the cart's row until
+	// commit, so concurrent changes to one cart serialize.
+	Cart(ctx context.Context, num int64) (cart.Cart, error)
+	// Lines returns a cart's items, oldest first, each with its variant, product and stock.
+	Lines(ctx context.Context, cartNum int64) ([]cart.Line, error)
+
+	// Product returns a product with its variants (deleted ones excluded); deleted products
+	// are NotFound.
+	Product(ctx context.Context, id string) (cart.Product, error)
+	// VariantBySKU and VariantByID find a live (not deleted) variant and its product
+	// (without variants).
+	VariantBySKU(ctx context.Context, sku string) (cart.Variant, cart.Product, error)
+	VariantByID(ctx context.Context, id string) (cart.Variant, cart.Product, error)
+
+	// Stock returns a SKU's stock; a SKU never stocked has a zero Stock, not NotFound. In a
+	// Tx it locks the row until commit.
+	Stock(ctx context.Context, sku string) (cart.Stock, error)
+	// StockHolders returns the items holding a SKU's stock (ReservedQuantity > 0).
+	StockHolders(ctx context.Context, sku string) ([]cart.Item, error)
+
+	// KeyByHash and TokenByHash find credentials by digest, revoked or expired ones included
+	// (the caller decides); NotFound when none has that digest.
+	KeyByHash(ctx context.Context, h auth.Digest) (auth.Key, error)
+	TokenByHash(ctx context.Context, h auth.Digest) (auth.Token, error)
+}
+
+// Tx reads and writes.
+type Tx interface {
+	ReadTx
+
+	PutSettings(ctx context.Context, s cart.Settings) error
+
+	// InsertCart stores a new cart and sets its Num.
+	InsertCart(ctx context.Context, c *cart.Cart) error
+	// UpdateCart stores a cart's fields (status, customer, version, metadata, times).
+	UpdateCart(ctx context.Context, c cart.Cart) error
+
+	// InsertItem stores a new item of c.CartNum and sets its Num.
+	InsertItem(ctx context.Context, it *cart.Item) error
+	// UpdateItem stores an item's quantity, reservation, prices, notes and metadata.
+	UpdateItem(ctx context.Context, it cart.Item) error
+	DeleteItem(ctx context.Context, itemNum int64) error
+	DeleteItems(ctx context.Context, cartNum int64) error
+
+	// PutProduct creates or replaces a product by ID with its variants, setting Num on the
+	// product and every variant. A variant keeps its Num across writes as long as its ID
+	// stays; variants left out are marked deleted (items pointing at them remain). A SKU
+	// held by another live variant is Invalid with reason "duplicate_sku".
+	PutProduct(ctx context.Context, p *cart.Product) error
+	// DeleteProduct marks a product and its variants deleted; NotFound if there is none.
+	DeleteProduct(ctx context.Context, id string) error
+
+	// PutStock creates or replaces a SKU's stock row.
+	PutStock(ctx context.Context, s cart.Stock) error
+
+	// InsertKey and InsertToken store new credentials and set their Num.
+	InsertKey(ctx context.Context, k *auth.Key) error
+	InsertToken(ctx context.Context, t *auth.Token) error
+	// RevokeToken marks a customer's token revoked at the given instant; NotFound if the
+	// customer has no such token.
+	RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error
+}
