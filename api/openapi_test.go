@@ -1,0 +1,790 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/cartd/cartd/api"
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store/sqlite"
+)
+
+// contract checks exchanges with a server against openapi.json, and records which statuses
+// each operation was seen to answer, so that a test can require every documented status to
+// have been produced.
+//
+// kin-openapi (v0.152) needs no option for OpenAPI 3.1: (*openapi3.T).Validate applies 3.1
+// rules from the document's "openapi" field, and openapi3filter turns on JSON Schema 2020-12
+// validation for a 3.1 document. A schema that refers to #/components/schemas and uses no
+// 2020-only keyword still runs through kin-openapi's own validator, which knows 3.1's type
+// arrays ("type": ["string", "null"]); the others run through santhosh-tekuri/jsonschema.
+// The document keeps to keywords both understand, and the TestOpenAPIRejects... tests prove
+// each construct it relies on is enforced.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+	seen   map[string]map[int]bool // operationId -> statuses seen
+}
+
+// mustContract loads and validates the document as a 3.1 document.
+func mustContract(tb testing.TB) *contract {
+	tb.Helper()
+	raw, err := os.ReadFile("openapi.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(raw)
+	if err != nil {
+		tb.Fatalf("load openapi.json: %v", err)
+	}
+	if !doc.IsOpenAPI31OrLater() {
+		tb.Fatalf("openapi.json is OpenAPI %s, want 3.1", doc.OpenAPI)
+	}
+	if err := doc.Validate(loader.Context, openapi3.EnableSchemaPatternValidation(), openapi3.EnableSchemaFormatValidation()); err != nil {
+		tb.Fatalf("openapi.json is not a valid OpenAPI 3.1 document: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &contract{doc: doc, router: router, seen: map[string]map[int]bool{}}
+}
+
+// requireBearer is the request validator's check of the bearer security scheme: the header is
+// there. Whether the credential is good is the server's business.
+func requireBearer(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	h := in.RequestValidationInput.Request.Header.Get("Authorization")
+	if in.SecuritySchemeName != "bearer" || !strings.HasPrefix(h, "Bearer ") {
+		return fmt.Errorf("no bearer credential for scheme %q", in.SecuritySchemeName)
+	}
+	return nil
+}
+
+// validate checks one exchange against the document: the response always, the request as well
+// when the server accepted it. It returns the operation's id.
+func (c *contract) validate(req *http.Request, resp response) (string, error) {
+	ctx := context.Background()
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return "", fmt.Errorf("%s %s is not in the document: %w", req.Method, req.URL.Path, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: requireBearer, MultiError: true}}
+	if resp.Status < 300 {
+		if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+			return route.Operation.OperationID, fmt.Errorf("the server accepted a request the document does not allow: %w", err)
+		}
+	}
+	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.Status, Header: resp.Header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}}
+	out.SetBodyBytes(resp.Body)
+	if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+		return route.Operation.OperationID, fmt.Errorf("response %d does not match the document: %w\nbody: %s", resp.Status, err, resp.Body)
+	}
+	return route.Operation.OperationID, nil
+}
+
+// call is testServer.do that also requires the status want and checks the exchange against
+// the document.
+func (c *contract) call(tb testing.TB, ts *testServer, want int, method, path, credential string, body any, headers ...string) response {
+	tb.Helper()
+	raw := encodeBody(tb, body)
+	req := newRequest(tb, method, ts.URL+path, credential, raw, headers)
+	resp, err := ts.Client.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := response{Status: resp.StatusCode, Header: resp.Header, Body: got}
+	if r.Status != want {
+		tb.Fatalf("%s %s: status = %d, want %d; body: %s", method, path, r.Status, want, r.Body)
+	}
+	op, err := c.validate(newRequest(tb, method, ts.URL+path, credential, raw, headers), r)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	if c.seen[op] == nil {
+		c.seen[op] = map[int]bool{}
+	}
+	c.seen[op][r.Status] = true
+	return r
+}
+
+func encodeBody(tb testing.TB, body any) []byte {
+	tb.Helper()
+	switch b := body.(type) {
+	case nil:
+		return nil
+	case string:
+		return []byte(b)
+	case []byte:
+		return b
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return raw
+}
+
+// newRequest builds a request as testServer.do does: JSON unless a Content-Type header pair
+// says otherwise.
+func newRequest(tb testing.TB, method, url, credential string, body []byte, headers []string) *http.Request {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if credential != "" {
+		req.Header.Set("Authorization", "Bearer "+credential)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// operation is one operation of the document.
+type operation struct {
+	Method, Path string
+	Op           *openapi3.Operation
+}
+
+func (c *contract) operations() []operation {
+	var ops []operation
+	for _, path := range slices.Sorted(func(yield func(string) bool) {
+		for p := range c.doc.Paths.Map() {
+			if !yield(p) {
+				return
+			}
+		}
+	}) {
+		item := c.doc.Paths.Value(path)
+		for _, method := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+			if op := item.GetOperation(method); op != nil {
+				ops = append(ops, operation{Method: method, Path: path, Op: op})
+			}
+		}
+	}
+	return ops
+}
+
+func (o operation) secured(doc *openapi3.T) bool {
+	if o.Op.Security != nil {
+		return len(*o.Op.Security) > 0
+	}
+	return len(doc.Security) > 0
+}
+
+func (o operation) hasParam(name string) bool {
+	for _, p := range o.Op.Parameters {
+		if p.Value != nil && p.Value.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// problemCode returns a problem response's code.
+func problemCode(tb testing.TB, r response) string {
+	tb.Helper()
+	code, _ := r.JSON(tb)["code"].(string)
+	return code
+}
+
+func itemIDOf(tb testing.TB, r response, sku string) string {
+	tb.Helper()
+	for _, it := range r.JSON(tb)["items"].([]any) {
+		if item := it.(map[string]any); item["sku"] == sku {
+			return item["id"].(string)
+		}
+	}
+	tb.Fatalf("no item %s in %s", sku, r.Body)
+	return ""
+}
+
+func messageCodes(tb testing.TB, r response) []string {
+	tb.Helper()
+	var codes []string
+	for _, m := range r.JSON(tb)["messages"].([]any) {
+		codes = append(codes, m.(map[string]any)["code"].(string))
+	}
+	return codes
+}
+
+func wantMessage(tb testing.TB, r response, code string) {
+	tb.Helper()
+	if got := messageCodes(tb, r); !slices.Contains(got, code) {
+		tb.Fatalf("messages = %v, want %s; body: %s", got, code, r.Body)
+	}
+}
+
+func wantProblem(tb testing.TB, r response, code string) {
+	tb.Helper()
+	if got := problemCode(tb, r); got != code {
+		tb.Fatalf("problem code = %q, want %q; body: %s", got, code, r.Body)
+	}
+}
+
+var teeProduct = map[string]any{
+	"name": "Tee", "brand": "Acme", "category": "apparel", "description": "A tee", "image_url": "https://img.example/tee.png",
+	"tax_code": "6109",
+	"variants": []any{
+		map[string]any{"id": "var_tee_s", "sku": "TEE-S", "name": "Small", "options": []any{map[string]any{"name": "size", "value": "S"}},
+			"price": map[string]any{"USD": 2000, "EUR": 1800}, "retail_price": map[string]any{"USD": 2500},
+			"tiers": []any{map[string]any{"min_quantity": 3, "price": map[string]any{"USD": 1800}}}, "tax_rate": 500,
+			"weight_grams": 200, "active": true, "returnable": true, "sale_id": "sale_summer"},
+		map[string]any{"id": "var_tee_m", "sku": "TEE-M", "options": []any{map[string]any{"name": "size", "value": "M"}},
+			"price": map[string]any{"USD": 2000}},
+	},
+}
+
+// TestOpenAPIContract drives a real server through every route and checks every exchange
+// against openapi.json; at the end every status the document gives an operation must have been
+// produced, save a few named below that a test cannot provoke through the API.
+func TestOpenAPIContract(t *testing.T) {
+	c := mustContract(t)
+	ts := mustServer(t)
+	admin := ts.Admin
+	catalogKey := ts.mustKey(t, auth.CatalogRead, auth.CatalogWrite)
+	call := func(t *testing.T, want int, method, path, credential string, body any, headers ...string) response {
+		t.Helper()
+		return c.call(t, ts, want, method, path, credential, body, headers...)
+	}
+
+	var (
+		cartID, custCart, teeS, teeM, mug  string
+		custToken, custTokenID, otherToken string
+	)
+
+	t.Run("system routes answer without credentials", func(t *testing.T) {
+		call(t, 200, "GET", "/healthz", "", nil)
+		call(t, 200, "GET", "/readyz", "", nil)
+		call(t, 200, "GET", "/openapi.json", "", nil)
+	})
+
+	t.Run("settings are read and changed", func(t *testing.T) {
+		call(t, 200, "GET", "/v1/settings", admin, nil)
+		r := call(t, 200, "PUT", "/v1/settings", admin, map[string]any{"default_currency": "USD", "prices_include_tax": false,
+			"max_quantity_per_item": 50, "max_lines_per_cart": 100,
+			"shipping": map[string]any{"USD": map[string]any{"flat": 500, "free_over": 100000}, "EUR": map[string]any{"flat": 400}}})
+		if r.JSON(t)["max_quantity_per_item"] != 50.0 {
+			t.Fatalf("settings not changed: %s", r.Body)
+		}
+		call(t, 422, "PUT", "/v1/settings", admin, map[string]any{"default_currency": "usd"})
+		call(t, 403, "PUT", "/v1/settings", catalogKey, map[string]any{"prices_include_tax": false})
+	})
+
+	t.Run("products are written, read and refused", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/products/prod_tee", admin, teeProduct)
+		call(t, 200, "GET", "/v1/products/prod_tee", catalogKey, nil)
+		call(t, 200, "PUT", "/v1/products/prod_mug", admin, map[string]any{"name": "Mug",
+			"variants": []any{map[string]any{"id": "var_mug", "sku": "MUG", "price": map[string]any{"USD": 1000}}}})
+		wantProblem(t, call(t, 422, "PUT", "/v1/products/prod_x", admin, map[string]any{"id": "prod_y", "name": "X",
+			"variants": []any{map[string]any{"id": "var_x", "sku": "X", "price": map[string]any{"USD": 1}}}}), "id_mismatch")
+		wantProblem(t, call(t, 422, "PUT", "/v1/products/prod_x", admin, map[string]any{"name": "X"}), "invalid_product")
+		wantProblem(t, call(t, 404, "GET", "/v1/products/prod_nope", admin, nil), "product_not_found")
+		wantProblem(t, call(t, 404, "DELETE", "/v1/products/prod_nope", admin, nil), "product_not_found")
+	})
+
+	t.Run("stock is set, changed and read", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/inventory/TEE-S", admin, map[string]any{"on_hand": 5})
+		r := call(t, 200, "PATCH", "/v1/inventory/TEE-S", admin, map[string]any{"on_hand_delta": 2})
+		if r.JSON(t)["on_hand"] != 7.0 {
+			t.Fatalf("on_hand after +2: %s", r.Body)
+		}
+		call(t, 200, "PUT", "/v1/inventory/TEE-M", admin, map[string]any{"on_hand": 1})
+		call(t, 200, "PUT", "/v1/inventory/MUG", admin, map[string]any{"on_hand": 10})
+		call(t, 200, "GET", "/v1/inventory/TEE-S", catalogKey, nil)
+		if r := call(t, 200, "GET", "/v1/inventory/NEVER-STOCKED", admin, nil); r.JSON(t)["updated_at"] != nil {
+			t.Fatalf("a SKU never stocked has updated_at: %s", r.Body)
+		}
+		wantProblem(t, call(t, 422, "PUT", "/v1/inventory/TEE-S", admin, map[string]any{}), "missing_field")
+		wantProblem(t, call(t, 422, "PATCH", "/v1/inventory/TEE-S", admin, map[string]any{"on_hand": 3}), "unknown_field")
+		wantProblem(t, call(t, 422, "PATCH", "/v1/inventory/TEE-S", admin, map[string]any{"on_hand_delta": -100}), "invalid_on_hand")
+	})
+
+	t.Run("customer tokens are issued", func(t *testing.T) {
+		r := call(t, 201, "POST", "/v1/customers/cust_1/tokens", admin, map[string]any{"ttl_seconds": 3600})
+		custToken, custTokenID = r.JSON(t)["token"].(string), r.JSON(t)["id"].(string)
+		otherToken = call(t, 201, "POST", "/v1/customers/cust_2/tokens", admin, nil).JSON(t)["token"].(string)
+		wantProblem(t, call(t, 422, "POST", "/v1/customers/cust_1/tokens", admin, map[string]any{"ttl_seconds": 0}), "invalid_ttl")
+	})
+
+	t.Run("carts are opened and read", func(t *testing.T) {
+		r := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD", "metadata": map[string]any{"channel": "web"}})
+		cartID = r.JSON(t)["id"].(string)
+		if r.Header.Get("Location") != "/v1/carts/"+cartID || r.Header.Get("ETag") != `"1"` {
+			t.Fatalf("Location %q, ETag %q", r.Header.Get("Location"), r.Header.Get("ETag"))
+		}
+		if r := call(t, 201, "POST", "/v1/carts", admin, nil); r.JSON(t)["customer_id"] != nil {
+			t.Fatalf("a cart opened without a body has a customer: %s", r.Body)
+		}
+		r = call(t, 201, "POST", "/v1/carts", custToken, map[string]any{})
+		if custCart = r.JSON(t)["id"].(string); r.JSON(t)["customer_id"] != "cust_1" {
+			t.Fatalf("a customer token's cart: %s", r.Body)
+		}
+		wantProblem(t, call(t, 403, "POST", "/v1/carts", custToken, map[string]any{"customer_id": "cust_2"}), "customer_mismatch")
+		wantProblem(t, call(t, 422, "POST", "/v1/carts", admin, map[string]any{"currency": "usd"}), "unknown_currency")
+		wantProblem(t, call(t, 422, "POST", "/v1/carts", admin, map[string]any{"currency": "USD", "colour": "red"}), "unknown_field")
+		call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil)
+		call(t, 200, "GET", "/v1/carts/"+custCart, custToken, nil)
+		wantProblem(t, call(t, 404, "GET", "/v1/carts/"+cartID, custToken, nil), "cart_not_found")
+		wantProblem(t, call(t, 404, "GET", "/v1/carts/cart_999999", admin, nil), "cart_not_found")
+		wantProblem(t, call(t, 404, "GET", "/v1/carts/basket_1", admin, nil), "cart_not_found")
+	})
+
+	itemsOf := func(cart string) string { return "/v1/carts/" + cart + "/items" }
+	item := func(id string) string { return itemsOf(cartID) + "/" + id }
+
+	t.Run("items are added, changed and removed", func(t *testing.T) {
+		r := call(t, 200, "POST", itemsOf(cartID), admin,
+			map[string]any{"sku": "TEE-S", "quantity": 2, "notes": "gift", "metadata": map[string]any{"engraving": "A"}})
+		teeS = itemIDOf(t, r, "TEE-S")
+		wantMessage(t, r, "item_added")
+		wantMessage(t, call(t, 200, "POST", itemsOf(cartID), admin, map[string]any{"variant_id": "var_tee_s"}), "quantity_updated")
+		call(t, 200, "PUT", item(teeS), admin, map[string]any{"quantity": 4, "validate_inventory": true})
+		call(t, 200, "PATCH", item(teeS), admin, map[string]any{"quantity_delta": 1})
+		wantMessage(t, call(t, 200, "PATCH", item(teeS), admin, map[string]any{"notes": "no wrapping"}), "item_updated")
+		wantMessage(t, call(t, 200, "PATCH", item(teeS), admin, map[string]any{"quantity": 20, "stock_policy": "clamp"}), "quantity_clamped")
+
+		r = call(t, 409, "PUT", item(teeS), admin, map[string]any{"quantity": 9})
+		wantProblem(t, r, "insufficient_stock")
+		if p := r.JSON(t); p["cart"] == nil || p["available"] != 7.0 || r.Header.Get("ETag") == "" {
+			t.Fatalf("a stock problem without the cart, available or ETag: %v %s", r.Header, r.Body)
+		}
+
+		wantProblem(t, call(t, 409, "POST", itemsOf(cartID), admin, map[string]any{"variant_id": "var_tee_s", "quantity": 1}), "insufficient_stock")
+		r = call(t, 200, "POST", itemsOf(cartID), admin, map[string]any{"sku": "TEE-M", "quantity": 3, "validate_inventory": false})
+		teeM = itemIDOf(t, r, "TEE-M")
+		wantMessage(t, r, "backordered")
+		mug = itemIDOf(t, call(t, 200, "POST", itemsOf(cartID), admin, map[string]any{"sku": "MUG"}), "MUG")
+
+		wantProblem(t, call(t, 422, "POST", itemsOf(cartID), admin, map[string]any{"sku": "TEE-S", "quantity": 0}), "invalid_quantity")
+		wantProblem(t, call(t, 422, "POST", itemsOf(cartID), admin, map[string]any{"sku": "NOPE"}), "unknown_variant")
+		wantProblem(t, call(t, 422, "PUT", item(teeS), admin, map[string]any{"quantity": 51}), "quantity_limit")
+		wantProblem(t, call(t, 422, "PUT", item(teeS), admin, map[string]any{"quantity_delta": 1}), "unknown_field")
+		wantProblem(t, call(t, 422, "PATCH", item(teeS), admin, map[string]any{"quantity": 1, "quantity_delta": 1}), "conflicting_quantity")
+		wantProblem(t, call(t, 422, "PATCH", item(teeS), admin, map[string]any{"quantity": "1"}), "invalid_type")
+		wantProblem(t, call(t, 400, "POST", itemsOf(cartID), admin, `{"sku": "TEE-S"`), "malformed_body")
+		wantProblem(t, call(t, 404, "PATCH", item("ci_999999"), admin, map[string]any{"quantity": 1}), "item_not_found")
+		wantProblem(t, call(t, 404, "PUT", item("ci_999999"), admin, map[string]any{"quantity": 1}), "item_not_found")
+		wantProblem(t, call(t, 404, "DELETE", item("ci_999999"), admin, nil), "item_not_found")
+		wantProblem(t, call(t, 404, "POST", "/v1/carts/cart_999999/items", admin, map[string]any{"sku": "MUG"}), "cart_not_found")
+		wantProblem(t, call(t, 404, "DELETE", "/v1/carts/cart_999999/items", admin, nil), "cart_not_found")
+	})
+
+	t.Run("If-Match guards cart changes", func(t *testing.T) {
+		etag := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil).Header.Get("ETag")
+		r := call(t, 412, "PATCH", item(mug), admin, map[string]any{"quantity_delta": 1}, "If-Match", `"1"`)
+		wantProblem(t, r, "version_mismatch")
+		if r.Header.Get("ETag") != etag {
+			t.Fatalf("412 ETag = %q, want %q", r.Header.Get("ETag"), etag)
+		}
+		call(t, 200, "PATCH", item(mug), admin, map[string]any{"quantity_delta": 1}, "If-Match", etag)
+	})
+
+	t.Run("a deleted product's line becomes unavailable", func(t *testing.T) {
+		call(t, 204, "DELETE", "/v1/products/prod_mug", admin, nil)
+		r := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil)
+		if len(r.JSON(t)["unavailable_items"].([]any)) != 1 {
+			t.Fatalf("no unavailable item: %s", r.Body)
+		}
+		wantProblem(t, call(t, 409, "PATCH", item(mug), admin, map[string]any{"quantity": 3}), "item_unavailable")
+		wantMessage(t, call(t, 200, "DELETE", item(mug), admin, nil), "item_removed")
+		wantMessage(t, call(t, 200, "PATCH", item(teeM), admin, map[string]any{"quantity_delta": -3}), "item_removed")
+		wantMessage(t, call(t, 200, "DELETE", itemsOf(cartID), admin, nil), "item_removed")
+	})
+
+	t.Run("a customer token works on its own carts until revoked", func(t *testing.T) {
+		call(t, 200, "POST", itemsOf(custCart), custToken, map[string]any{"sku": "TEE-S"})
+		wantProblem(t, call(t, 404, "POST", itemsOf(cartID), custToken, map[string]any{"sku": "TEE-S"}), "cart_not_found")
+		wantProblem(t, call(t, 403, "GET", "/v1/products/prod_tee", custToken, nil), "missing_scope")
+		call(t, 204, "DELETE", "/v1/customers/cust_1/tokens/"+custTokenID, admin, nil)
+		wantProblem(t, call(t, 401, "GET", "/v1/carts/"+custCart, custToken, nil), "invalid_credentials")
+		wantProblem(t, call(t, 404, "DELETE", "/v1/customers/cust_1/tokens/tok_999999", admin, nil), "token_not_found")
+		wantProblem(t, call(t, 404, "DELETE", "/v1/customers/cust_1/tokens/ct_1", admin, nil), "token_not_found")
+	})
+
+	t.Run("a cart whose figures overflow at new prices is 422", func(t *testing.T) {
+		big := func(price int64) map[string]any {
+			var vs []any
+			for _, sku := range []string{"BIG-1", "BIG-2", "BIG-3"} {
+				vs = append(vs, map[string]any{"id": "var_" + sku, "sku": sku, "price": map[string]any{"USD": price}})
+			}
+			return map[string]any{"name": "Big", "variants": vs}
+		}
+		call(t, 200, "PUT", "/v1/products/prod_big", admin, big(1))
+		ov := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		var first string
+		for _, sku := range []string{"BIG-1", "BIG-2", "BIG-3"} {
+			call(t, 200, "PUT", "/v1/inventory/"+sku, admin, map[string]any{"on_hand": 1})
+			r := call(t, 200, "POST", itemsOf(ov), admin, map[string]any{"sku": sku})
+			if first == "" {
+				first = itemIDOf(t, r, sku)
+			}
+		}
+		call(t, 200, "PUT", "/v1/products/prod_big", admin, big(1<<62))
+		wantProblem(t, call(t, 422, "GET", "/v1/carts/"+ov, admin, nil), "amount_out_of_range")
+		wantProblem(t, call(t, 422, "DELETE", itemsOf(ov)+"/"+first, admin, nil), "amount_out_of_range")
+	})
+
+	// Every operation's generic errors, driven by the document itself.
+	validBody := map[string]any{
+		"createCustomerToken": map[string]any{},
+		"putProduct":          teeProduct,
+		"putInventory":        map[string]any{"on_hand": 5},
+		"patchInventory":      map[string]any{"on_hand_delta": 1},
+		"putSettings":         map[string]any{"prices_include_tax": false},
+		"createCart":          map[string]any{},
+		"addItem":             map[string]any{"sku": "TEE-S"},
+		"putItem":             map[string]any{"quantity": 1},
+		"patchItem":           map[string]any{"quantity_delta": 1},
+	}
+	fill := func(path string) string {
+		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee").Replace(path)
+		p = strings.NewReplacer("{id}", cartID, "{item_id}", "ci_999999", "{customer_id}", "cust_2",
+			"{token_id}", "tok_999999", "{sku}", "TEE-S").Replace(p)
+		if strings.Contains(p, "{") {
+			t.Fatalf("no value for a parameter of %s", path)
+		}
+		return p
+	}
+	for _, o := range c.operations() {
+		t.Run(o.Op.OperationID+" answers its documented errors", func(t *testing.T) {
+			path, body := fill(o.Path), validBody[o.Op.OperationID]
+			if o.secured(c.doc) {
+				wantProblem(t, call(t, 401, o.Method, path, "", body), "missing_credentials")
+				wantProblem(t, call(t, 401, o.Method, path, "sk_not_a_key", body), "invalid_credentials")
+				lacking := otherToken // a customer token has only the cart scopes
+				if slices.Contains(o.Op.Tags, "carts") {
+					lacking = catalogKey
+				}
+				wantProblem(t, call(t, 403, o.Method, path, lacking, body), "missing_scope")
+			}
+			if o.Op.RequestBody != nil {
+				wantProblem(t, call(t, 400, o.Method, path, admin, `{"a":`), "malformed_body")
+				wantProblem(t, call(t, 400, o.Method, path, admin, `[]`), "malformed_body")
+				wantProblem(t, call(t, 415, o.Method, path, admin, "x", "Content-Type", "text/plain"), "unsupported_media_type")
+				wantProblem(t, call(t, 413, o.Method, path, admin, bytes.Repeat([]byte(" "), api.DefaultMaxBody+1)), "body_too_large")
+			}
+			if o.hasParam("If-Match") {
+				wantProblem(t, call(t, 412, o.Method, path, admin, body, "If-Match", `"999"`), "version_mismatch")
+			}
+		})
+	}
+
+	t.Run("a server whose database is gone answers 500 and 503", func(t *testing.T) {
+		dead := mustDeadServer(t)
+		for _, o := range c.operations() {
+			if o.secured(c.doc) {
+				wantProblem(t, c.call(t, dead, 500, o.Method, fill(o.Path), "sk_any", validBody[o.Op.OperationID]), "internal")
+			}
+		}
+		wantProblem(t, c.call(t, dead, 503, "GET", "/readyz", "", nil), "not_ready")
+	})
+
+	// Statuses documented because the handlers can answer them, but which no request through
+	// the API can provoke today ("*" for every operation).
+	unreachable := map[string]string{
+		"* 503":          "database_busy needs SQLite to stay locked past busy_timeout",
+		"clearItems 409": "cart_not_active needs a completed cart, and there is no checkout yet",
+		"deleteItem 409": "cart_not_active needs a completed cart, and there is no checkout yet",
+	}
+	t.Run("every documented status was produced", func(t *testing.T) {
+		for _, o := range c.operations() {
+			id := o.Op.OperationID
+			for code := range o.Op.Responses.Map() {
+				status, err := strconv.Atoi(code)
+				if err != nil {
+					t.Errorf("%s documents response %q; list statuses, not ranges or default", id, code)
+					continue
+				}
+				why, waived := unreachable[id+" "+code]
+				_, waivedAll := unreachable["* "+code]
+				switch {
+				case c.seen[id][status] && waived:
+					t.Errorf("%s %s was produced after all (%q): take it off the unreachable list", id, code, why)
+				case !c.seen[id][status] && !waived && !waivedAll:
+					t.Errorf("%s %s (%s) documents %s, which no request produced", o.Method, o.Path, id, code)
+				}
+			}
+		}
+	})
+}
+
+// mustDeadServer starts a server whose database is closed under it.
+func mustDeadServer(tb testing.TB) *testServer {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewServer(api.New(engine.New(st, engine.Config{}), api.Config{}))
+	tb.Cleanup(hs.Close)
+	if err := st.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return &testServer{URL: hs.URL, Client: hs.Client()}
+}
+
+// TestOpenAPIServed checks that GET /openapi.json serves the file byte for byte.
+func TestOpenAPIServed(t *testing.T) {
+	want, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := mustServer(t)
+	r := ts.do(t, "GET", "/openapi.json", "", nil).mustStatus(t, 200)
+	if !bytes.Equal(r.Body, want) {
+		t.Fatalf("GET /openapi.json serves %d bytes that differ from openapi.json (%d bytes)", len(r.Body), len(want))
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+}
+
+// routePattern matches the route table's registrations in server.go.
+var (
+	routePattern   = regexp.MustCompile(`s\.mux\.HandleFunc\("([A-Z]+) (/[^"]*)"`)
+	handlerPattern = regexp.MustCompile(`s\.mux\.Handle(Func)?\(`)
+)
+
+// TestOpenAPIDocumentsEveryRoute checks the document against the route table in server.go,
+// both ways, and against the running server: a documented path answers exactly the documented
+// methods.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	c := mustContract(t)
+	src, err := os.ReadFile("server.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	matches := routePattern.FindAllStringSubmatch(string(src), -1)
+	if n := len(handlerPattern.FindAllString(string(src), -1)); n != len(matches) || n == 0 {
+		t.Fatalf("server.go registers %d handlers but %d read as \"METHOD /path\" routes; update this test", n, len(matches))
+	}
+	var served, documented []string
+	for _, m := range matches {
+		if strings.Contains(m[2], "...}") || strings.Contains(m[2], "{$}") {
+			t.Fatalf("route %s %s uses a pattern this test does not translate", m[1], m[2])
+		}
+		served = append(served, m[1]+" "+m[2])
+	}
+	for _, o := range c.operations() {
+		documented = append(documented, o.Method+" "+o.Path)
+	}
+	slices.Sort(served)
+	slices.Sort(documented)
+	for _, r := range served {
+		if !slices.Contains(documented, r) {
+			t.Errorf("route %s is not in openapi.json", r)
+		}
+	}
+	for _, r := range documented {
+		if !slices.Contains(served, r) {
+			t.Errorf("openapi.json documents %s, which server.go does not route", r)
+		}
+	}
+
+	ts := mustServer(t)
+	sample := strings.NewReplacer("{id}", "x_1", "{item_id}", "ci_1", "{customer_id}", "c", "{token_id}", "tok_1", "{sku}", "S")
+	for path, item := range c.doc.Paths.Map() {
+		for _, method := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+			r := ts.do(t, method, sample.Replace(path), "", nil)
+			notRouted := r.Status == http.StatusMethodNotAllowed || (r.Status == http.StatusNotFound && problemCode(t, r) == "route_not_found")
+			if documented := item.GetOperation(method) != nil; documented == notRouted {
+				t.Errorf("%s %s: documented %v, but the server answers %d %s", method, path, documented, r.Status, r.Body)
+			}
+		}
+	}
+}
+
+// TestOpenAPIRejectsResponsesThatDoNotMatch proves the validator enforces what the document
+// says, so that TestOpenAPIContract can fail: a real cart response passes, and each departure
+// from the document is caught.
+func TestOpenAPIRejectsResponsesThatDoNotMatch(t *testing.T) {
+	c := mustContract(t)
+	ts := mustServer(t)
+	ts.mustProduct(t, "prod_1", 1500, 10, "SKU-1")
+	cartID := ts.mustCart(t)
+	path := "/v1/carts/" + cartID + "/items"
+	body := `{"sku":"SKU-1","quantity":2}`
+	got := ts.do(t, "POST", path, ts.Admin, body).mustStatus(t, 200)
+	req := func() *http.Request { return newRequest(t, "POST", ts.URL+path, ts.Admin, []byte(body), nil) }
+
+	edit := func(f func(cart, item map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(got.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m, m["items"].([]any)[0].(map[string]any))
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	problem := func(p map[string]any) []byte {
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	header := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	jsonHeader := header("Content-Type", "application/json", "ETag", `"2"`)
+	problemHeader := header("Content-Type", "application/problem+json")
+	notFound := map[string]any{"type": "https://cartd.dev/problems/cart_not_found", "title": "Not Found", "status": 404, "code": "cart_not_found"}
+
+	tests := []struct {
+		name   string
+		status int
+		header http.Header
+		body   []byte
+		ok     bool
+	}{
+		{"the real response passes", 200, got.Header, got.Body, true},
+		{"a cart with nullable fields set passes", 200, jsonHeader, edit(func(c, it map[string]any) {
+			c["customer_id"], it["retail_price"], it["reserved_until"] = "cust_9", 1900, "2030-01-02T03:04:05.123Z"
+		}), true},
+		{"a cart with an unknown field fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["surprise"] = 1 }), false},
+		{"an item with an unknown field fails", 200, jsonHeader, edit(func(_, it map[string]any) { it["surprise"] = 1 }), false},
+		{"a message with an unknown field fails", 200, jsonHeader, edit(func(c, _ map[string]any) {
+			c["messages"].([]any)[0].(map[string]any)["surprise"] = 1
+		}), false},
+		{"a cart without its version fails", 200, jsonHeader, edit(func(c, _ map[string]any) { delete(c, "version") }), false},
+		{"an item without reserved_until fails", 200, jsonHeader, edit(func(_, it map[string]any) { delete(it, "reserved_until") }), false},
+		{"a version as a string fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["version"] = "2" }), false},
+		{"a fractional amount fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["total"] = 30.5 }), false},
+		{"an amount beyond int64 fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["total"] = 1e19 }), false},
+		{"a null status fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["status"] = nil }), false},
+		{"an unknown status fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["status"] = "open" }), false},
+		{"a customer_id of the wrong type fails", 200, jsonHeader, edit(func(c, _ map[string]any) { c["customer_id"] = 9 }), false},
+		{"a reserved_until that is no time fails", 200, jsonHeader, edit(func(_, it map[string]any) { it["reserved_until"] = "soon" }), false},
+		{"a badly shaped item id fails", 200, jsonHeader, edit(func(_, it map[string]any) { it["id"] = "item_1" }), false},
+		{"a cart without its ETag fails", 200, header("Content-Type", "application/json"), got.Body, false},
+		{"a cart as text fails", 200, header("Content-Type", "text/plain", "ETag", `"2"`), got.Body, false},
+		{"an undocumented status fails", 418, jsonHeader, got.Body, false},
+		{"a problem passes", 404, problemHeader, problem(notFound), true},
+		{"a problem with another status in its body fails", 404, problemHeader, problem(map[string]any{
+			"type": notFound["type"], "title": "Not Found", "status": 400, "code": "cart_not_found"}), false},
+		{"a problem with an unknown member fails", 404, problemHeader, problem(map[string]any{
+			"type": notFound["type"], "title": "Not Found", "status": 404, "code": "cart_not_found", "hint": "x"}), false},
+		{"a problem served as plain JSON fails", 404, header("Content-Type", "application/json"), problem(notFound), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.validate(req(), response{Status: tt.status, Header: tt.header, Body: tt.body})
+			if tt.ok && err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if !tt.ok && err == nil {
+				t.Fatal("the validator accepted it")
+			}
+			if err != nil {
+				t.Logf("rejected: %s", strings.SplitN(err.Error(), "\n", 2)[0])
+			}
+		})
+	}
+}
+
+// TestOpenAPIRejectsRequestsThatDoNotMatch proves the request schemas' rules (one of sku and
+// variant_id, not quantity with quantity_delta, ...) are enforced as the handlers enforce them.
+func TestOpenAPIRejectsRequestsThatDoNotMatch(t *testing.T) {
+	c := mustContract(t)
+	tests := []struct {
+		name         string
+		method, path string
+		body         string
+		ok           bool
+	}{
+		{"an add by sku passes", "POST", "/v1/carts/cart_1/items", `{"sku":"A","quantity":2,"stock_policy":"clamp","metadata":null}`, true},
+		{"an add by variant_id passes", "POST", "/v1/carts/cart_1/items", `{"variant_id":"var_a","validate_inventory":false}`, true},
+		{"an add naming no variant fails", "POST", "/v1/carts/cart_1/items", `{"quantity":2}`, false},
+		{"an add by sku and variant_id fails", "POST", "/v1/carts/cart_1/items", `{"sku":"A","variant_id":"var_a"}`, false},
+		{"an add of 0 fails", "POST", "/v1/carts/cart_1/items", `{"sku":"A","quantity":0}`, false},
+		{"an add with both policies fails", "POST", "/v1/carts/cart_1/items", `{"sku":"A","stock_policy":"clamp","validate_inventory":true}`, false},
+		{"an add with an unknown policy fails", "POST", "/v1/carts/cart_1/items", `{"sku":"A","stock_policy":"maybe"}`, false},
+		{"an add with an unknown field fails", "POST", "/v1/carts/cart_1/items", `{"sku":"A","colour":"red"}`, false},
+		{"a PUT of quantity 0 passes", "PUT", "/v1/carts/cart_1/items/ci_1", `{"quantity":0}`, true},
+		{"a PUT of notes passes", "PUT", "/v1/carts/cart_1/items/ci_1", `{"notes":"x"}`, true},
+		{"an empty PUT fails", "PUT", "/v1/carts/cart_1/items/ci_1", `{}`, false},
+		{"a PUT of a delta fails", "PUT", "/v1/carts/cart_1/items/ci_1", `{"quantity_delta":1}`, false},
+		{"a PATCH of a negative delta passes", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"quantity_delta":-2}`, true},
+		{"a PATCH of a zero delta fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"quantity_delta":0}`, false},
+		{"a PATCH of quantity and delta fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"quantity":1,"quantity_delta":1}`, false},
+		{"a PATCH with a policy only fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"stock_policy":"clamp"}`, false},
+		{"a malformed cart id fails", "GET", "/v1/carts/basket_1", ``, false},
+		{"negative stock fails", "PUT", "/v1/inventory/A", `{"on_hand":-1}`, false},
+		{"a product without variants fails", "PUT", "/v1/products/p", `{"name":"P"}`, false},
+		{"an empty settings change passes", "PUT", "/v1/settings", `{}`, true},
+		{"a lower-case currency fails", "PUT", "/v1/settings", `{"default_currency":"usd"}`, false},
+		{"a token for 91 days fails", "POST", "/v1/customers/c/tokens", `{"ttl_seconds":7862400}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body []byte
+			if tt.body != "" {
+				body = []byte(tt.body)
+			}
+			req := newRequest(t, tt.method, "http://cartd.test"+tt.path, "sk_x", body, nil)
+			route, params, err := c.router.FindRoute(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+				Request: req, PathParams: params, Route: route, Options: &openapi3filter.Options{AuthenticationFunc: requireBearer}})
+			if tt.ok && err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if !tt.ok && err == nil {
+				t.Fatal("the validator accepted it")
+			}
+			if err != nil {
+				t.Logf("rejected: %s", strings.SplitN(err.Error(), "\n", 2)[0])
+			}
+			var re *openapi3filter.RequestError
+			var se *openapi3filter.SecurityRequirementsError
+			if err != nil && !errors.As(err, &re) && !errors.As(err, &se) {
+				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+		})
+	}
+}
