@@ -218,6 +218,9 @@ type mutation struct {
 	cart     cart.Cart
 	lines    []cart.Line
 	messages []cart.Message
+	// changed records whether anything of the cart was written: only then is there a new
+	// version (a clamp that adds nothing changes nothing).
+	changed bool
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -251,12 +254,17 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
-		m.cart.Version++
-		m.cart.UpdatedAt, m.cart.LastActivity = now, now
+		if m.changed {
+			m.cart.Version++
+			m.cart.UpdatedAt, m.cart.LastActivity = now, now
+		}
 		if view, err = pricing.Price(m.cart, m.lines, s, now, e.Reserving()); err != nil {
 			return err
 		}
 		view.Messages = m.messages
+		if !m.changed {
+			return nil
+		}
 		return tx.UpdateCart(ctx, m.cart)
 	})
 	return view, err
@@ -349,6 +357,15 @@ func (m *mutation) apply(u Update) error {
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
 	})
+	var ce *cart.Error
+	if err != nil && u.Add && errors.As(err, &ce) {
+		// An add is a delta inside, but the caller sent it as quantity: name that field.
+		for j := range ce.Fields {
+			if ce.Fields[j].Field == "quantity_delta" {
+				ce.Fields[j].Field = "quantity"
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -371,6 +388,7 @@ func (m *mutation) apply(u Update) error {
 		if err := m.tx.DeleteItem(m.ctx, l.Item.Num); err != nil {
 			return err
 		}
+		m.changed = true
 		m.lines = slices.Delete(m.lines, i, i+1)
 		return m.note(msgs)
 	}
@@ -389,6 +407,7 @@ func (m *mutation) apply(u Update) error {
 // write stores a line (new when i < 0) and records its messages.
 func (m *mutation) write(i int, l cart.Line, created bool, msgs []cart.Message) error {
 	l.Item.UpdatedAt = m.now
+	m.changed = true
 	if created {
 		if err := m.tx.InsertItem(m.ctx, &l.Item); err != nil {
 			return err

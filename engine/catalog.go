@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
@@ -214,6 +215,9 @@ func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, exc
 		if take > 0 {
 			excess -= take
 			it.ReservedQuantity -= take
+			if it.ReservedQuantity == 0 {
+				it.ReservedUntil = time.Time{} // it holds nothing, so nothing lapses
+			}
 			it.UpdatedAt = now
 			if err := tx.UpdateItem(ctx, it); err != nil {
 				return 0, err

@@ -158,9 +158,11 @@ func inventoryStatus(l cart.Line, available int64, reserve bool) string {
 		return cart.InStock
 	case l.Item.Backorder:
 		return cart.Backordered
-	case available == 0:
+	case !reserve && available == 0:
 		return cart.OutOfStock
 	}
+	// With reservations, a line holding less than its quantity lost stock to an inventory
+	// decrease: it is short, whatever is left on the shelf.
 	return cart.Insufficient
 }
 

@@ -131,7 +131,8 @@ func TestInventoryStatus(t *testing.T) {
 		{"fully reserved is in stock", cart.Item{Quantity: 2, ReservedQuantity: 2}, cart.Stock{OnHand: 2, Reserved: 2}, true, cart.InStock},
 		{"a backorder says so", cart.Item{Quantity: 5, ReservedQuantity: 2, Backorder: true}, cart.Stock{OnHand: 2, Reserved: 2}, true, cart.Backordered},
 		{"stock taken away is insufficient", cart.Item{Quantity: 5, ReservedQuantity: 2}, cart.Stock{OnHand: 2, Reserved: 2}, true, cart.Insufficient},
-		{"nothing left is out of stock", cart.Item{Quantity: 5}, cart.Stock{OnHand: 0}, true, cart.OutOfStock},
+		{"a line that lost all its stock is insufficient", cart.Item{Quantity: 5}, cart.Stock{OnHand: 0}, true, cart.Insufficient},
+		{"without reservations nothing left is out of stock", cart.Item{Quantity: 5}, cart.Stock{OnHand: 0}, false, cart.OutOfStock},
 		{"without reservations stock on hand counts", cart.Item{Quantity: 3}, cart.Stock{OnHand: 3}, false, cart.InStock},
 	}
 	for _, tt := range tests {
