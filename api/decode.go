@@ -175,7 +175,7 @@ func decodeItemChange(body []byte, itemNum int64, allowDelta bool) (engine.Updat
 	u := engine.Update{Item: engine.ItemRef{ItemNum: itemNum}, Notes: req.Notes, Metadata: metadataOf(req.Metadata)}
 	switch {
 	case req.QuantityDelta != nil && !allowDelta:
-		return u, cart.InvalidField("unknown_field", "quantity_delta", "quantity_delta is accepted by PATCH only; PUT sets quantity")
+		return u, cart.InvalidField("field_not_allowed", "quantity_delta", "quantity_delta is accepted by PATCH only; PUT sets quantity")
 	case req.Quantity != nil && req.QuantityDelta != nil:
 		return u, cart.InvalidField("conflicting_quantity", "quantity_delta", "give quantity or quantity_delta, not both")
 	case req.Quantity != nil:
@@ -259,9 +259,9 @@ func decodeInventory(body []byte, relative bool) (engine.StockChange, error) {
 	}
 	switch {
 	case relative && req.OnHand != nil:
-		return engine.StockChange{}, cart.InvalidField("unknown_field", "on_hand", "PATCH takes on_hand_delta; PUT sets on_hand")
+		return engine.StockChange{}, cart.InvalidField("field_not_allowed", "on_hand", "PATCH takes on_hand_delta; PUT sets on_hand")
 	case !relative && req.OnHandDelta != nil:
-		return engine.StockChange{}, cart.InvalidField("unknown_field", "on_hand_delta", "PUT takes on_hand; PATCH takes on_hand_delta")
+		return engine.StockChange{}, cart.InvalidField("field_not_allowed", "on_hand_delta", "PUT takes on_hand; PATCH takes on_hand_delta")
 	case relative && req.OnHandDelta == nil:
 		return engine.StockChange{}, cart.InvalidField("missing_field", "on_hand_delta", "on_hand_delta is required")
 	case !relative && req.OnHand == nil:
