@@ -37,13 +37,9 @@ func (s *Server) handleCartCreate(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.eng.CreateCart(r.Context(), p, in)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Location", "/v1/carts/"+cartID(v.Cart.Num))
-	s.writeCart(w, http.StatusCreated, v)
+	s.mutate(w, r, p, body, s.cartResponse(http.StatusCreated), func(opt engine.Options) (any, error) {
+		return s.eng.CreateCart(r.Context(), p, in, opt)
+	})
 }
 
 func (s *Server) handleCartGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -84,12 +80,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, p auth.Principal
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.eng.Update(r.Context(), p, num, []engine.Update{u}, options(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeCart(w, http.StatusOK, v)
+	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.Update(r.Context(), p, num, []engine.Update{u}, opt)
+	})
 }
 
 func (s *Server) handleItemAdd(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -115,12 +108,9 @@ func (s *Server) handleItemDelete(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.eng.RemoveItem(r.Context(), p, num, item, options(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeCart(w, http.StatusOK, v)
+	s.mutate(w, r, p, nil, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.RemoveItem(r.Context(), p, num, item, opt)
+	})
 }
 
 func (s *Server) handleItemsClear(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -129,12 +119,9 @@ func (s *Server) handleItemsClear(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.eng.ClearCart(r.Context(), p, num, options(r))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeCart(w, http.StatusOK, v)
+	s.mutate(w, r, p, nil, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.ClearCart(r.Context(), p, num, opt)
+	})
 }
 
 func (s *Server) handleProductPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -148,11 +135,12 @@ func (s *Server) handleProductPut(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	if prod, err = s.eng.PutProduct(r.Context(), p, prod); err != nil {
-		s.writeError(w, r, err)
-		return
+	render := func(result any) engine.Response {
+		return jsonResponse(http.StatusOK, renderProduct(result.(cart.Product)))
 	}
-	s.writeJSON(w, http.StatusOK, renderProduct(prod))
+	s.mutate(w, r, p, body, render, func(opt engine.Options) (any, error) {
+		return s.eng.PutProduct(r.Context(), p, prod, opt)
+	})
 }
 
 func (s *Server) handleProductGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -165,11 +153,9 @@ func (s *Server) handleProductGet(w http.ResponseWriter, r *http.Request, p auth
 }
 
 func (s *Server) handleProductDelete(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	if err := s.eng.DeleteProduct(r.Context(), p, r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.mutate(w, r, p, nil, noContent, func(opt engine.Options) (any, error) {
+		return nil, s.eng.DeleteProduct(r.Context(), p, r.PathValue("id"), opt)
+	})
 }
 
 func (s *Server) handleInventoryPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -228,12 +214,12 @@ func (s *Server) handleSettingsPut(w http.ResponseWriter, r *http.Request, p aut
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.eng.PutSettings(r.Context(), p, u)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	render := func(result any) engine.Response {
+		return jsonResponse(http.StatusOK, renderSettings(result.(cart.Settings)))
 	}
-	s.writeJSON(w, http.StatusOK, renderSettings(st))
+	s.mutate(w, r, p, body, render, func(opt engine.Options) (any, error) {
+		return s.eng.PutSettings(r.Context(), p, u, opt)
+	})
 }
 
 func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) {

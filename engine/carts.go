@@ -30,7 +30,7 @@ type NewCart struct {
 
 // CreateCart opens a cart (scope carts:write). A customer token's carts always belong to its
 // customer; naming another customer is Forbidden.
-func (e *Engine) CreateCart(ctx context.Context, p auth.Principal, in NewCart) (cart.View, error) {
+func (e *Engine) CreateCart(ctx context.Context, p auth.Principal, in NewCart, opt Options) (cart.View, error) {
 	if err := require(p, auth.CartsWrite); err != nil {
 		return cart.View{}, err
 	}
@@ -49,7 +49,7 @@ func (e *Engine) CreateCart(ctx context.Context, p auth.Principal, in NewCart) (
 		return cart.View{}, err
 	}
 	var view cart.View
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.write(ctx, opt, func() any { return view }, func(tx store.Tx) error {
 		s, err := tx.Settings(ctx)
 		if err != nil {
 			return err
@@ -114,6 +114,8 @@ type Update struct {
 type Options struct {
 	// IfMatch, when set, is the version the caller last saw; another version is Precondition.
 	IfMatch *int64
+	// Idempotency, when set, applies the call at most once per key (see Engine.write).
+	Idempotency *Idempotency
 }
 
 // RemoveItem removes one line (scope carts:write).
@@ -228,7 +230,7 @@ type mutation struct {
 // the client can recover without another read.
 func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Options, fn func(*mutation) error) (cart.View, error) {
 	var view cart.View
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.write(ctx, opt, func() any { return view }, func(tx store.Tx) error {
 		s, c, lines, err := loadCart(ctx, tx, p, num)
 		if err != nil {
 			return err

@@ -22,7 +22,7 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 const MaxVariants = 500
 
 // PutProduct creates or replaces a product with its variants (scope catalog:write).
-func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Product) (cart.Product, error) {
+func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Product, opt Options) (cart.Product, error) {
 	if err := require(p, auth.CatalogWrite); err != nil {
 		return cart.Product{}, err
 	}
@@ -58,11 +58,11 @@ func (e *Engine) Product(ctx context.Context, p auth.Principal, id string) (cart
 
 // DeleteProduct withdraws a product and its variants (scope catalog:write). Lines of carts
 // that hold them become unavailable; they are not deleted, so a shopper sees what happened.
-func (e *Engine) DeleteProduct(ctx context.Context, p auth.Principal, id string) error {
+func (e *Engine) DeleteProduct(ctx context.Context, p auth.Principal, id string, opt Options) error {
 	if err := require(p, auth.CatalogWrite); err != nil {
 		return err
 	}
-	return e.st.Write(ctx, func(tx store.Tx) error { return tx.DeleteProduct(ctx, id) })
+	return e.write(ctx, opt, func() any { return nil }, func(tx store.Tx) error { return tx.DeleteProduct(ctx, id) })
 }
 
 func validateProduct(p *cart.Product) error {
@@ -276,12 +276,12 @@ type SettingsUpdate struct {
 }
 
 // PutSettings changes the shop's settings (scope admin).
-func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUpdate) (cart.Settings, error) {
+func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUpdate, opt Options) (cart.Settings, error) {
 	if err := require(p, auth.Admin); err != nil {
 		return cart.Settings{}, err
 	}
 	var s cart.Settings
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.write(ctx, opt, func() any { return s }, func(tx store.Tx) error {
 		var err error
 		if s, err = tx.Settings(ctx); err != nil {
 			return err

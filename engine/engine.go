@@ -24,9 +24,10 @@ type Config struct {
 
 // Engine runs cartd's use cases over a Store.
 type Engine struct {
-	st  store.Store
-	ttl time.Duration
-	log *slog.Logger
+	st       store.Store
+	ttl      time.Duration
+	log      *slog.Logger
+	inflight inflight
 }
 
 // New returns an Engine over st.

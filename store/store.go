@@ -59,6 +59,10 @@ type ReadTx interface {
 	// (the caller decides); NotFound when none has that digest.
 	KeyByHash(ctx context.Context, h auth.Digest) (auth.Key, error)
 	TokenByHash(ctx context.Context, h auth.Digest) (auth.Token, error)
+
+	// Idempotency returns the record of a key within its scope, expired or not (the caller
+	// decides); NotFound when there is none.
+	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
 }
 
 // Tx reads and writes.
@@ -96,4 +100,25 @@ type Tx interface {
 	// RevokeToken marks a customer's token revoked at the given instant; NotFound if the
 	// customer has no such token.
 	RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error
+
+	// PutIdempotency stores a key's record, replacing any record of the same scope and key.
+	PutIdempotency(ctx context.Context, r IdempotencyRecord) error
+	// PurgeIdempotency deletes at most limit records that expired before the instant, and
+	// returns how many it deleted: housekeeping in small batches, so it never holds the
+	// writer for long.
+	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// IdempotencyRecord is the stored outcome of a call made with an Idempotency-Key: written in
+// the same transaction as the call's change, so a change is never applied without its record,
+// nor recorded without being applied.
+type IdempotencyRecord struct {
+	Scope       string // who called what: principal, method and path
+	Key         string
+	RequestHash [32]byte // SHA-256 of the request body
+	Status      int
+	Header      map[string]string // the response headers to replay (content type, ETag, ...)
+	Body        []byte
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }

@@ -65,7 +65,7 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 	}
 	products, stock := demoCatalog()
 	for _, p := range products {
-		if _, err := eng.PutProduct(ctx, admin, p); err != nil {
+		if _, err := eng.PutProduct(ctx, admin, p, engine.Options{}); err != nil {
 			return fmt.Errorf("product %s: %w", p.ID, err)
 		}
 	}
@@ -83,10 +83,10 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 	}
 	if _, err := eng.PutSettings(ctx, admin, engine.SettingsUpdate{
 		Shipping: map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 7500}, "EUR": {Flat: 549, FreeOver: 7000}},
-	}); err != nil {
+	}, engine.Options{}); err != nil {
 		return err
 	}
-	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"})
+	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
 	if err != nil {
 		return err
 	}

@@ -247,6 +247,7 @@ var statements = []string{
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID,
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,
+	qIdempotency, qPutIdempotency, qPurgeIdempotency,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

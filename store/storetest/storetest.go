@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("products", func(t *testing.T) { testProducts(t, open) })
 	t.Run("stock", func(t *testing.T) { testStock(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
+	t.Run("idempotency records", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("lookups", func(t *testing.T) { testNotFound(t, open) })
 	t.Run("transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })

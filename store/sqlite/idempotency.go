@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store"
+)
+
+const qIdempotency = `
+	SELECT request_hash, status, header, body, created_at, expires_at
+	FROM idempotency WHERE scope = ? AND key = ?`
+
+// Idempotency returns the record of a key within its scope.
+func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.IdempotencyRecord, error) {
+	r := store.IdempotencyRecord{Scope: scope, Key: key}
+	var (
+		hash, header     []byte
+		created, expires int64
+	)
+	err := t.queryRow(ctx, qIdempotency, scope, key).Scan(&hash, &r.Status, &header, &r.Body, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, cart.Errorf(cart.NotFound, "idempotency_key_not_found", "no record of idempotency key %q", key)
+	}
+	if err != nil {
+		return r, fmt.Errorf("sqlite: get idempotency record: %w", dbErr(ctx, err))
+	}
+	if copy(r.RequestHash[:], hash) != len(r.RequestHash) {
+		return r, fmt.Errorf("sqlite: get idempotency record: hash of %d bytes", len(hash))
+	}
+	if err := json.Unmarshal(header, &r.Header); err != nil {
+		return r, fmt.Errorf("sqlite: get idempotency record: header: %w", err)
+	}
+	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return r, nil
+}
+
+const qPutIdempotency = `
+	INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, header, body, created_at, expires_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// PutIdempotency stores a key's record, replacing an older one of the same scope and key.
+func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) error {
+	header, err := json.Marshal(r.Header)
+	if err != nil {
+		return fmt.Errorf("sqlite: put idempotency record: header: %w", err)
+	}
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	_, err = t.exec(ctx, qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, string(header), body,
+		micros(r.CreatedAt), micros(r.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
+	}
+	return nil
+}
+
+const qPurgeIdempotency = `
+	DELETE FROM idempotency WHERE (scope, key) IN (
+		SELECT scope, key FROM idempotency WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+
+// PurgeIdempotency deletes up to limit records that expired before the instant.
+func (t *txn) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.exec(ctx, qPurgeIdempotency, micros(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge idempotency records: %w", dbErr(ctx, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge idempotency records: %w", dbErr(ctx, err))
+	}
+	return int(n), nil
+}
