@@ -150,6 +150,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("cartd listening", "addr", ln.Addr().String(), "db", c.db, "reservation_ttl", c.reservationTTL.String(), "durability", c.durability)
+	housekeeping, stopHousekeeping := context.WithCancel(context.WithoutCancel(ctx))
+	housekept := make(chan struct{})
+	go func() {
+		defer close(housekept)
+		eng.Housekeep(housekeeping, time.Minute)
+	}()
+	defer func() {
+		stopHousekeeping()
+		<-housekept // before the deferred store Close
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

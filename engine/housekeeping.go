@@ -1,0 +1,27 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Housekeep runs periodic maintenance until ctx ends: for now, purging expired idempotency
+// records. Each pass is a few short transactions, so it never holds the writer for long.
+func (e *Engine) Housekeep(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := e.PurgeIdempotency(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			e.log.ErrorContext(ctx, "housekeeping: purge idempotency records", "err", err)
+		case n > 0:
+			e.log.InfoContext(ctx, "housekeeping: purged idempotency records", "count", n)
+		}
+	}
+}
