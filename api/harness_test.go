@@ -14,6 +14,7 @@ import (
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
@@ -22,6 +23,7 @@ type testServer struct {
 	URL    string
 	Admin  string // an admin API key
 	Engine *engine.Engine
+	Store  store.Store // the engine's store, for tests that hold its writer
 	Client *http.Client
 }
 
@@ -52,7 +54,7 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 		hs.Close()
 		st.Close()
 	})
-	return &testServer{URL: hs.URL, Admin: secret, Engine: eng, Client: hs.Client()}
+	return &testServer{URL: hs.URL, Admin: secret, Engine: eng, Store: st, Client: hs.Client()}
 }
 
 // mustKey creates an API key with the given scopes.

@@ -29,7 +29,7 @@ func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Pro
 	if err := validateProduct(&prod); err != nil {
 		return cart.Product{}, err
 	}
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.write(ctx, opt, func() any { return prod }, func(tx store.Tx) error {
 		// The store keeps CreatedAt of a product that exists; both are this write's instant.
 		prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
 		if err := tx.PutProduct(ctx, &prod); err != nil {
