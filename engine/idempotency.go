@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -87,7 +88,7 @@ func (e *Engine) write(ctx context.Context, opt Options, result func() any, fn f
 	if err := e.st.Read(ctx, func(tx store.ReadTx) error { return replay(ctx, tx, idem) }); err != nil {
 		return err
 	}
-	return e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.st.Write(ctx, func(tx store.Tx) error {
 		if err := replay(ctx, tx, idem); err != nil {
 			return err
 		}
@@ -105,6 +106,15 @@ func (e *Engine) write(ctx context.Context, opt Options, result func() any, fn f
 			CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL),
 		})
 	})
+	var taken *cart.Error
+	if errors.As(err, &taken) && taken.Reason == "idempotency_key_taken" {
+		// Another node recorded the key while this call ran, and this call rolled back: answer
+		// with what the other recorded.
+		if err := e.st.Read(ctx, func(tx store.ReadTx) error { return replay(ctx, tx, idem) }); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // replay returns *Replayed when the key holds a live record of the same request, Invalid when

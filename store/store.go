@@ -101,7 +101,10 @@ type Tx interface {
 	// customer has no such token.
 	RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error
 
-	// PutIdempotency stores a key's record, replacing any record of the same scope and key.
+	// PutIdempotency stores a key's record, replacing a record of the same scope and key only
+	// if that one expired by r.CreatedAt. A live record is Conflict with reason
+	// "idempotency_key_taken": another transaction (on another node) recorded the key first,
+	// and the caller's transaction must roll back so that its change is not applied twice.
 	PutIdempotency(ctx context.Context, r IdempotencyRecord) error
 	// PurgeIdempotency deletes at most limit records that expired before the instant, and
 	// returns how many it deleted: housekeeping in small batches, so it never holds the

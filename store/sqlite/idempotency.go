@@ -41,10 +41,14 @@ func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.Idempot
 }
 
 const qPutIdempotency = `
-	INSERT OR REPLACE INTO idempotency (scope, key, request_hash, status, header, body, created_at, expires_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	INSERT INTO idempotency (scope, key, request_hash, status, header, body, created_at, expires_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (scope, key) DO UPDATE SET
+		request_hash = excluded.request_hash, status = excluded.status, header = excluded.header,
+		body = excluded.body, created_at = excluded.created_at, expires_at = excluded.expires_at
+	WHERE idempotency.expires_at <= excluded.created_at`
 
-// PutIdempotency stores a key's record, replacing an older one of the same scope and key.
+// PutIdempotency stores a key's record, replacing an expired one of the same scope and key.
 func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) error {
 	header, err := json.Marshal(r.Header)
 	if err != nil {
@@ -54,10 +58,15 @@ func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) err
 	if body == nil {
 		body = []byte{}
 	}
-	_, err = t.exec(ctx, qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, string(header), body,
+	res, err := t.exec(ctx, qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, string(header), body,
 		micros(r.CreatedAt), micros(r.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
+	} else if n == 0 {
+		return cart.Errorf(cart.Conflict, "idempotency_key_taken", "idempotency key %q is already recorded", r.Key)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"testing"
 	"time"
 
@@ -40,11 +41,24 @@ func testIdempotency(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 	})
 
-	t.Run("putting a key again replaces its record", func(t *testing.T) {
+	t.Run("a live record cannot be replaced", func(t *testing.T) {
+		s := open(t)
+		first := rec("scope", "k", base.Add(time.Hour))
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIdempotency(ctx, first) })
+		again := rec("scope", "k", base.Add(2*time.Hour))
+		again.CreatedAt = base.Add(time.Minute)
+		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.PutIdempotency(t.Context(), again) })
+		var e *cart.Error
+		if !errors.As(err, &e) || e.Code != cart.Conflict || e.Reason != "idempotency_key_taken" {
+			t.Fatalf("err = %v, want Conflict idempotency_key_taken", err)
+		}
+	})
+
+	t.Run("putting a key again after it expired replaces its record", func(t *testing.T) {
 		s := open(t)
 		first := rec("scope", "k", base)
 		second := rec("scope", "k", base.Add(time.Hour))
-		second.Status, second.Body = 200, []byte("second")
+		second.Status, second.Body, second.CreatedAt = 200, []byte("second"), base.Add(time.Minute)
 		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIdempotency(ctx, first) })
 		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error { return tx.PutIdempotency(ctx, second) })
 		MustRead(t, s, func(ctx context.Context, tx store.ReadTx) error {
