@@ -172,7 +172,12 @@ func decodeItemChange(body []byte, itemNum int64, allowDelta bool) (engine.Updat
 	if err := decodeJSON(body, &req); err != nil {
 		return engine.Update{}, err
 	}
-	u := engine.Update{Item: engine.ItemRef{ItemNum: itemNum}, Notes: req.Notes, Metadata: metadataOf(req.Metadata)}
+	return req.update(engine.ItemRef{ItemNum: itemNum}, allowDelta)
+}
+
+// update turns a decoded change of the line ref names into the engine's update.
+func (req itemChangeRequest) update(ref engine.ItemRef, allowDelta bool) (engine.Update, error) {
+	u := engine.Update{Item: ref, Notes: req.Notes, Metadata: metadataOf(req.Metadata)}
 	switch {
 	case req.QuantityDelta != nil && !allowDelta:
 		return u, cart.InvalidField("field_not_allowed", "quantity_delta", "quantity_delta is accepted by PATCH only; PUT sets quantity")
@@ -194,6 +199,113 @@ func decodeItemChange(body []byte, itemNum int64, allowDelta bool) (engine.Updat
 	var err error
 	u.Policy, err = policyOf(req.ValidateInventory, req.StockPolicy)
 	return u, err
+}
+
+type batchRequest struct {
+	Changes *[]json.RawMessage `json:"changes"`
+}
+
+// batchChangeRequest is one change of a batch: a line named by item_id, sku or variant_id,
+// changed as PATCH of one item changes it.
+type batchChangeRequest struct {
+	ItemID            *string         `json:"item_id"`
+	SKU               *string         `json:"sku"`
+	VariantID         *string         `json:"variant_id"`
+	Quantity          *int64          `json:"quantity"`
+	QuantityDelta     *int64          `json:"quantity_delta"`
+	Notes             *string         `json:"notes"`
+	Metadata          json.RawMessage `json:"metadata"`
+	ValidateInventory *bool           `json:"validate_inventory"`
+	StockPolicy       *string         `json:"stock_policy"`
+}
+
+// decodeBatch reads PATCH /v1/carts/{id}/items: {"changes": [...]}, each change naming exactly
+// one of item_id, sku and variant_id (a variant's line is upserted) and taking quantity or
+// quantity_delta, notes, metadata and a stock policy as PATCH of one item does. An error in a
+// change names it: changes[2].quantity. The engine checks the rest, the most changes
+// (max_lines_per_cart) included.
+func decodeBatch(body []byte) ([]engine.Update, error) {
+	var req batchRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	switch {
+	case req.Changes == nil:
+		return nil, cart.InvalidField("missing_field", "changes", "changes is required: a list of the changes to apply")
+	case len(*req.Changes) == 0:
+		return nil, cart.InvalidField("empty_batch", "changes", "changes must hold at least one change")
+	}
+	updates := make([]engine.Update, 0, len(*req.Changes))
+	for i, raw := range *req.Changes {
+		u, err := decodeBatchChange(raw)
+		if err != nil {
+			return nil, inChange(i, err)
+		}
+		updates = append(updates, u)
+	}
+	return updates, nil
+}
+
+func decodeBatchChange(raw json.RawMessage) (engine.Update, error) {
+	if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || trimmed[0] != '{' {
+		return engine.Update{}, cart.InvalidField("invalid_type", "", "a change must be a JSON object")
+	}
+	var req batchChangeRequest
+	if err := decodeJSON(raw, &req); err != nil {
+		return engine.Update{}, err
+	}
+	var ref engine.ItemRef
+	named := 0
+	for _, f := range []struct {
+		name  string
+		value *string
+	}{{"item_id", req.ItemID}, {"sku", req.SKU}, {"variant_id", req.VariantID}} {
+		if f.value == nil {
+			continue
+		}
+		if named++; named > 1 {
+			return engine.Update{}, cart.InvalidField("conflicting_item", f.name, "name the line by one of item_id, sku or variant_id")
+		}
+		if *f.value == "" {
+			return engine.Update{}, cart.InvalidField("missing_item", f.name, "%s must not be empty", f.name)
+		}
+	}
+	switch {
+	case req.ItemID != nil:
+		n, ok := parseID(*req.ItemID, itemPrefix)
+		if !ok {
+			return engine.Update{}, cart.InvalidField("invalid_item_id", "item_id", "item_id must be an item's id, such as ci_42")
+		}
+		ref.ItemNum = n
+	case req.SKU != nil:
+		ref.SKU = *req.SKU
+	case req.VariantID != nil:
+		ref.VariantID = *req.VariantID
+	default:
+		return engine.Update{}, cart.InvalidField("missing_item", "item_id", "name the line by item_id, sku or variant_id")
+	}
+	return itemChangeRequest{Quantity: req.Quantity, QuantityDelta: req.QuantityDelta, Notes: req.Notes, Metadata: req.Metadata,
+		ValidateInventory: req.ValidateInventory, StockPolicy: req.StockPolicy}.update(ref, true)
+}
+
+// inChange names change i of a batch in a decoding error: changes[i].<field>.
+func inChange(i int, err error) error {
+	var e *cart.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	prefix := fmt.Sprintf("changes[%d]", i)
+	named := *e
+	named.Message = prefix + ": " + e.Message
+	named.Fields = nil
+	for _, f := range e.Fields {
+		name := prefix
+		if f.Field != "" {
+			name += "." + f.Field
+		}
+		named.Fields = append(named.Fields, cart.FieldError{Field: name, Message: f.Message})
+	}
+	return &named
 }
 
 type productRequest struct {

@@ -38,6 +38,15 @@ var seedBodies = []string{
 	`{"on_hand_delta": -3}`,
 	`{"on_hand": 1, "on_hand_delta": 1}`,
 	`{"default_currency": "JPY", "prices_include_tax": true, "max_quantity_per_item": 50, "max_lines_per_cart": 10, "shipping": {"USD": {"flat": 500, "free_over": 10000}}}`,
+	`{"changes": [{"item_id": "ci_7", "quantity": 2}, {"sku": "A", "quantity_delta": -1, "stock_policy": "clamp"}, {"variant_id": "var_b", "notes": "n", "metadata": null}]}`,
+	`{"changes": [{"item_id": "ci_7", "sku": "A", "quantity": 1}, {"quantity": 1}, {"sku": ""}]}`,
+	`{"changes": [{"item_id": "ci_0", "quantity": 1}, {"item_id": "7", "quantity": 1}, {"item_id": "ci_99999999999999999999"}]}`,
+	`{"changes": []}`,
+	`{"changes": null}`,
+	`{"changes": [null, 1, "x", [], {}]}`,
+	`{"changes": {"sku": "A"}}`,
+	`{"changes": [{"sku": "A", "quantity": 1, "quantity_delta": 1, "validate_inventory": true, "stock_policy": "ignore"}]}`,
+	`{"changes": [{"sku": "A", "quantity": 1}], "changes": []}`,
 	// Numbers at and beyond the edges.
 	`{"quantity": 9223372036854775807}`,
 	`{"quantity": -9223372036854775808}`,
@@ -271,5 +280,49 @@ func FuzzDecodeSettings(f *testing.F) {
 			return
 		}
 		checkObject(t, body)
+	})
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	for _, b := range seedBodies {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		updates, err := decodeBatch(body)
+		if err != nil {
+			checkDecodeError(t, body, err)
+			return
+		}
+		checkObject(t, body)
+		var req struct {
+			Changes []json.RawMessage `json:"changes"`
+		}
+		if json.Unmarshal(body, &req) == nil && len(req.Changes) != len(updates) {
+			t.Fatalf("%q: %d changes sent, %d decoded", body, len(req.Changes), len(updates))
+		}
+		if len(updates) == 0 {
+			t.Fatalf("%q: accepted a batch of no changes", body)
+		}
+		for i, u := range updates {
+			checkMetadata(t, body, u.Metadata)
+			checkPolicy(t, body, u.Policy)
+			named := 0
+			for _, set := range []bool{u.Item.ItemNum != 0, u.Item.SKU != "", u.Item.VariantID != ""} {
+				if set {
+					named++
+				}
+			}
+			if named != 1 || u.Item.ItemNum < 0 || u.Add {
+				t.Fatalf("%q: change %d names %+v (add %v), want exactly one line reference and no add", body, i, u.Item, u.Add)
+			}
+			if c := u.Change; c != nil {
+				switch {
+				case c.Set && c.N < 0:
+					t.Fatalf("%q: change %d decoded a negative set quantity %d", body, i, c.N)
+				case !c.Set && c.N == 0:
+					t.Fatalf("%q: change %d decoded a zero delta", body, i)
+				}
+			}
+		}
 	})
 }

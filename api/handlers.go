@@ -37,7 +37,7 @@ func (s *Server) handleCartCreate(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, body, s.cartResponse(http.StatusCreated), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusCreated), func(opt engine.Options) (any, error) {
 		return s.eng.CreateCart(r.Context(), p, in, opt)
 	})
 }
@@ -80,7 +80,7 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, p auth.Principal
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.Update(r.Context(), p, num, []engine.Update{u}, opt)
 	})
 }
@@ -108,7 +108,7 @@ func (s *Server) handleItemDelete(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, nil, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, nil, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.RemoveItem(r.Context(), p, num, item, opt)
 	})
 }
@@ -119,8 +119,30 @@ func (s *Server) handleItemsClear(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, nil, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, nil, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.ClearCart(r.Context(), p, num, opt)
+	})
+}
+
+// handleItemsPatch applies a batch of changes atomically (engine.Batch names the failing one).
+func (s *Server) handleItemsPatch(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	updates, err := decodeBatch(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.Batch(r.Context(), p, num, updates, opt)
 	})
 }
 

@@ -460,6 +460,84 @@ func TestOpenAPIContract(t *testing.T) {
 		wantProblem(t, call(t, 422, "DELETE", itemsOf(ov)+"/"+first, admin, nil), "amount_out_of_range")
 	})
 
+	var batchCart string
+	t.Run("a batch changes several lines at once, all or none", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/products/prod_pen", admin, map[string]any{"name": "Pen", "variants": []any{
+			map[string]any{"id": "var_pen", "sku": "PEN", "price": map[string]any{"USD": 300}},
+			map[string]any{"id": "var_ink", "sku": "INK", "price": map[string]any{"USD": 100}}}})
+		call(t, 200, "PUT", "/v1/inventory/PEN", admin, map[string]any{"on_hand": 10})
+		call(t, 200, "PUT", "/v1/inventory/INK", admin, map[string]any{"on_hand": 10})
+		batchCart = call(t, 201, "POST", "/v1/carts", admin, nil).JSON(t)["id"].(string)
+		r := call(t, 200, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "PEN", "quantity": 2, "notes": "blue", "metadata": map[string]any{"k": "v"}},
+			map[string]any{"variant_id": "var_ink", "quantity_delta": 3, "stock_policy": "clamp"},
+		}})
+		wantMessage(t, r, "item_added")
+		pen := itemIDOf(t, r, "PEN")
+		r = call(t, 200, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"item_id": pen, "quantity_delta": 1, "validate_inventory": true},
+			map[string]any{"sku": "INK", "quantity": 0},
+		}}, "Prefer", "return=minimal")
+		wantMessage(t, r, "item_removed")
+		if r.Header.Get("Preference-Applied") != "return=minimal" || len(r.JSON(t)["removed_item_ids"].([]any)) != 1 {
+			t.Fatalf("a minimal batch answer: %v %s", r.Header, r.Body)
+		}
+
+		r = call(t, 409, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "INK", "quantity": 1}, map[string]any{"item_id": pen, "quantity": 11}}})
+		wantProblem(t, r, "insufficient_stock")
+		if p := r.JSON(t); p["cart"] == nil || p["available"] != 10.0 || !strings.Contains(string(r.Body), `"field":"changes[1].quantity"`) {
+			t.Fatalf("a stock problem without the cart, available or the change's field: %s", r.Body)
+		}
+		wantProblem(t, call(t, 404, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"item_id": "ci_999999", "quantity": 1}}}), "item_not_found")
+		wantProblem(t, call(t, 404, "PATCH", "/v1/carts/cart_999999/items", admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "PEN", "quantity": 1}}}), "cart_not_found")
+		wantProblem(t, call(t, 422, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{}}), "empty_batch")
+		wantProblem(t, call(t, 422, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "PEN", "quantity": 1, "quantity_delta": 1}}}), "conflicting_quantity")
+		wantProblem(t, call(t, 422, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "PEN", "quantity": 51}}}), "quantity_limit")
+	})
+
+	t.Run("every mutating cart call answers only what changed when the client prefers return=minimal", func(t *testing.T) {
+		minimal := func(t *testing.T, want int, method, path string, body any) response {
+			t.Helper()
+			r := call(t, want, method, path, admin, body, "Prefer", "return=minimal")
+			if r.Header.Get("Preference-Applied") != "return=minimal" {
+				t.Fatalf("%s %s: the whole cart for return=minimal: %s", method, path, r.Body)
+			}
+			return r
+		}
+		mc := minimal(t, 201, "POST", "/v1/carts", map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		pen := itemIDOf(t, minimal(t, 200, "POST", itemsOf(mc), map[string]any{"sku": "PEN"}), "PEN")
+		minimal(t, 200, "PUT", itemsOf(mc)+"/"+pen, map[string]any{"quantity": 2})
+		minimal(t, 200, "PATCH", itemsOf(mc)+"/"+pen, map[string]any{"quantity_delta": 1})
+		minimal(t, 200, "DELETE", itemsOf(mc)+"/"+pen, nil)
+		minimal(t, 200, "POST", itemsOf(mc), map[string]any{"sku": "INK"})
+		r := minimal(t, 200, "DELETE", itemsOf(mc), nil)
+		if len(r.JSON(t)["removed_item_ids"].([]any)) != 1 || len(r.JSON(t)["items"].([]any)) != 0 {
+			t.Fatalf("emptying the cart: %s", r.Body)
+		}
+	})
+
+	t.Run("reads and writes report catalog price changes and lines left short", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/products/prod_pen", admin, map[string]any{"name": "Pen", "variants": []any{
+			map[string]any{"id": "var_pen", "sku": "PEN", "price": map[string]any{"USD": 320}},
+			map[string]any{"id": "var_ink", "sku": "INK", "price": map[string]any{"USD": 100}}}})
+		call(t, 200, "PUT", "/v1/inventory/PEN", admin, map[string]any{"on_hand": 1})
+		r := call(t, 200, "GET", "/v1/carts/"+batchCart, admin, nil)
+		wantMessage(t, r, "price_changed")
+		wantMessage(t, r, "insufficient_stock")
+		r = call(t, 200, "PATCH", itemsOf(batchCart), admin, map[string]any{"changes": []any{
+			map[string]any{"sku": "PEN", "notes": "red"}}})
+		wantMessage(t, r, "price_changed")
+		wantMessage(t, r, "insufficient_stock")
+		if got := messageCodes(t, call(t, 200, "GET", "/v1/carts/"+batchCart, admin, nil)); slices.Contains(got, "price_changed") {
+			t.Fatalf("a write did not store the new price: %v", got)
+		}
+	})
+
 	// Every operation's generic errors, driven by the document itself.
 	validBody := map[string]any{
 		"createCustomerToken": map[string]any{},
@@ -471,6 +549,7 @@ func TestOpenAPIContract(t *testing.T) {
 		"addItem":             map[string]any{"sku": "TEE-S"},
 		"putItem":             map[string]any{"quantity": 1},
 		"patchItem":           map[string]any{"quantity_delta": 1},
+		"patchItems":          map[string]any{"changes": []any{map[string]any{"sku": "TEE-S", "quantity": 1}}},
 	}
 	fill := func(path string) string {
 		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee").Replace(path)
@@ -642,6 +721,19 @@ func TestOpenAPIRejectsResponsesThatDoNotMatch(t *testing.T) {
 	body := `{"sku":"SKU-1","quantity":2}`
 	got := ts.do(t, "POST", path, ts.Admin, body).mustStatus(t, 200)
 	req := func() *http.Request { return newRequest(t, "POST", ts.URL+path, ts.Admin, []byte(body), nil) }
+	minResp := ts.do(t, "POST", path, ts.Admin, body, "Prefer", "return=minimal").mustStatus(t, 200)
+	editMin := func(f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(minResp.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 
 	edit := func(f func(cart, item map[string]any)) []byte {
 		var m map[string]any
@@ -702,6 +794,17 @@ func TestOpenAPIRejectsResponsesThatDoNotMatch(t *testing.T) {
 		{"a cart without its ETag fails", 200, header("Content-Type", "application/json"), got.Body, false},
 		{"a cart as text fails", 200, header("Content-Type", "text/plain", "ETag", `"2"`), got.Body, false},
 		{"an undocumented status fails", 418, jsonHeader, got.Body, false},
+		{"a real minimal response passes", 200, minResp.Header, minResp.Body, true},
+		{"a minimal cart with a member of the whole cart fails", 200, jsonHeader, editMin(func(m map[string]any) { m["customer_id"] = nil }), false},
+		{"a minimal cart without removed_item_ids fails", 200, jsonHeader, editMin(func(m map[string]any) { delete(m, "removed_item_ids") }), false},
+		{"a minimal cart with a removed id of another shape fails", 200, jsonHeader, editMin(func(m map[string]any) { m["removed_item_ids"] = []any{"item_1"} }), false},
+		{"a minimal cart without its ETag fails", 200, header("Content-Type", "application/json"), minResp.Body, false},
+		{"a message with prices passes", 200, jsonHeader, edit(func(c, _ map[string]any) {
+			c["messages"].([]any)[0].(map[string]any)["old_price"], c["messages"].([]any)[0].(map[string]any)["new_price"] = 100, 120
+		}), true},
+		{"a message with a negative price fails", 200, jsonHeader, edit(func(c, _ map[string]any) {
+			c["messages"].([]any)[0].(map[string]any)["old_price"] = -1
+		}), false},
 		{"a problem passes", 404, problemHeader, problem(notFound), true},
 		{"a problem with another status in its body fails", 404, problemHeader, problem(map[string]any{
 			"type": notFound["type"], "title": "Not Found", "status": 400, "code": "cart_not_found"}), false},
@@ -751,6 +854,15 @@ func TestOpenAPIRejectsRequestsThatDoNotMatch(t *testing.T) {
 		{"a PATCH of a zero delta fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"quantity_delta":0}`, false},
 		{"a PATCH of quantity and delta fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"quantity":1,"quantity_delta":1}`, false},
 		{"a PATCH with a policy only fails", "PATCH", "/v1/carts/cart_1/items/ci_1", `{"stock_policy":"clamp"}`, false},
+		{"a batch by item_id, sku and variant_id passes", "PATCH", "/v1/carts/cart_1/items",
+			`{"changes":[{"item_id":"ci_1","quantity":0},{"sku":"A","quantity_delta":-1,"stock_policy":"clamp"},{"variant_id":"v","notes":"x","metadata":null}]}`, true},
+		{"an empty batch fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[]}`, false},
+		{"a batch without changes fails", "PATCH", "/v1/carts/cart_1/items", `{}`, false},
+		{"a change naming no line fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[{"quantity":1}]}`, false},
+		{"a change naming two lines fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[{"item_id":"ci_1","sku":"A","quantity":1}]}`, false},
+		{"a change of quantity and delta fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[{"sku":"A","quantity":1,"quantity_delta":1}]}`, false},
+		{"a change with nothing to change fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[{"sku":"A","stock_policy":"clamp"}]}`, false},
+		{"a change with a malformed item_id fails", "PATCH", "/v1/carts/cart_1/items", `{"changes":[{"item_id":"1","quantity":1}]}`, false},
 		{"a malformed cart id fails", "GET", "/v1/carts/basket_1", ``, false},
 		{"negative stock fails", "PUT", "/v1/inventory/A", `{"on_hand":-1}`, false},
 		{"a product without variants fails", "PUT", "/v1/products/p", `{"name":"P"}`, false},

@@ -49,6 +49,8 @@ type messageJSON struct {
 	Requested *int64           `json:"requested,omitempty"`
 	Applied   *int64           `json:"applied,omitempty"`
 	Available *int64           `json:"available,omitempty"`
+	OldPrice  *int64           `json:"old_price,omitempty"`
+	NewPrice  *int64           `json:"new_price,omitempty"`
 }
 
 type itemJSON struct {
@@ -115,7 +117,7 @@ func (s *Server) renderCart(v cart.View) cartJSON {
 		Subtotal: v.Subtotal, Discount: v.Discount, Tax: v.Tax, Shipping: v.Shipping, Total: v.Total,
 		RetailTotal: v.RetailTotal, Saved: v.Saved, Coupons: []string{}, Metadata: c.Metadata,
 		CreatedAt: timeJSON(c.CreatedAt), UpdatedAt: timeJSON(c.UpdatedAt), LastActivity: timeJSON(c.LastActivity),
-		Messages: make([]messageJSON, 0, len(v.Messages)),
+		Messages: renderMessages(v.Messages),
 	}
 	if c.CustomerID != "" {
 		out.CustomerID = &c.CustomerID
@@ -126,12 +128,18 @@ func (s *Server) renderCart(v cart.View) cartJSON {
 	for _, l := range v.Unavailable {
 		out.UnavailableItems = append(out.UnavailableItems, renderItem(l))
 	}
-	for _, m := range v.Messages {
-		mj := messageJSON{Type: m.Type, Code: m.Code, Message: m.Text, Requested: m.Requested, Applied: m.Applied, Available: m.Available}
+	return out
+}
+
+func renderMessages(msgs []cart.Message) []messageJSON {
+	out := make([]messageJSON, 0, len(msgs))
+	for _, m := range msgs {
+		mj := messageJSON{Type: m.Type, Code: m.Code, Message: m.Text, Requested: m.Requested, Applied: m.Applied, Available: m.Available,
+			OldPrice: m.OldPrice, NewPrice: m.NewPrice}
 		if m.ItemNum != 0 {
 			mj.ItemID = itemID(m.ItemNum)
 		}
-		out.Messages = append(out.Messages, mj)
+		out = append(out, mj)
 	}
 	return out
 }

@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/carts/{id}", s.authed(s.handleCartGet))
 	s.mux.HandleFunc("POST /v1/carts/{id}/items", s.authed(s.handleItemAdd))
 	s.mux.HandleFunc("DELETE /v1/carts/{id}/items", s.authed(s.handleItemsClear))
+	s.mux.HandleFunc("PATCH /v1/carts/{id}/items", s.authed(s.handleItemsPatch))
 	s.mux.HandleFunc("PUT /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPut))
 	s.mux.HandleFunc("PATCH /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPatch))
 	s.mux.HandleFunc("DELETE /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemDelete))

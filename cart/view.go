@@ -11,8 +11,10 @@ const (
 	Warning MessageType = "warning"
 )
 
-// Message is one structured report of what a change did. Requested, Applied and Available are
-// set for every quantity that was clamped, removed or backordered.
+// Message is one structured report of what a change did, or of a line's state that the shopper
+// should know of. Requested, Applied and Available are set for every quantity that was
+// clamped, removed, backordered or left short; OldPrice and NewPrice for a unit price that
+// changed in the catalog.
 type Message struct {
 	Type      MessageType
 	Code      string
@@ -21,6 +23,8 @@ type Message struct {
 	Requested *int64
 	Applied   *int64
 	Available *int64
+	OldPrice  *int64
+	NewPrice  *int64
 }
 
 // Inventory statuses of a line.
@@ -62,5 +66,10 @@ type View struct {
 	RetailTotal     int64
 	Saved           int64
 	Messages        []Message
-	At              time.Time
+	// ChangedItems and RemovedItems are set by a mutating call: the numbers of the lines it
+	// created or changed (in the order first touched), and of the lines it removed. A line
+	// created and removed by the same call is in neither.
+	ChangedItems []int64
+	RemovedItems []int64
+	At           time.Time
 }

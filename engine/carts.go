@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -84,9 +85,20 @@ func (e *Engine) Cart(ctx context.Context, p auth.Principal, num int64) (cart.Vi
 			return err
 		}
 		view, err = pricing.Price(c, lines, s, tx.Now(), e.Reserving())
+		view.Messages = e.notices(view)
 		return err
 	})
 	return view, err
+}
+
+// notices are the messages a cart reports on every read and write about the state of its lines
+// (pricing.Notices): price changes not yet stored, lines left short by an inventory decrease.
+// Only an active cart reports them; any other cannot change, so there is nothing to act on.
+func (e *Engine) notices(v cart.View) []cart.Message {
+	if v.Cart.Status != cart.StatusActive {
+		return nil
+	}
+	return pricing.Notices(v, e.Reserving())
 }
 
 // ItemRef names a line: by its number, or by its variant (SKU or variant id), which makes the
@@ -146,6 +158,66 @@ func (e *Engine) Update(ctx context.Context, p auth.Principal, cartNum int64, up
 		}
 		return nil
 	})
+}
+
+// Batch applies several changes to a cart's lines in one transaction, all or none (scope
+// carts:write): the native PATCH /v1/carts/{id}/items. It is Update with the failing change
+// named: an error about change i names its fields changes[i].<field> (changes[i].item_id, or
+// .sku or .variant_id, when the change's line is unknown or unavailable), keeping its code,
+// so front doors report which change failed whatever their shape. A batch holds 1 to
+// max_lines_per_cart changes; an empty or longer one is Invalid naming changes.
+func (e *Engine) Batch(ctx context.Context, p auth.Principal, cartNum int64, updates []Update, opt Options) (cart.View, error) {
+	if err := require(p, auth.CartsWrite); err != nil {
+		return cart.View{}, err
+	}
+	if len(updates) == 0 {
+		return cart.View{}, cart.InvalidField("empty_batch", "changes", "changes must hold at least one change")
+	}
+	for i := range updates {
+		if err := validateUpdate(&updates[i]); err != nil {
+			return cart.View{}, atChange(i, updates[i].Item, err)
+		}
+	}
+	return e.mutate(ctx, p, cartNum, opt, func(m *mutation) error {
+		if n := int64(len(updates)); n > m.settings.MaxLinesPerCart {
+			return cart.InvalidField("too_many_changes", "changes", "a batch holds at most %d changes (max_lines_per_cart), not %d", m.settings.MaxLinesPerCart, n)
+		}
+		for i, u := range updates {
+			if err := m.apply(u); err != nil {
+				return atChange(i, u.Item, err)
+			}
+		}
+		return nil
+	})
+}
+
+// atChange names change i of a batch in err: its fields become changes[i].<field>, and an
+// error naming no field (an unknown or unavailable line) names the change's item reference.
+// The store's own failures pass unchanged: they are no change's fault.
+func atChange(i int, ref ItemRef, err error) error {
+	var ce *cart.Error
+	if !errors.As(err, &ce) || ce.Code == cart.Internal || ce.Code == cart.Unavailable {
+		return err
+	}
+	prefix := fmt.Sprintf("changes[%d]", i)
+	named := *ce
+	named.Message = prefix + ": " + ce.Message
+	named.Fields = make([]cart.FieldError, 0, max(len(ce.Fields), 1))
+	for _, f := range ce.Fields {
+		named.Fields = append(named.Fields, cart.FieldError{Field: prefix + "." + f.Field, Message: f.Message})
+	}
+	if len(named.Fields) == 0 {
+		field := "item_id"
+		switch {
+		case ref.ItemNum != 0:
+		case ref.SKU != "":
+			field = "sku"
+		case ref.VariantID != "":
+			field = "variant_id"
+		}
+		named.Fields = append(named.Fields, cart.FieldError{Field: prefix + "." + field, Message: ce.Message})
+	}
+	return &named
 }
 
 // ClearCart removes every line (scope carts:write).
@@ -223,6 +295,10 @@ type mutation struct {
 	// changed records whether anything of the cart was written: only then is there a new
 	// version (a clamp that adds nothing changes nothing).
 	changed bool
+	// touched and removed are the lines the call wrote and deleted (cart.View's ChangedItems
+	// and RemovedItems); created, the lines it inserted.
+	touched, removed []int64
+	created          map[int64]bool
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -238,6 +314,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		now := tx.Now()
 		before := func(err *cart.Error) error {
 			if v, perr := pricing.Price(c, lines, s, now, e.Reserving()); perr == nil {
+				v.Messages = e.notices(v)
 				err.Cart = &v
 			}
 			return err
@@ -249,6 +326,9 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return before(cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
 		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(lines)}
+		if err := m.storePrices(); err != nil {
+			return err
+		}
 		if err := fn(m); err != nil {
 			var ce *cart.Error
 			if errors.As(err, &ce) && (ce.Code == cart.StockShort || ce.Code == cart.Conflict) {
@@ -263,13 +343,33 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if view, err = pricing.Price(m.cart, m.lines, s, now, e.Reserving()); err != nil {
 			return err
 		}
-		view.Messages = m.messages
+		view.Messages = append(m.messages, e.notices(view)...)
+		view.ChangedItems, view.RemovedItems = m.touched, m.removed
 		if !m.changed {
 			return nil
 		}
 		return tx.UpdateCart(ctx, m.cart)
 	})
 	return view, err
+}
+
+// storePrices stores the catalog's unit price on every line whose price changed since it was
+// stored, each with a price_changed message: a catalog price change is shown by reads and
+// stored by the cart's next write (DESIGN §9), whose version bump covers it. It runs before
+// the call's own changes, so a line the call moves to another tier is not mistaken for a
+// price change.
+func (m *mutation) storePrices() error {
+	for i, l := range m.lines {
+		old, current, changed := pricing.PriceChange(l, m.cart.Currency)
+		if !changed {
+			continue
+		}
+		l.Item.UnitPrice = current
+		if err := m.write(i, l, false, []cart.Message{pricing.PriceChangedMessage(l, m.cart.Currency, old, current)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // find returns the index of the line an update names, or -1 for a variant not yet in the cart.
@@ -392,6 +492,10 @@ func (m *mutation) apply(u Update) error {
 		}
 		m.changed = true
 		m.lines = slices.Delete(m.lines, i, i+1)
+		m.touched = slices.DeleteFunc(m.touched, func(n int64) bool { return n == l.Item.Num })
+		if !m.created[l.Item.Num] {
+			m.removed = append(m.removed, l.Item.Num)
+		}
 		return m.note(msgs)
 	}
 	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
@@ -415,11 +519,18 @@ func (m *mutation) write(i int, l cart.Line, created bool, msgs []cart.Message) 
 			return err
 		}
 		m.lines = append(m.lines, l)
+		if m.created == nil {
+			m.created = map[int64]bool{}
+		}
+		m.created[l.Item.Num] = true
 	} else {
 		if err := m.tx.UpdateItem(m.ctx, l.Item); err != nil {
 			return err
 		}
 		m.lines[i] = l
+	}
+	if !slices.Contains(m.touched, l.Item.Num) {
+		m.touched = append(m.touched, l.Item.Num)
 	}
 	for j := range msgs {
 		msgs[j].ItemNum = l.Item.Num
