@@ -116,6 +116,44 @@ func decodeCartCreate(body []byte) (engine.NewCart, error) {
 	return in, nil
 }
 
+type cartPatchRequest struct {
+	CustomerID *string         `json:"customer_id"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+// decodeCartPatch reads PATCH /v1/carts/{id}: customer_id (not empty: a cart is not handed
+// back to nobody) and metadata (null clears it).
+func decodeCartPatch(body []byte) (engine.CartUpdate, error) {
+	var req cartPatchRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return engine.CartUpdate{}, err
+	}
+	if req.CustomerID != nil && *req.CustomerID == "" {
+		return engine.CartUpdate{}, cart.InvalidField("invalid_customer_id", "customer_id", "customer_id must not be empty; a cart cannot be taken from its customer")
+	}
+	return engine.CartUpdate{CustomerID: req.CustomerID, Metadata: metadataOf(req.Metadata)}, nil
+}
+
+type mergeRequest struct {
+	Into *string `json:"into"`
+}
+
+// decodeMerge reads POST /v1/carts/{id}/merge and returns the number of the cart to merge into.
+func decodeMerge(body []byte) (int64, error) {
+	var req mergeRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return 0, err
+	}
+	if req.Into == nil {
+		return 0, cart.InvalidField("missing_field", "into", "into is required: the id of the cart to merge into")
+	}
+	num, ok := parseID(*req.Into, cartPrefix)
+	if !ok {
+		return 0, cart.InvalidField("invalid_cart_id", "into", "into must be a cart's id, such as cart_42")
+	}
+	return num, nil
+}
+
 type itemAddRequest struct {
 	SKU               *string         `json:"sku"`
 	VariantID         *string         `json:"variant_id"`

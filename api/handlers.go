@@ -56,6 +56,52 @@ func (s *Server) handleCartGet(w http.ResponseWriter, r *http.Request, p auth.Pr
 	s.writeCart(w, http.StatusOK, v)
 }
 
+// handleCartPatch assigns a cart to a customer (merging a guest cart into the customer's
+// active cart, whose view then answers) or changes its metadata.
+func (s *Server) handleCartPatch(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := decodeCartPatch(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.UpdateCart(r.Context(), p, num, u, opt)
+	})
+}
+
+// handleCartMerge merges the cart in the path into the cart the body names, and answers
+// with the latter.
+func (s *Server) handleCartMerge(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	into, err := decodeMerge(body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.MergeCart(r.Context(), p, num, into, opt)
+	})
+}
+
 // update runs one decoded change against the cart named in the path.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, p auth.Principal, decode func(body []byte, itemNum int64) (engine.Update, error), needsItem bool) {
 	num, err := cartNum(r)
@@ -199,12 +245,9 @@ func (s *Server) inventoryWrite(w http.ResponseWriter, r *http.Request, p auth.P
 		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.eng.PutInventory(r.Context(), p, r.PathValue("sku"), ch)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, renderStock(st))
+	s.mutate(w, r, p, body, stockResponse, func(opt engine.Options) (any, error) {
+		return s.eng.PutInventory(r.Context(), p, r.PathValue("sku"), ch, opt)
+	})
 }
 
 func (s *Server) handleInventoryGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
@@ -213,7 +256,7 @@ func (s *Server) handleInventoryGet(w http.ResponseWriter, r *http.Request, p au
 		s.writeError(w, r, err)
 		return
 	}
-	s.writeJSON(w, http.StatusOK, renderStock(st))
+	send(w, stockResponse(st))
 }
 
 func (s *Server) handleSettingsGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {

@@ -40,6 +40,7 @@ type problem struct {
 	Available *int64            `json:"available,omitempty"`
 	Version   *int64            `json:"version,omitempty"`
 	Cart      *cartJSON         `json:"cart,omitempty"`
+	Stock     *stockJSON        `json:"stock,omitempty"`
 }
 
 // writeError answers with err as problem+json. Internal errors are logged in full and shown
@@ -64,6 +65,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Cart = &c
 		p.Version = &e.Cart.Cart.Version
 		w.Header().Set("ETag", etag(e.Cart.Cart.Version))
+	}
+	if e.Stock != nil {
+		st := renderStock(*e.Stock)
+		p.Stock = &st
+		w.Header().Set("ETag", etag(e.Stock.Version))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="cartd"`)

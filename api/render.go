@@ -102,6 +102,7 @@ type cartJSON struct {
 	Saved            int64           `json:"saved"`
 	Coupons          []string        `json:"coupons"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
+	MergedInto       *string         `json:"merged_into"`
 	CreatedAt        string          `json:"created_at"`
 	UpdatedAt        string          `json:"updated_at"`
 	LastActivity     string          `json:"last_activity"`
@@ -121,6 +122,10 @@ func (s *Server) renderCart(v cart.View) cartJSON {
 	}
 	if c.CustomerID != "" {
 		out.CustomerID = &c.CustomerID
+	}
+	if c.MergedInto != 0 {
+		into := cartID(c.MergedInto)
+		out.MergedInto = &into
 	}
 	for _, l := range v.Lines {
 		out.Items = append(out.Items, renderItem(l))
@@ -224,12 +229,13 @@ type stockJSON struct {
 	Reserved    int64   `json:"reserved"`
 	Available   int64   `json:"available"`
 	Backordered int64   `json:"backordered"`
+	Version     int64   `json:"version"`
 	UpdatedAt   *string `json:"updated_at"`
 }
 
 func renderStock(st cart.Stock) stockJSON {
 	return stockJSON{Object: "inventory", SKU: st.SKU, OnHand: st.OnHand, Reserved: st.Reserved, Available: st.Available(),
-		Backordered: st.Backordered, UpdatedAt: optTime(st.UpdatedAt)}
+		Backordered: st.Backordered, Version: st.Version, UpdatedAt: optTime(st.UpdatedAt)}
 }
 
 type settingsJSON struct {

@@ -40,6 +40,14 @@ func (s *Server) cartResponse(status int) renderer {
 	}
 }
 
+// stockResponse renders a SKU's stock with its ETag, the stock's version, for If-Match.
+func stockResponse(result any) engine.Response {
+	st := result.(cart.Stock)
+	resp := jsonResponse(http.StatusOK, renderStock(st))
+	resp.Header["ETag"] = etag(st.Version)
+	return resp
+}
+
 // noContent renders a 204.
 func noContent(any) engine.Response { return engine.Response{Status: http.StatusNoContent} }
 

@@ -74,6 +74,8 @@ func (s *Server) routes() {
 
 	s.mux.HandleFunc("POST /v1/carts", s.authed(s.handleCartCreate))
 	s.mux.HandleFunc("GET /v1/carts/{id}", s.authed(s.handleCartGet))
+	s.mux.HandleFunc("PATCH /v1/carts/{id}", s.authed(s.handleCartPatch))
+	s.mux.HandleFunc("POST /v1/carts/{id}/merge", s.authed(s.handleCartMerge))
 	s.mux.HandleFunc("POST /v1/carts/{id}/items", s.authed(s.handleItemAdd))
 	s.mux.HandleFunc("DELETE /v1/carts/{id}/items", s.authed(s.handleItemsClear))
 	s.mux.HandleFunc("PATCH /v1/carts/{id}/items", s.authed(s.handleItemsPatch))

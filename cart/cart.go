@@ -15,6 +15,10 @@ type Status string
 const (
 	StatusActive    Status = "active"
 	StatusCompleted Status = "completed"
+	// StatusMerged is a cart whose lines were moved into another cart (Cart.MergedInto): it
+	// holds no lines and refuses changes, but stays readable so a client holding its id can
+	// follow it to the cart it went into.
+	StatusMerged Status = "merged"
 )
 
 // Cart is a shopper's cart. Num is cartd's stable number (rendered "cart_<num>" natively).
@@ -26,6 +30,7 @@ type Cart struct {
 	Status       Status
 	Version      int64
 	Metadata     json.RawMessage // a JSON object, or nil
+	MergedInto   int64           // the cart this one was merged into (status merged), else 0
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	LastActivity time.Time
@@ -112,11 +117,17 @@ type Variant struct {
 }
 
 // Stock is the inventory of one SKU. Available = OnHand - Reserved, never negative.
+//
+// Version grows by one with every write of the row, reservation changes included (0 for a
+// SKU never stocked). It is the stock's ETag: an absolute write of OnHand made with the
+// version it was computed from fails if anything (a reservation, a checkout, another write)
+// changed the row since, so stock writes never silently undo a concurrent change.
 type Stock struct {
 	SKU         string
 	OnHand      int64
 	Reserved    int64
 	Backordered int64
+	Version     int64
 	UpdatedAt   time.Time
 }
 

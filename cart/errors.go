@@ -45,6 +45,8 @@ type Error struct {
 	// Cart is set with StockShort, Conflict and Precondition when the cart is known, so that a
 	// client recovers in one round trip.
 	Cart *View
+	// Stock is set with Precondition on a stock write: the SKU's stock as it is.
+	Stock *Stock
 	// Err is the underlying cause of an Internal error; it is logged, never shown.
 	Err error
 }

@@ -476,6 +476,7 @@ func (m *mutation) apply(u Update) error {
 	}
 	if delta := res.Reserved - l.Item.ReservedQuantity; delta != 0 {
 		stock.Reserved += delta
+		stock.Version++
 		stock.UpdatedAt = m.now
 		if err := m.tx.PutStock(m.ctx, stock); err != nil {
 			return err

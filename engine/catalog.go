@@ -162,7 +162,15 @@ type StockChange struct {
 // hold is accepted (the shelf count is a fact, not a request): the newest reservations are
 // released first until reserved <= on_hand, and those lines show inventory_status
 // "insufficient". Each cart touched gets a new version.
-func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string, ch StockChange) (cart.Stock, error) {
+//
+// Stock writes never race checkouts or reservations. A relative change (OnHandDelta) is
+// applied to the row as it is inside the transaction that locks it, so it needs no
+// precondition: concurrent deltas all count. An absolute change (OnHand) is a value the caller
+// computed from a stock it read; with opt.IfMatch set to the Version it read, the write is
+// refused (Precondition, carrying the current stock) if anything wrote the row since: a
+// reservation, a release, a checkout or another stock write, since each bumps Version. The
+// caller then reads again and recomputes, instead of silently undoing that change.
+func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string, ch StockChange, opt Options) (cart.Stock, error) {
 	if err := require(p, auth.CatalogWrite); err != nil {
 		return cart.Stock{}, err
 	}
@@ -173,10 +181,16 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 		return cart.Stock{}, cart.InvalidField("invalid_stock_change", "on_hand", "give exactly one of on_hand or on_hand_delta")
 	}
 	var st cart.Stock
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.write(ctx, opt, func() any { return st }, func(tx store.Tx) error {
 		var err error
 		if st, err = tx.Stock(ctx, sku); err != nil {
 			return err
+		}
+		st.SKU = sku
+		if opt.IfMatch != nil && *opt.IfMatch != st.Version {
+			current := st
+			return &cart.Error{Code: cart.Precondition, Reason: "version_mismatch", Stock: &current,
+				Message: fmt.Sprintf("the stock of %s is at version %d, not %d", sku, st.Version, *opt.IfMatch)}
 		}
 		onHand := st.OnHand
 		if ch.OnHand != nil {
@@ -187,7 +201,8 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 		if onHand < 0 || onHand > maxStock {
 			return cart.InvalidField("invalid_on_hand", "on_hand", "on_hand must end between 0 and %d", int64(maxStock))
 		}
-		st.SKU, st.OnHand, st.UpdatedAt = sku, onHand, tx.Now()
+		st.OnHand, st.UpdatedAt = onHand, tx.Now()
+		st.Version++
 		if st.Reserved > st.OnHand {
 			if st.Reserved, err = e.releaseNewest(ctx, tx, sku, st.Reserved-st.OnHand); err != nil {
 				return err

@@ -36,8 +36,16 @@ type ReadTx interface {
 	Settings(ctx context.Context) (cart.Settings, error)
 
 	// Cart returns the cart without its lines. In a Tx it also locks the cart's row until
-	// commit, so concurrent changes to one cart serialize.
+	// commit, so concurrent changes to one cart serialize. A Tx that locks two carts (a
+	// merge) takes them in ascending Num order, so that two such transactions cannot
+	// deadlock on a database with row locks.
 	Cart(ctx context.Context, num int64) (cart.Cart, error)
+	// ActiveCartOf returns a customer's most recently active cart of status active (greatest
+	// LastActivity, then greatest Num): "the customer's cart" of DESIGN §9. NotFound when the
+	// customer has none, and for customer "" (guest carts are nobody's). It does not lock: a
+	// Tx that goes on to change the cart locks it with Cart, in the order above, and checks
+	// that it is still the one.
+	ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, error)
 	// Lines returns a cart's items, oldest first, each with its variant, product and stock.
 	Lines(ctx context.Context, cartNum int64) ([]cart.Line, error)
 
@@ -73,7 +81,8 @@ type Tx interface {
 
 	// InsertCart stores a new cart and sets its Num.
 	InsertCart(ctx context.Context, c *cart.Cart) error
-	// UpdateCart stores a cart's fields (status, customer, version, metadata, times).
+	// UpdateCart stores a cart's fields (status, customer, version, metadata, merged_into,
+	// times).
 	UpdateCart(ctx context.Context, c cart.Cart) error
 
 	// InsertItem stores a new item of c.CartNum and sets its Num.
@@ -91,7 +100,8 @@ type Tx interface {
 	// DeleteProduct marks a product and its variants deleted; NotFound if there is none.
 	DeleteProduct(ctx context.Context, id string) error
 
-	// PutStock creates or replaces a SKU's stock row.
+	// PutStock creates or replaces a SKU's stock row, Version included as given: the engine
+	// bumps it with every write of the row.
 	PutStock(ctx context.Context, s cart.Stock) error
 
 	// InsertKey and InsertToken store new credentials and set their Num.

@@ -27,6 +27,14 @@ func fromNullMicros(us sql.NullInt64) time.Time {
 	return fromMicros(us.Int64)
 }
 
+// nullNum stores a reference to a num, 0 for none, as NULL when there is none.
+func nullNum(n int64) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
 // jsonText stores client JSON (metadata) verbatim as TEXT (bound as []byte it would be a
 // BLOB, which the STRICT tables refuse); empty is NULL.
 func jsonText(m json.RawMessage) any {

@@ -241,7 +241,7 @@ type pool struct {
 // statements lists every statement the transactions run, for Open to prepare.
 var statements = []string{
 	qSettings, qPutSettings,
-	qCart, qInsertCart, qUpdateCart,
+	qCart, qActiveCartOf, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
 	qStock, qPutStock, qStockHolders,
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID,

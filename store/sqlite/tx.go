@@ -117,28 +117,65 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 	return nil
 }
 
-const qCart = `
-	SELECT num, customer_id, currency, status, version, metadata,
-	       created_at, updated_at, last_activity
-	FROM carts WHERE num = ?`
+// cartColumns are the columns scanCart reads.
+const cartColumns = `num, customer_id, currency, status, version, metadata, merged_into,
+	created_at, updated_at, last_activity`
+
+const qCart = `SELECT ` + cartColumns + ` FROM carts WHERE num = ?`
 
 // Cart reads one cart. The write lock a Tx holds already serializes changes to it.
 func (t *txn) Cart(ctx context.Context, num int64) (cart.Cart, error) {
-	var (
-		c                          cart.Cart
-		meta                       []byte
-		created, updated, activity int64
-	)
-	err := t.queryRow(ctx, qCart, num).Scan(&c.Num, &c.CustomerID, &c.Currency, &c.Status,
-		&c.Version, &meta, &created, &updated, &activity)
+	c, err := scanCart(t.queryRow(ctx, qCart, num))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cart.Cart{}, errCartNotFound()
 	}
 	if err != nil {
 		return cart.Cart{}, fmt.Errorf("sqlite: get cart: %w", dbErr(ctx, err))
 	}
+	return c, nil
+}
+
+// scanCart reads a row of cartColumns.
+func scanCart(row *sql.Row) (cart.Cart, error) {
+	var (
+		c                          cart.Cart
+		meta                       []byte
+		mergedInto                 sql.NullInt64
+		created, updated, activity int64
+	)
+	err := row.Scan(&c.Num, &c.CustomerID, &c.Currency, &c.Status, &c.Version, &meta, &mergedInto,
+		&created, &updated, &activity)
+	if err != nil {
+		return cart.Cart{}, err
+	}
 	c.Metadata = rawJSON(meta)
+	c.MergedInto = mergedInto.Int64
 	c.CreatedAt, c.UpdatedAt, c.LastActivity = fromMicros(created), fromMicros(updated), fromMicros(activity)
+	return c, nil
+}
+
+// qActiveCartOf walks the partial index carts_customer_active backwards from the customer's
+// most recent entry.
+const qActiveCartOf = `
+	SELECT ` + cartColumns + ` FROM carts
+	WHERE customer_id = ? AND status = 'active'
+	ORDER BY last_activity DESC, num DESC
+	LIMIT 1`
+
+// ActiveCartOf reads a customer's most recently active cart of status active. Guest carts
+// (customer "") are nobody's.
+func (t *txn) ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, error) {
+	notFound := cart.Errorf(cart.NotFound, "cart_not_found", "the customer has no active cart")
+	if customerID == "" {
+		return cart.Cart{}, notFound
+	}
+	c, err := scanCart(t.queryRow(ctx, qActiveCartOf, customerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return cart.Cart{}, notFound
+	}
+	if err != nil {
+		return cart.Cart{}, fmt.Errorf("sqlite: get active cart: %w", dbErr(ctx, err))
+	}
 	return c, nil
 }
 
@@ -147,15 +184,15 @@ func errCartNotFound() *cart.Error {
 }
 
 const qInsertCart = `
-	INSERT INTO carts (customer_id, currency, status, version, metadata,
+	INSERT INTO carts (customer_id, currency, status, version, metadata, merged_into,
 	                   created_at, updated_at, last_activity)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 	RETURNING num`
 
 // InsertCart stores a new cart and sets its Num.
 func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
 	err := t.queryRow(ctx, qInsertCart, c.CustomerID, c.Currency, string(c.Status), c.Version,
-		jsonText(c.Metadata), micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.LastActivity)).
+		jsonText(c.Metadata), nullNum(c.MergedInto), micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.LastActivity)).
 		Scan(&c.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert cart: %w", dbErr(ctx, err))
@@ -165,7 +202,7 @@ func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
 
 const qUpdateCart = `
 	UPDATE carts SET customer_id = ?, currency = ?, status = ?, version = ?, metadata = ?,
-	                 updated_at = ?, last_activity = ?
+	                 merged_into = ?, updated_at = ?, last_activity = ?
 	WHERE num = ?`
 
 // UpdateCart stores every field of the cart but Num and CreatedAt; NotFound if there is no
@@ -173,7 +210,7 @@ const qUpdateCart = `
 func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
 	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
 		c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
-		micros(c.UpdatedAt), micros(c.LastActivity), c.Num)
+		nullNum(c.MergedInto), micros(c.UpdatedAt), micros(c.LastActivity), c.Num)
 }
 
 // itemColumns are the columns itemRow scans, for a query naming cart_items "i".
@@ -258,7 +295,8 @@ func (t *txn) DeleteItems(ctx context.Context, cartNum int64) error {
 
 const qLines = `
 	SELECT ` + itemColumns + `, ` + variantColumns + `, ` + productColumns + `,
-	       COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0), COALESCE(s.backordered, 0), s.updated_at
+	       COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0), COALESCE(s.backordered, 0),
+	       COALESCE(s.version, 0), s.updated_at
 	FROM cart_items i
 	JOIN variants v ON v.num = i.variant_num
 	JOIN products p ON p.num = v.product_num
@@ -285,7 +323,7 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		lines        []cart.Line
 	)
 	dest := append(append(append(ir.dest(), vr.dest()...), pr.dest()...),
-		&st.OnHand, &st.Reserved, &st.Backordered, &stockUpdated)
+		&st.OnHand, &st.Reserved, &st.Backordered, &st.Version, &stockUpdated)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))
@@ -305,13 +343,13 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	return lines, nil
 }
 
-const qStock = `SELECT on_hand, reserved, backordered, updated_at FROM stock WHERE sku = ?`
+const qStock = `SELECT on_hand, reserved, backordered, version, updated_at FROM stock WHERE sku = ?`
 
 // Stock reads a SKU's stock; a SKU never stocked has zero stock.
 func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
 	s := cart.Stock{SKU: sku}
 	var updated int64
-	err := t.queryRow(ctx, qStock, sku).Scan(&s.OnHand, &s.Reserved, &s.Backordered, &updated)
+	err := t.queryRow(ctx, qStock, sku).Scan(&s.OnHand, &s.Reserved, &s.Backordered, &s.Version, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -323,17 +361,18 @@ func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
 }
 
 const qPutStock = `
-	INSERT INTO stock (sku, on_hand, reserved, backordered, updated_at)
-	VALUES (?, ?, ?, ?, ?)
+	INSERT INTO stock (sku, on_hand, reserved, backordered, version, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?)
 	ON CONFLICT (sku) DO UPDATE SET
 		on_hand = excluded.on_hand,
 		reserved = excluded.reserved,
 		backordered = excluded.backordered,
+		version = excluded.version,
 		updated_at = excluded.updated_at`
 
-// PutStock creates or replaces a SKU's stock row.
+// PutStock creates or replaces a SKU's stock row, its version as given.
 func (t *txn) PutStock(ctx context.Context, s cart.Stock) error {
-	_, err := t.exec(ctx, qPutStock, s.SKU, s.OnHand, s.Reserved, s.Backordered, micros(s.UpdatedAt))
+	_, err := t.exec(ctx, qPutStock, s.SKU, s.OnHand, s.Reserved, s.Backordered, s.Version, micros(s.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put stock: %w", dbErr(ctx, err))
 	}
