@@ -74,7 +74,7 @@ func (s *Server) handleCartPatch(w http.ResponseWriter, r *http.Request, p auth.
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.UpdateCart(r.Context(), p, num, u, opt)
 	})
 }
@@ -97,7 +97,7 @@ func (s *Server) handleCartMerge(w http.ResponseWriter, r *http.Request, p auth.
 		s.writeError(w, r, err)
 		return
 	}
-	s.mutate(w, r, p, body, s.cartResponse(http.StatusOK), func(opt engine.Options) (any, error) {
+	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.MergeCart(r.Context(), p, num, into, opt)
 	})
 }

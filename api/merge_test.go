@@ -249,6 +249,39 @@ func TestMerge(t *testing.T) {
 		s2.checkReservations(t, []string{"M1", "M2", "M3", "M4"}, into, from)
 	})
 
+	t.Run("with Prefer: return=minimal a merge answers the target's lines it changed", func(t *testing.T) {
+		into, from := s.mustCustomerCart(t, "cust_min"), s.mustCart(t)
+		untouched := s.mustAdd(t, into, "B", 1)
+		kept := s.mustAdd(t, into, "A", 1)
+		s.mustAdd(t, from, "A", 2)
+		m := s.mustMinimal(t, 200, "POST", "/v1/carts/"+from+"/merge", map[string]any{"into": into})
+		if m.ID != into || len(m.Items) != 1 || m.Items[0].ID != kept || m.Items[0].Quantity != 3 || len(m.RemovedItemIDs) != 0 {
+			t.Errorf("minimal answer = %+v, want only item %s (not %s)", m, kept, untouched)
+		}
+		guest := s.mustCart(t)
+		s.mustAdd(t, guest, "B", 1)
+		m = s.mustMinimal(t, 200, "PATCH", "/v1/carts/"+guest, map[string]any{"customer_id": "cust_min"})
+		if m.ID != into || len(m.Items) != 1 || m.Items[0].ID != untouched || m.Items[0].Quantity != 2 {
+			t.Errorf("minimal answer of a sign-in = %+v, want only item %s", m, untouched)
+		}
+	})
+
+	t.Run("a merge stores the target's new catalog prices, as any write of it", func(t *testing.T) {
+		s2 := mustServer(t)
+		s2.mustProduct(t, "prod_p", 1000, 100, "P")
+		into, from := s2.mustCustomerCart(t, "cust_price"), s2.mustCart(t)
+		s2.mustAdd(t, into, "P", 1)
+		s2.mustAdd(t, from, "P", 1)
+		s2.mustProduct(t, "prod_p", 1200, 100, "P")
+		c := s2.merge(t, from, into)
+		if m := c.message("price_changed"); m == nil || c.item("P").UnitPrice != 1200 || c.item("P").Quantity != 2 {
+			t.Errorf("target = %+v, want the new price stored with a price_changed message", c)
+		}
+		if got := s2.getCart(t, into); got.message("price_changed") != nil {
+			t.Errorf("a read after the merge still reports a price change: %+v", got.Messages)
+		}
+	})
+
 	t.Run("an empty cart merges without changing the target", func(t *testing.T) {
 		into, from := s.mustCustomerCart(t, "cust_empty"), s.mustCart(t)
 		s.mustAdd(t, into, "A", 1)

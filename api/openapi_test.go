@@ -594,6 +594,12 @@ func TestOpenAPIContract(t *testing.T) {
 			t.Fatalf("a merge answered another cart than its target: %s", r.Body)
 		}
 		wantMessage(t, r, "item_merged")
+		source = open(admin, nil)
+		call(t, 200, "POST", itemsOf(source), admin, map[string]any{"sku": "TEE-S"})
+		r = call(t, 200, "POST", "/v1/carts/"+source+"/merge", admin, map[string]any{"into": newcomer}, "Prefer", "return=minimal")
+		if r.Header.Get("Preference-Applied") != "return=minimal" || r.JSON(t)["id"] != newcomer {
+			t.Fatalf("a merge preferring return=minimal: %v %s", r.Header, r.Body)
+		}
 		euro := open(admin, map[string]any{"currency": "EUR"})
 		wantProblem(t, call(t, 422, "POST", "/v1/carts/"+euro+"/merge", admin, map[string]any{"into": newcomer}), "currency_mismatch")
 		wantProblem(t, call(t, 422, "POST", "/v1/carts/"+euro+"/merge", admin, map[string]any{"into": euro}), "merge_into_self")

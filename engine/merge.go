@@ -136,7 +136,7 @@ func (e *Engine) UpdateCart(ctx context.Context, p auth.Principal, num int64, u 
 		if u.CustomerID != nil && c.CustomerID != "" && c.CustomerID != *u.CustomerID {
 			return e.withCart(cart.Errorf(cart.Conflict, "customer_already_set", "the cart belongs to another customer"), s, source, now)
 		}
-		changed := false
+		changed := false // a change of the cart's own fields
 		var msgs []cart.Message
 		if u.Metadata != nil {
 			c.Metadata, changed = u.Metadata, true
@@ -159,18 +159,13 @@ func (e *Engine) UpdateCart(ctx context.Context, p auth.Principal, num int64, u 
 			msgs = append(msgs, cart.Message{Type: cart.Info, Code: "customer_assigned",
 				Text: "The cart now belongs to customer " + c.CustomerID})
 		}
-		if changed {
-			c.Version++
-			c.UpdatedAt, c.LastActivity = now, now
-			if err := tx.UpdateCart(ctx, c); err != nil {
-				return err
-			}
-		}
-		if view, err = pricing.Price(c, source.lines, s, now, e.Reserving()); err != nil {
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(source.lines), changed: changed}
+		if err := m.storePrices(); err != nil {
 			return err
 		}
-		view.Messages = msgs
-		return nil
+		m.note(msgs)
+		view, err = m.finish()
+		return err
 	})
 	return view, err
 }
@@ -228,6 +223,7 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 // withCart attaches a cart as it is to an error, so the client recovers in one round trip.
 func (e *Engine) withCart(err *cart.Error, s cart.Settings, h held, now time.Time) error {
 	if v, perr := pricing.Price(h.cart, h.lines, s, now, e.Reserving()); perr == nil {
+		v.Messages = e.notices(v)
 		err.Cart = &v
 	}
 	return err
@@ -287,6 +283,11 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: dst.cart, lines: slices.Clone(dst.lines)}
 	m.note([]cart.Message{{Type: cart.Info, Code: "cart_merged",
 		Text: fmt.Sprintf("The items of cart %d were merged into this cart", src.cart.Num)}})
+	// The target's prices are brought up to date first, as by any write of it, so that a line
+	// the merge moves to another tier is not mistaken for a price change.
+	if err := m.storePrices(); err != nil {
+		return cart.View{}, err
+	}
 	for _, l := range src.lines {
 		if err := m.mergeLine(l, stock[l.Variant.SKU]); err != nil {
 			return cart.View{}, err
@@ -320,18 +321,28 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 		return cart.View{}, err
 	}
 
+	return m.finish()
+}
+
+// finish ends a mutation as mutate does: a new version if anything of the cart was written,
+// the cart re-priced with the call's messages and the notices of its lines, and the lines the
+// call changed and removed.
+func (m *mutation) finish() (cart.View, error) {
 	if m.changed {
 		m.cart.Version++
-		m.cart.UpdatedAt, m.cart.LastActivity = now, now
-		if err := tx.UpdateCart(ctx, m.cart); err != nil {
-			return cart.View{}, err
-		}
+		m.cart.UpdatedAt, m.cart.LastActivity = m.now, m.now
 	}
-	view, err := pricing.Price(m.cart, m.lines, s, now, e.Reserving())
+	view, err := pricing.Price(m.cart, m.lines, m.settings, m.now, m.e.Reserving())
 	if err != nil {
 		return cart.View{}, err
 	}
-	view.Messages = m.messages
+	view.Messages = append(m.messages, m.e.notices(view)...)
+	view.ChangedItems, view.RemovedItems = m.touched, m.removed
+	if m.changed {
+		if err := m.tx.UpdateCart(m.ctx, m.cart); err != nil {
+			return cart.View{}, err
+		}
+	}
 	return view, nil
 }
 
