@@ -67,7 +67,7 @@ func (e *Engine) CreateCart(ctx context.Context, p auth.Principal, in NewCart, o
 		if err := tx.InsertCart(ctx, &c); err != nil {
 			return err
 		}
-		view, err = pricing.Price(c, nil, s, now, e.Reserving())
+		view, err = pricing.Price(pricing.Input{Cart: c, Lines: nil, Settings: s, Now: now, Reserve: e.Reserving()})
 		return err
 	})
 	return view, err
@@ -84,7 +84,7 @@ func (e *Engine) Cart(ctx context.Context, p auth.Principal, num int64) (cart.Vi
 		if err != nil {
 			return err
 		}
-		view, err = pricing.Price(c, lines, s, tx.Now(), e.Reserving())
+		view, err = pricing.Price(pricing.Input{Cart: c, Lines: lines, Settings: s, Now: tx.Now(), Reserve: e.Reserving()})
 		view.Messages = e.notices(view)
 		return err
 	})
@@ -313,7 +313,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		}
 		now := tx.Now()
 		before := func(err *cart.Error) error {
-			if v, perr := pricing.Price(c, lines, s, now, e.Reserving()); perr == nil {
+			if v, perr := pricing.Price(pricing.Input{Cart: c, Lines: lines, Settings: s, Now: now, Reserve: e.Reserving()}); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
 			}
@@ -340,7 +340,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			m.cart.Version++
 			m.cart.UpdatedAt, m.cart.LastActivity = now, now
 		}
-		if view, err = pricing.Price(m.cart, m.lines, s, now, e.Reserving()); err != nil {
+		if view, err = pricing.Price(pricing.Input{Cart: m.cart, Lines: m.lines, Settings: s, Now: now, Reserve: e.Reserving()}); err != nil {
 			return err
 		}
 		view.Messages = append(m.messages, e.notices(view)...)

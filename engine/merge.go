@@ -222,7 +222,7 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 
 // withCart attaches a cart as it is to an error, so the client recovers in one round trip.
 func (e *Engine) withCart(err *cart.Error, s cart.Settings, h held, now time.Time) error {
-	if v, perr := pricing.Price(h.cart, h.lines, s, now, e.Reserving()); perr == nil {
+	if v, perr := pricing.Price(pricing.Input{Cart: h.cart, Lines: h.lines, Settings: s, Now: now, Reserve: e.Reserving()}); perr == nil {
 		v.Messages = e.notices(v)
 		err.Cart = &v
 	}
@@ -332,7 +332,7 @@ func (m *mutation) finish() (cart.View, error) {
 		m.cart.Version++
 		m.cart.UpdatedAt, m.cart.LastActivity = m.now, m.now
 	}
-	view, err := pricing.Price(m.cart, m.lines, m.settings, m.now, m.e.Reserving())
+	view, err := pricing.Price(pricing.Input{Cart: m.cart, Lines: m.lines, Settings: m.settings, Now: m.now, Reserve: m.e.Reserving()})
 	if err != nil {
 		return cart.View{}, err
 	}

@@ -52,7 +52,7 @@ func TestNotices(t *testing.T) {
 	backorder.Item.UnitPrice, backorder.Item.ReservedQuantity, backorder.Item.Backorder = 300, 1, true
 	backorder.Stock = cart.Stock{OnHand: 1, Reserved: 1}
 
-	v, err := Price(cart.Cart{Num: 1, Currency: "USD"}, []cart.Line{repriced, steady, short, backorder}, cart.DefaultSettings(), now, true)
+	v, err := Price(Input{Cart: cart.Cart{Num: 1, Currency: "USD"}, Lines: []cart.Line{repriced, steady, short, backorder}, Settings: cart.DefaultSettings(), Now: now, Reserve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestNotices(t *testing.T) {
 	t.Run("without reservations, applied is what is available", func(t *testing.T) {
 		s := line(5, 4, variant("NORES", 300, 0, 0))
 		s.Item.UnitPrice, s.Item.ReservedQuantity, s.Stock = 300, 0, cart.Stock{OnHand: 3}
-		v, err := Price(cart.Cart{Num: 1, Currency: "USD"}, []cart.Line{s}, cart.DefaultSettings(), now, false)
+		v, err := Price(Input{Cart: cart.Cart{Num: 1, Currency: "USD"}, Lines: []cart.Line{s}, Settings: cart.DefaultSettings(), Now: now, Reserve: false})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,10 +47,22 @@ func Unavailable(l cart.Line, currency string) string {
 	return ""
 }
 
+// Input is everything a cart's figures depend on.
+type Input struct {
+	Cart     cart.Cart
+	Lines    []cart.Line
+	Settings cart.Settings
+	// Now is the instant the cart is priced at.
+	Now time.Time
+	// Reserve says whether lines hold stock (reservations on); it decides how a line's
+	// available quantity is figured.
+	Reserve bool
+}
+
 // Price builds the view of a cart: each line priced at its tier, unavailable lines set apart,
-// and the totals computed from the lines that count. reserve says whether lines hold stock
-// (reservations on); it decides how a line's available quantity is figured.
-func Price(c cart.Cart, lines []cart.Line, s cart.Settings, now time.Time, reserve bool) (cart.View, error) {
+// and the totals computed from the lines that count.
+func Price(in Input) (cart.View, error) {
+	c, lines, s, now, reserve := in.Cart, in.Lines, in.Settings, in.Now, in.Reserve
 	v := cart.View{Cart: c, At: now}
 	var err error
 	acc := func(dst *int64, x int64) {

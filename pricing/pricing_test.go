@@ -55,7 +55,7 @@ func TestPriceTotals(t *testing.T) {
 
 	s := cart.DefaultSettings()
 	s.Shipping = map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 100000}}
-	v, err := Price(c, lines, s, now, true)
+	v, err := Price(Input{Cart: c, Lines: lines, Settings: s, Now: now, Reserve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestPriceTotals(t *testing.T) {
 
 	t.Run("the same lines in another order give the same figures", func(t *testing.T) {
 		rev := []cart.Line{lines[3], lines[2], lines[1], lines[0]}
-		v2, err := Price(c, rev, s, now, true)
+		v2, err := Price(Input{Cart: c, Lines: rev, Settings: s, Now: now, Reserve: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestPriceTotals(t *testing.T) {
 	t.Run("tax inclusive prices extract tax and keep the total", func(t *testing.T) {
 		s := s
 		s.PricesIncludeTax = true
-		vi, err := Price(c, lines, s, now, true)
+		vi, err := Price(Input{Cart: c, Lines: lines, Settings: s, Now: now, Reserve: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,13 +98,13 @@ func TestPriceTotals(t *testing.T) {
 	t.Run("shipping is free over the threshold", func(t *testing.T) {
 		s := s
 		s.Shipping = map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 30000}}
-		vf, _ := Price(c, lines, s, now, true)
+		vf, _ := Price(Input{Cart: c, Lines: lines, Settings: s, Now: now, Reserve: true})
 		if vf.Shipping != 0 {
 			t.Errorf("shipping = %d, want 0 over the threshold", vf.Shipping)
 		}
 	})
 	t.Run("an empty cart costs nothing, shipping included", func(t *testing.T) {
-		ve, _ := Price(c, nil, s, now, true)
+		ve, _ := Price(Input{Cart: c, Lines: nil, Settings: s, Now: now, Reserve: true})
 		if ve.Total != 0 || ve.Shipping != 0 {
 			t.Errorf("empty cart total %d shipping %d", ve.Total, ve.Shipping)
 		}
@@ -114,7 +114,7 @@ func TestPriceTotals(t *testing.T) {
 func TestPriceReportsOverflow(t *testing.T) {
 	c := cart.Cart{Num: 1, Currency: "USD"}
 	lines := []cart.Line{line(1, 999, variant("BIG", 1<<62, 0, 0))}
-	if _, err := Price(c, lines, cart.DefaultSettings(), time.Now(), true); !IsOverflow(err) {
+	if _, err := Price(Input{Cart: c, Lines: lines, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: true}); !IsOverflow(err) {
 		t.Errorf("err = %v, want overflow", err)
 	}
 }
@@ -137,7 +137,7 @@ func TestInventoryStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := Price(cart.Cart{Currency: "USD"}, []cart.Line{{Item: tt.item, Variant: v, Stock: tt.stock}}, cart.DefaultSettings(), time.Now(), tt.reserve)
+			v, err := Price(Input{Cart: cart.Cart{Currency: "USD"}, Lines: []cart.Line{{Item: tt.item, Variant: v, Stock: tt.stock}}, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: tt.reserve})
 			if err != nil {
 				t.Fatal(err)
 			}
