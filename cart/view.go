@@ -65,7 +65,10 @@ type View struct {
 	Total           int64
 	RetailTotal     int64
 	Saved           int64
-	Messages        []Message
+	// Promotions are the cart's coupons, applied or not, and the automatic promotions that
+	// apply, in that order.
+	Promotions []PromotionView
+	Messages   []Message
 	// ChangedItems and RemovedItems are set by a mutating call: the numbers of the lines it
 	// created or changed (in the order first touched), and of the lines it removed. A line
 	// created and removed by the same call is in neither.

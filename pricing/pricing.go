@@ -16,6 +16,21 @@ import (
 	"github.com/cartd/cartd/money"
 )
 
+// Bounds within which no figure of a cart can overflow. A cart's subtotal and retail total
+// are at most MaxPrice * MaxUnits = 4*10^18; its tax at most its subtotal (rates are at most
+// 100%); so subtotal + tax + shipping stays under 2^63 (about 9.2*10^18) with a shipping rate
+// up to MaxPrice, for any mix of lines and quantities. The engine refuses a change that would
+// take a cart above MaxUnits units (the settings allow up to 10^6 per item and 10^4 lines,
+// which alone would not bound it). Above MaxPrice Price still never returns a wrong figure:
+// an overflow is an error (IsOverflow).
+const (
+	// MaxPrice is the largest unit price, list price or shipping rate the bound holds for:
+	// 10^12 minor units (ten billion dollars).
+	MaxPrice = 1_000_000_000_000
+	// MaxUnits is the most units a cart may hold.
+	MaxUnits = 4_000_000
+)
+
 // UnitPrice is a variant's unit price in a currency for a quantity: the price of the highest
 // tier whose MinQuantity the quantity reaches and that has a price in the currency, else the
 // base price. ok is false when the variant has no price in the currency.
@@ -57,6 +72,11 @@ type Input struct {
 	// Reserve says whether lines hold stock (reservations on); it decides how a line's
 	// available quantity is figured.
 	Reserve bool
+	// Promotions are the shop's automatic promotions (others are ignored), Coupons the codes
+	// applied to the cart with their promotions; Price checks every condition itself (see
+	// promote for the order and stacking rule).
+	Promotions []cart.Promotion
+	Coupons    []cart.Coupon
 }
 
 // Price builds the view of a cart: each line priced at its tier, unavailable lines set apart,
@@ -104,6 +124,7 @@ func Price(in Input) (cart.View, error) {
 	if err != nil {
 		return cart.View{}, overflow()
 	}
+	waiver := promote(&v, in)
 	for i := range v.Lines {
 		lv := &v.Lines[i]
 		base := lv.Subtotal - lv.Discount
@@ -119,12 +140,15 @@ func Price(in Input) (cart.View, error) {
 		acc(&v.Tax, tax)
 	}
 	v.Shipping = shipping(s, c.Currency, v.Subtotal-v.Discount, len(v.Lines) > 0)
+	if waiver >= 0 {
+		v.Promotions[waiver].Amount, v.Shipping = v.Shipping, 0
+	}
 	v.Total = v.Subtotal - v.Discount
 	if !s.PricesIncludeTax {
 		acc(&v.Total, v.Tax)
 	}
 	acc(&v.Total, v.Shipping)
-	v.Saved = max(v.RetailTotal-v.Subtotal, 0) + v.Discount
+	v.Saved = v.RetailTotal - (v.Subtotal - v.Discount) // RetailTotal >= Subtotal >= Discount
 	if err != nil {
 		return cart.View{}, overflow()
 	}
