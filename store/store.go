@@ -71,6 +71,16 @@ type ReadTx interface {
 	// Idempotency returns the record of a key within its scope, expired or not (the caller
 	// decides); NotFound when there is none.
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
+
+	// Promotion returns a promotion by its code (upper case); a withdrawn one, or none, is
+	// NotFound with reason "promotion_not_found".
+	Promotion(ctx context.Context, code string) (cart.Promotion, error)
+	// AutoPromotions returns the automatic promotions pricing must consider at an instant:
+	// active, not withdrawn, started by at and not ended by it (EndsAt > at), in code order.
+	AutoPromotions(ctx context.Context, at time.Time) ([]cart.Promotion, error)
+	// Coupons returns the codes applied to a cart in the order they were applied (AddedAt,
+	// then code), each with its promotion as stored, a withdrawn one included.
+	Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error)
 }
 
 // Tx reads and writes.
@@ -120,6 +130,21 @@ type Tx interface {
 	// returns how many it deleted: housekeeping in small batches, so it never holds the
 	// writer for long.
 	PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// PutPromotion creates or replaces a promotion by Code, setting its Num. A promotion that
+	// exists, withdrawn or not, keeps its Num and CreatedAt (written back into p) and is
+	// revived.
+	PutPromotion(ctx context.Context, p *cart.Promotion) error
+	// DeletePromotion withdraws a promotion: it is marked deleted and kept, so that carts
+	// whose coupons name it can still show it. NotFound ("promotion_not_found") if there is no
+	// live promotion with the code.
+	DeletePromotion(ctx context.Context, code string) error
+	// AddCoupon applies a code to a cart; Conflict with reason "coupon_already_applied" if
+	// the cart has it already. The code must name a promotion (the engine checks).
+	AddCoupon(ctx context.Context, c cart.Coupon) error
+	// RemoveCoupon takes a code off a cart; NotFound ("coupon_not_found") if the cart does
+	// not have it.
+	RemoveCoupon(ctx context.Context, cartNum int64, code string) error
 }
 
 // IdempotencyRecord is the stored outcome of a call made with an Idempotency-Key: written in

@@ -248,6 +248,7 @@ var statements = []string{
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,
 	qIdempotency, qPutIdempotency, qPurgeIdempotency,
+	qPromotion, qAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("customers' carts", func(t *testing.T) { testCustomerCarts(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
 	t.Run("idempotency records", func(t *testing.T) { testIdempotency(t, open) })
+	t.Run("promotions and coupons", func(t *testing.T) { testPromotions(t, open) })
 	t.Run("lookups", func(t *testing.T) { testNotFound(t, open) })
 	t.Run("transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })
