@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -86,6 +87,11 @@ type Store struct {
 	write *pool // one connection: SQLite's single writer, queued in Go
 	read  *pool // several connections, query_only
 	now   func() time.Time
+
+	writes     chan *writeReq // to the writer goroutine (see Write)
+	stop       chan struct{}  // closed by Close
+	writerDone chan struct{}  // closed when the writer has stopped
+	closeOnce  sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,6 +127,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.write.close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", dbErr(ctx, err))
 	}
+	s.writes, s.stop, s.writerDone = make(chan *writeReq, maxBatch), make(chan struct{}), make(chan struct{})
+	go s.writer()
 	return s, nil
 }
 
@@ -177,30 +185,6 @@ func (s *Store) Read(ctx context.Context, fn func(store.ReadTx) error) error {
 	return nil
 }
 
-// Write runs fn in an IMMEDIATE transaction on the one write connection.
-//
-// It never retries, unlike the PostgreSQL store: with a single writer holding the write lock
-// from BEGIN there is no serialization failure to recover from, the only contention (another
-// process on the file) is waited out by busy_timeout, and re-running fn after a failed COMMIT
-// could apply a change twice should that COMMIT have reached the disk.
-//
-// fn must not call Write itself: the write connection is held for fn's whole run.
-func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
-	tx, err := s.write.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin write: %w", dbErr(ctx, err))
-	}
-	defer tx.Rollback()
-	// The clock is read once the write lock is held, so that instants follow commit order.
-	if err := fn(&txn{tx: tx, p: s.write, now: s.reading()}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", dbErr(ctx, err))
-	}
-	return nil
-}
-
 // reading takes the one clock reading of a transaction, in the form storage keeps exactly.
 func (s *Store) reading() time.Time {
 	return s.now().UTC().Truncate(time.Microsecond)
@@ -220,6 +204,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools. The read pool closes first so that the writer's connection, the
 // last to close, checkpoints the WAL into the main file.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.stop) })
+	<-s.writerDone
 	if err := errors.Join(s.read.close(), s.write.close()); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
@@ -248,6 +234,7 @@ var statements = []string{
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,
 	qIdempotency, qPutIdempotency, qPurgeIdempotency,
+	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint,
 	qPromotion, qAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 }
 

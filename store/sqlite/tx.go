@@ -18,6 +18,10 @@ type txn struct {
 	tx  *sql.Tx
 	p   *pool
 	now time.Time
+	// wctx, set on the writer's transactions, replaces the caller's context in statements: a
+	// statement interrupted by one caller's cancellation would roll back the whole shared
+	// transaction (SQLite aborts a transaction whose write statement is interrupted).
+	wctx context.Context
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -27,6 +31,7 @@ func (t *txn) Now() time.Time { return t.now }
 
 // exec, query and queryRow run one of the statements Open prepared (see statements).
 func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.stmtCtx(ctx)
 	if st := t.p.stmt(query); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -34,6 +39,7 @@ func (t *txn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.stmtCtx(ctx)
 	if st := t.p.stmt(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -41,10 +47,18 @@ func (t *txn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 }
 
 func (t *txn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.stmtCtx(ctx)
 	if st := t.p.stmt(query); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+func (t *txn) stmtCtx(ctx context.Context) context.Context {
+	if t.wctx != nil {
+		return t.wctx
+	}
+	return ctx
 }
 
 // execOne runs a statement that must change exactly one row; none changed means the row does
