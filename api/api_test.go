@@ -74,8 +74,34 @@ type cartBody struct {
 	Total            int64           `json:"total"`
 	RetailTotal      int64           `json:"retail_total"`
 	Saved            int64           `json:"saved"`
+	PricesIncludeTax bool            `json:"prices_include_tax"`
+	Coupons          []couponBody    `json:"coupons"`
 	Metadata         json.RawMessage `json:"metadata"`
 	Messages         []messageBody   `json:"messages"`
+}
+
+// couponBody is an entry of a cart's coupons.
+type couponBody struct {
+	Code        string  `json:"code"`
+	Number      int64   `json:"number"`
+	Name        string  `json:"name"`
+	Type        string  `json:"type"`
+	Method      string  `json:"method"`
+	Amount      int64   `json:"amount"`
+	Description string  `json:"description"`
+	Applied     bool    `json:"applied"`
+	Reason      *string `json:"reason"`
+	Message     *string `json:"message"`
+}
+
+// coupon returns the cart's coupon entry of a code, or nil.
+func (c cartBody) coupon(code string) *couponBody {
+	for i := range c.Coupons {
+		if c.Coupons[i].Code == code {
+			return &c.Coupons[i]
+		}
+	}
+	return nil
 }
 
 // item returns the cart's (available) item of a SKU, or nil.
@@ -192,17 +218,26 @@ func checkResponse(tb testing.TB, what string, r response) {
 	checkFigures(tb, what, c)
 }
 
-// checkFigures recomputes a cart's figures from the items it lists (prices exclusive of tax,
-// as in every test here) and fails on any difference.
+// checkFigures recomputes a cart's figures from the items and coupons it lists and fails on
+// any difference: total = subtotal - discount + tax + shipping (tax left out when prices
+// include it), saved = retail_total - (subtotal - discount), the items' discounts and taxes
+// add up to the cart's, and the applied coupons' amounts to its discount.
 func checkFigures(tb testing.TB, what string, c cartBody) {
 	tb.Helper()
+	addTax := int64(1)
+	if c.PricesIncludeTax {
+		addTax = 0
+	}
 	var sub, disc, tax, units, retail int64
 	for _, it := range c.Items {
 		if it.Subtotal != it.UnitPrice*it.Quantity {
 			tb.Errorf("%s: item %s subtotal %d, want %d x %d", what, it.ID, it.Subtotal, it.UnitPrice, it.Quantity)
 		}
-		if it.Total != it.Subtotal-it.Discount+it.Tax {
-			tb.Errorf("%s: item %s total %d, want %d - %d + %d", what, it.ID, it.Total, it.Subtotal, it.Discount, it.Tax)
+		if it.Total != it.Subtotal-it.Discount+addTax*it.Tax {
+			tb.Errorf("%s: item %s total %d, want %d - %d (+ %d)", what, it.ID, it.Total, it.Subtotal, it.Discount, it.Tax)
+		}
+		if it.Discount < 0 || it.Discount > it.Subtotal || it.Tax < 0 {
+			tb.Errorf("%s: item %s discount %d of %d, tax %d", what, it.ID, it.Discount, it.Subtotal, it.Tax)
 		}
 		if it.Quantity < 1 || it.ReservedQuantity < 0 || it.ReservedQuantity > it.Quantity {
 			tb.Errorf("%s: item %s quantity %d reserved %d", what, it.ID, it.Quantity, it.ReservedQuantity)
@@ -226,9 +261,10 @@ func checkFigures(tb testing.TB, what string, c cartBody) {
 		{"tax", c.Tax, tax},
 		{"item_count", c.ItemCount, units},
 		{"unique_item_count", c.UniqueItemCount, int64(len(c.Items))},
-		{"total", c.Total, sub - disc + tax + c.Shipping},
+		{"total", c.Total, sub - disc + addTax*tax + c.Shipping},
 		{"retail_total", c.RetailTotal, retail},
-		{"saved", c.Saved, max(retail-sub, 0) + disc},
+		{"saved", c.Saved, retail - (sub - disc)},
+		{"the applied coupons' amounts", couponsOff(c), disc},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -238,6 +274,26 @@ func checkFigures(tb testing.TB, what string, c cartBody) {
 	if len(c.Items) == 0 && c.Shipping != 0 {
 		tb.Errorf("%s: an empty cart charges shipping %d", what, c.Shipping)
 	}
+	for _, cp := range c.Coupons {
+		if cp.Applied != (cp.Reason == nil) || cp.Applied != (cp.Message == nil) || (!cp.Applied && cp.Amount != 0) {
+			tb.Errorf("%s: coupon %s applied %v, amount %d, reason %v", what, cp.Code, cp.Applied, cp.Amount, cp.Reason)
+		}
+		if cp.Applied && cp.Type == "freeship" && c.Shipping != 0 {
+			tb.Errorf("%s: %s waives shipping, but the cart charges %d", what, cp.Code, c.Shipping)
+		}
+	}
+}
+
+// couponsOff is what a cart's applied coupons take off its items (freeship lowers shipping
+// instead).
+func couponsOff(c cartBody) int64 {
+	var off int64
+	for _, cp := range c.Coupons {
+		if cp.Applied && cp.Type != "freeship" {
+			off += cp.Amount
+		}
+	}
+	return off
 }
 
 func cartOf(tb testing.TB, r response) cartBody {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -26,6 +27,8 @@ type minimalBody struct {
 	Total            int64         `json:"total"`
 	RetailTotal      int64         `json:"retail_total"`
 	Saved            int64         `json:"saved"`
+	PricesIncludeTax bool          `json:"prices_include_tax"`
+	Coupons          []couponBody  `json:"coupons"`
 	Messages         []messageBody `json:"messages"`
 }
 
@@ -46,7 +49,7 @@ func checkMinimal(tb testing.TB, what string, r response) {
 		tb.Fatalf("%s: not a minimal cart: %v\n%s", what, err, r.Body)
 	}
 	want := []string{"id", "object", "version", "items", "unavailable_items", "removed_item_ids", "item_count", "unique_item_count",
-		"expired", "subtotal", "discount", "tax", "shipping", "total", "retail_total", "saved", "messages"}
+		"expired", "subtotal", "discount", "tax", "shipping", "total", "retail_total", "saved", "prices_include_tax", "coupons", "messages"}
 	if got := slices.Sorted(maps.Keys(members)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 		tb.Errorf("%s: a minimal cart has members %v, want %v", what, got, want)
 	}
@@ -57,7 +60,11 @@ func checkMinimal(tb testing.TB, what string, r response) {
 		tb.Errorf("%s: a list is null, want [] when empty: %s", what, r.Body)
 	}
 	for _, it := range m.Items {
-		if it.Subtotal != it.UnitPrice*it.Quantity || it.Total != it.Subtotal-it.Discount+it.Tax {
+		tax := it.Tax
+		if m.PricesIncludeTax {
+			tax = 0
+		}
+		if it.Subtotal != it.UnitPrice*it.Quantity || it.Total != it.Subtotal-it.Discount+tax {
 			tb.Errorf("%s: item %s subtotal %d total %d, want %d x %d and that - %d + %d", what, it.ID, it.Subtotal, it.Total,
 				it.UnitPrice, it.Quantity, it.Discount, it.Tax)
 		}
@@ -125,6 +132,9 @@ func (s *testServer) minimalAgrees(tb testing.TB, m minimalBody, raw []byte) {
 		if f.got != f.want {
 			tb.Errorf("minimal %s = %d, GET says %d", f.name, f.got, f.want)
 		}
+	}
+	if !reflect.DeepEqual(m.Coupons, c.Coupons) || m.PricesIncludeTax != c.PricesIncludeTax {
+		tb.Errorf("minimal coupons %+v (prices_include_tax %v), GET says %+v (%v)", m.Coupons, m.PricesIncludeTax, c.Coupons, c.PricesIncludeTax)
 	}
 	got, want := rawItems(tb, raw), rawItems(tb, r.Body)
 	for id, item := range got {

@@ -626,6 +626,71 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	})
 
+	t.Run("promotions are written, applied to carts as coupons and withdrawn", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/products/prod_promo", admin, map[string]any{"name": "Promo", "brand": "Acme",
+			"variants": []any{map[string]any{"id": "var_promo", "sku": "PROMO", "price": map[string]any{"USD": 2500}, "tax_rate": 1000}}})
+		call(t, 200, "PUT", "/v1/inventory/PROMO", admin, map[string]any{"on_hand": 20})
+		r := call(t, 200, "PUT", "/v1/promotions/summer10", admin, map[string]any{"name": "Summer", "description": "10% off PROMO",
+			"type": "percent", "rate": 1000, "conditions": map[string]any{"min_subtotal": map[string]any{"USD": 5000}, "skus": []any{"PROMO"}},
+			"starts_at": "2020-01-01T00:00:00Z", "ends_at": "2100-01-01T00:00:00Z"})
+		if p := r.JSON(t); p["code"] != "SUMMER10" || p["rate"] != 1000.0 || p["method"] != "manual" || p["active"] != true {
+			t.Fatalf("the promotion as stored: %s", r.Body)
+		}
+		call(t, 200, "GET", "/v1/promotions/Summer10", catalogKey, nil)
+		call(t, 200, "PUT", "/v1/promotions/SHIPFREE", admin, map[string]any{"type": "freeship", "method": "auto",
+			"conditions": map[string]any{"min_subtotal": map[string]any{"USD": 10000}}})
+		call(t, 200, "PUT", "/v1/promotions/FIVEOFF", admin, map[string]any{"type": "cash", "amount": map[string]any{"USD": 500}, "ends_at": nil})
+		call(t, 200, "PUT", "/v1/promotions/OLD", admin, map[string]any{"type": "cash", "amount": map[string]any{"USD": 500}, "ends_at": "2020-01-01T00:00:00Z"})
+		wantProblem(t, call(t, 422, "PUT", "/v1/promotions/BAD", admin, map[string]any{"type": "percent"}), "invalid_promotion")
+		wantProblem(t, call(t, 422, "PUT", "/v1/promotions/BAD", admin, map[string]any{"code": "OTHER", "type": "freeship"}), "code_mismatch")
+		wantProblem(t, call(t, 404, "GET", "/v1/promotions/NOPE", admin, nil), "promotion_not_found")
+
+		pc := call(t, 201, "POST", "/v1/carts", admin, nil).JSON(t)["id"].(string)
+		coupons := "/v1/carts/" + pc + "/coupons"
+		promo := itemIDOf(t, call(t, 200, "POST", itemsOf(pc), admin, map[string]any{"sku": "PROMO"}), "PROMO")
+		wantProblem(t, call(t, 422, "POST", coupons, admin, map[string]any{"code": "summer10"}), "coupon_not_applicable")
+		wantProblem(t, call(t, 422, "POST", coupons, admin, map[string]any{"code": "NOPE"}), "unknown_coupon")
+		wantProblem(t, call(t, 422, "POST", coupons, admin, map[string]any{"code": "OLD"}), "coupon_expired")
+		wantProblem(t, call(t, 422, "POST", coupons, admin, map[string]any{"code": "SHIPFREE"}), "coupon_is_automatic")
+		call(t, 200, "PATCH", itemsOf(pc)+"/"+promo, admin, map[string]any{"quantity": 2})
+		r = call(t, 200, "POST", coupons, admin, map[string]any{"code": "summer10"})
+		wantMessage(t, r, "coupon_applied")
+		if c := r.JSON(t); c["discount"] != 500.0 || len(c["coupons"].([]any)) != 1 {
+			t.Fatalf("SUMMER10 on 50.00: %s", r.Body)
+		}
+		r = call(t, 200, "POST", coupons, admin, map[string]any{"code": "FIVEOFF"}, "Prefer", "return=minimal")
+		if r.Header.Get("Preference-Applied") != "return=minimal" || len(r.JSON(t)["coupons"].([]any)) != 2 {
+			t.Fatalf("a minimal answer to a coupon: %v %s", r.Header, r.Body)
+		}
+		r = call(t, 200, "PATCH", itemsOf(pc)+"/"+promo, admin, map[string]any{"quantity": 1})
+		wantMessage(t, r, "promotion_lost")
+		if cp := r.JSON(t)["coupons"].([]any)[0].(map[string]any); cp["applied"] != false || cp["reason"] != "minimum_subtotal" {
+			t.Fatalf("SUMMER10 under its minimum: %s", r.Body)
+		}
+		r = call(t, 200, "PATCH", itemsOf(pc)+"/"+promo, admin, map[string]any{"quantity": 4})
+		wantMessage(t, r, "promotion_applied")
+		if c := r.JSON(t); c["discount"] != 1500.0 || c["shipping"] != 0.0 || len(c["coupons"].([]any)) != 3 {
+			t.Fatalf("SUMMER10, FIVEOFF and SHIPFREE on 100.00: %s", r.Body)
+		}
+		wantMessage(t, call(t, 200, "DELETE", coupons+"/fiveoff", admin, nil), "coupon_removed")
+		wantProblem(t, call(t, 404, "DELETE", coupons+"/FIVEOFF", admin, nil), "coupon_not_found")
+		wantProblem(t, call(t, 404, "POST", "/v1/carts/cart_999999/coupons", admin, map[string]any{"code": "FIVEOFF"}), "cart_not_found")
+		wantProblem(t, call(t, 422, "DELETE", coupons+"/SUMMER10", admin, nil, "Idempotency-Key", strings.Repeat("k", 300)), "invalid_idempotency_key")
+
+		call(t, 204, "DELETE", "/v1/promotions/SUMMER10", admin, nil)
+		wantProblem(t, call(t, 404, "DELETE", "/v1/promotions/SUMMER10", admin, nil), "promotion_not_found")
+		wantProblem(t, call(t, 404, "GET", "/v1/promotions/SUMMER10", admin, nil), "promotion_not_found")
+		if cp := call(t, 200, "GET", "/v1/carts/"+pc, admin, nil).JSON(t)["coupons"].([]any)[0].(map[string]any); cp["reason"] != "inactive" {
+			t.Fatalf("a withdrawn promotion's coupon: %v", cp)
+		}
+		call(t, 200, "PUT", "/v1/promotions/SUMMER10", admin, map[string]any{"type": "percent", "rate": 1000})
+
+		merged := call(t, 201, "POST", "/v1/carts", admin, nil).JSON(t)["id"].(string)
+		call(t, 200, "POST", "/v1/carts/"+merged+"/merge", admin, map[string]any{"into": pc})
+		wantProblem(t, call(t, 409, "POST", "/v1/carts/"+merged+"/coupons", admin, map[string]any{"code": "FIVEOFF"}), "cart_not_active")
+		wantProblem(t, call(t, 409, "DELETE", "/v1/carts/"+merged+"/coupons/FIVEOFF", admin, nil), "cart_not_active")
+	})
+
 	// Every operation's generic errors, driven by the document itself.
 	validBody := map[string]any{
 		"createCustomerToken": map[string]any{},
@@ -640,11 +705,13 @@ func TestOpenAPIContract(t *testing.T) {
 		"putItem":             map[string]any{"quantity": 1},
 		"patchItem":           map[string]any{"quantity_delta": 1},
 		"patchItems":          map[string]any{"changes": []any{map[string]any{"sku": "TEE-S", "quantity": 1}}},
+		"putPromotion":        map[string]any{"type": "freeship"},
+		"applyCoupon":         map[string]any{"code": "SUMMER10"},
 	}
 	fill := func(path string) string {
 		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee").Replace(path)
 		p = strings.NewReplacer("{id}", cartID, "{item_id}", "ci_999999", "{customer_id}", "cust_2",
-			"{token_id}", "tok_999999", "{sku}", "TEE-S").Replace(p)
+			"{token_id}", "tok_999999", "{sku}", "TEE-S", "{code}", "SUMMER10").Replace(p)
 		if strings.Contains(p, "{") {
 			t.Fatalf("no value for a parameter of %s", path)
 		}
@@ -785,7 +852,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 
 	ts := mustServer(t)
-	sample := strings.NewReplacer("{id}", "x_1", "{item_id}", "ci_1", "{customer_id}", "c", "{token_id}", "tok_1", "{sku}", "S")
+	sample := strings.NewReplacer("{id}", "x_1", "{item_id}", "ci_1", "{customer_id}", "c", "{token_id}", "tok_1", "{sku}", "S", "{code}", "C")
 	for path, item := range c.doc.Paths.Map() {
 		for _, method := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
 			r := ts.do(t, method, sample.Replace(path), "", nil)

@@ -103,6 +103,8 @@ type minimalCartJSON struct {
 	Total            int64         `json:"total"`
 	RetailTotal      int64         `json:"retail_total"`
 	Saved            int64         `json:"saved"`
+	PricesIncludeTax bool          `json:"prices_include_tax"`
+	Coupons          []couponJSON  `json:"coupons"`
 	Messages         []messageJSON `json:"messages"`
 }
 
@@ -112,7 +114,8 @@ func renderMinimal(v cart.View) minimalCartJSON {
 		Items: []itemJSON{}, UnavailableItems: []itemJSON{}, RemovedItemIDs: make([]string, 0, len(v.RemovedItems)),
 		ItemCount: v.ItemCount, UniqueItemCount: v.UniqueItemCount, Expired: v.Expired,
 		Subtotal: v.Subtotal, Discount: v.Discount, Tax: v.Tax, Shipping: v.Shipping, Total: v.Total,
-		RetailTotal: v.RetailTotal, Saved: v.Saved, Messages: renderMessages(v.Messages),
+		RetailTotal: v.RetailTotal, Saved: v.Saved, PricesIncludeTax: v.PricesIncludeTax, Coupons: renderCoupons(v),
+		Messages: renderMessages(v.Messages),
 	}
 	changed := make(map[int64]bool, len(v.ChangedItems))
 	for _, n := range v.ChangedItems {

@@ -100,7 +100,8 @@ type cartJSON struct {
 	Total            int64           `json:"total"`
 	RetailTotal      int64           `json:"retail_total"`
 	Saved            int64           `json:"saved"`
-	Coupons          []string        `json:"coupons"`
+	PricesIncludeTax bool            `json:"prices_include_tax"`
+	Coupons          []couponJSON    `json:"coupons"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 	MergedInto       *string         `json:"merged_into"`
 	CreatedAt        string          `json:"created_at"`
@@ -116,7 +117,7 @@ func (s *Server) renderCart(v cart.View) cartJSON {
 		Items: make([]itemJSON, 0, len(v.Lines)), UnavailableItems: make([]itemJSON, 0, len(v.Unavailable)),
 		ItemCount: v.ItemCount, UniqueItemCount: v.UniqueItemCount, Expired: v.Expired,
 		Subtotal: v.Subtotal, Discount: v.Discount, Tax: v.Tax, Shipping: v.Shipping, Total: v.Total,
-		RetailTotal: v.RetailTotal, Saved: v.Saved, Coupons: []string{}, Metadata: c.Metadata,
+		RetailTotal: v.RetailTotal, Saved: v.Saved, PricesIncludeTax: v.PricesIncludeTax, Coupons: renderCoupons(v), Metadata: c.Metadata,
 		CreatedAt: timeJSON(c.CreatedAt), UpdatedAt: timeJSON(c.UpdatedAt), LastActivity: timeJSON(c.LastActivity),
 		Messages: renderMessages(v.Messages),
 	}

@@ -68,9 +68,13 @@ type View struct {
 	// Promotions are the cart's coupons, applied or not, and the automatic promotions that
 	// apply, in that order.
 	Promotions []PromotionView
-	Messages   []Message
+	// PricesIncludeTax says whether the amounts include Tax (the shop's setting): then Total
+	// does not add it.
+	PricesIncludeTax bool
+	Messages         []Message
 	// ChangedItems and RemovedItems are set by a mutating call: the numbers of the lines it
-	// created or changed (in the order first touched), and of the lines it removed. A line
+	// created or changed (in the order first touched; a line whose discount or tax moved
+	// because a promotion came or went counts as changed), and of the lines it removed. A line
 	// created and removed by the same call is in neither.
 	ChangedItems []int64
 	RemovedItems []int64

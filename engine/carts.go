@@ -84,7 +84,7 @@ func (e *Engine) Cart(ctx context.Context, p auth.Principal, num int64) (cart.Vi
 		if err != nil {
 			return err
 		}
-		view, err = pricing.Price(pricing.Input{Cart: c, Lines: lines, Settings: s, Now: tx.Now(), Reserve: e.Reserving()})
+		view, err = e.price(ctx, tx, c, lines, s, tx.Now())
 		view.Messages = e.notices(view)
 		return err
 	})
@@ -299,6 +299,13 @@ type mutation struct {
 	// and RemovedItems); created, the lines it inserted.
 	touched, removed []int64
 	created          map[int64]bool
+	// off are the cart's coupons and the automatic promotions (mutation.offers), prev the
+	// cart as priced before the call (mutation.snapshot), and couponCalls the codes the call
+	// applied or removed itself.
+	off         offers
+	offersRead  bool
+	prev        *cart.View
+	couponCalls map[string]bool
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -313,7 +320,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		}
 		now := tx.Now()
 		before := func(err *cart.Error) error {
-			if v, perr := pricing.Price(pricing.Input{Cart: c, Lines: lines, Settings: s, Now: now, Reserve: e.Reserving()}); perr == nil {
+			if v, perr := e.price(ctx, tx, c, lines, s, now); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
 			}
@@ -326,6 +333,9 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return before(cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
 		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(lines)}
+		if err := m.snapshot(); err != nil {
+			return err
+		}
 		if err := m.storePrices(); err != nil {
 			return err
 		}
@@ -336,11 +346,14 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
+		if err := m.checkUnits(lines); err != nil {
+			return err
+		}
 		if m.changed {
 			m.cart.Version++
 			m.cart.UpdatedAt, m.cart.LastActivity = now, now
 		}
-		if view, err = pricing.Price(pricing.Input{Cart: m.cart, Lines: m.lines, Settings: s, Now: now, Reserve: e.Reserving()}); err != nil {
+		if view, err = m.price(); err != nil {
 			return err
 		}
 		view.Messages = append(m.messages, e.notices(view)...)

@@ -160,6 +160,9 @@ func (e *Engine) UpdateCart(ctx context.Context, p auth.Principal, num int64, u 
 				Text: "The cart now belongs to customer " + c.CustomerID})
 		}
 		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(source.lines), changed: changed}
+		if err := m.snapshot(); err != nil {
+			return err
+		}
 		if err := m.storePrices(); err != nil {
 			return err
 		}
@@ -186,10 +189,11 @@ func customerCart(ctx context.Context, tx store.ReadTx, customerID *string) (int
 	return c.Num, nil
 }
 
-// held is a cart whose row the transaction holds, with its lines.
+// held is a cart whose row the transaction holds, with its lines and offers.
 type held struct {
-	cart  cart.Cart
-	lines []cart.Line
+	cart   cart.Cart
+	lines  []cart.Line
+	offers offers
 }
 
 // lockCarts locks the carts nums in ascending number order (see the lock order above) and
@@ -215,6 +219,9 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 		}
 		h := carts[num]
 		h.lines = lines
+		if h.offers, err = loadOffers(ctx, tx, num, tx.Now()); err != nil {
+			return nil, err
+		}
 		carts[num] = h
 	}
 	return carts, nil
@@ -222,7 +229,7 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 
 // withCart attaches a cart as it is to an error, so the client recovers in one round trip.
 func (e *Engine) withCart(err *cart.Error, s cart.Settings, h held, now time.Time) error {
-	if v, perr := pricing.Price(pricing.Input{Cart: h.cart, Lines: h.lines, Settings: s, Now: now, Reserve: e.Reserving()}); perr == nil {
+	if v, perr := e.priceWith(h.cart, h.lines, s, now, h.offers); perr == nil {
 		v.Messages = e.notices(v)
 		err.Cart = &v
 	}
@@ -283,6 +290,9 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: dst.cart, lines: slices.Clone(dst.lines)}
 	m.note([]cart.Message{{Type: cart.Info, Code: "cart_merged",
 		Text: fmt.Sprintf("The items of cart %d were merged into this cart", src.cart.Num)}})
+	if err := m.snapshot(); err != nil {
+		return cart.View{}, err
+	}
 	// The target's prices are brought up to date first, as by any write of it, so that a line
 	// the merge moves to another tier is not mistaken for a price change.
 	if err := m.storePrices(); err != nil {
@@ -332,7 +342,7 @@ func (m *mutation) finish() (cart.View, error) {
 		m.cart.Version++
 		m.cart.UpdatedAt, m.cart.LastActivity = m.now, m.now
 	}
-	view, err := pricing.Price(pricing.Input{Cart: m.cart, Lines: m.lines, Settings: m.settings, Now: m.now, Reserve: m.e.Reserving()})
+	view, err := m.price()
 	if err != nil {
 		return cart.View{}, err
 	}

@@ -83,7 +83,7 @@ type Input struct {
 // and the totals computed from the lines that count.
 func Price(in Input) (cart.View, error) {
 	c, lines, s, now, reserve := in.Cart, in.Lines, in.Settings, in.Now, in.Reserve
-	v := cart.View{Cart: c, At: now}
+	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax}
 	var err error
 	acc := func(dst *int64, x int64) {
 		if err == nil {
