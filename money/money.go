@@ -19,15 +19,20 @@ var ErrOverflow = errors.New("money: amount out of range")
 // ErrUnknownCurrency reports a code that is not an ISO 4217 currency with minor units.
 var ErrUnknownCurrency = errors.New("money: unknown currency")
 
-// minorDigits lists the ISO 4217 currencies whose minor unit is not two digits. It is our own
-// table rather than x/text's, whose CLDR-derived digits differ from ISO for several codes
-// (IQD, IDR, COP, PKR, RSD among them); a shop's books follow ISO.
-var minorDigits = map[string]int{
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-	"RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"CLF": 4, "UYW": 4,
+// Digits come from golang.org/x/text/currency (CLDR's standard rounding, maintained with Go),
+// overridden where CLDR departs from ISO 4217: CLDR rounds several currencies to whole units
+// for display (IQD, IDR, COP, PKR, RSD, ...), while a shop's books and its payment providers
+// count ISO's minor units. money_test.go holds every code x/text knows to the ISO list, and
+// each override to being needed.
+var isoOverride = map[string]int{
+	"AFN": 2, "ALL": 2, "AMD": 2, "COP": 2, "GYD": 2, "IDR": 2, "IQD": 3, "IRR": 2, "KPW": 2,
+	"LAK": 2, "LBP": 2, "MGA": 2, "MMK": 2, "MNT": 2, "MRO": 2, "MUR": 2, "PKR": 2, "RSD": 2,
+	"SLL": 2, "SOS": 2, "SYP": 2, "TZS": 2, "UZS": 2, "YER": 2,
 }
+
+// newerCodes are current ISO 4217 currencies that x/text's table does not know yet, with
+// their minor units.
+var newerCodes = map[string]int{"VES": 2, "VED": 2, "MRU": 2, "SLE": 2, "ZWG": 2, "UYW": 4}
 
 // noMinorUnit lists ISO codes that are not money a cart can be priced in (funds, metals,
 // testing and "no currency" codes), which x/text nonetheless parses.
@@ -36,23 +41,23 @@ var noMinorUnit = map[string]bool{
 	"XBD": true, "XDR": true, "XSU": true, "XUA": true, "XTS": true, "XXX": true,
 }
 
-// newerCodes are current ISO 4217 currencies that x/text's table does not know yet.
-var newerCodes = map[string]bool{"VES": true, "MRU": true, "SLE": true, "STN": true, "VED": true, "ZWG": true}
-
 // Digits returns the number of minor-unit digits of an ISO 4217 currency code (upper case).
 func Digits(code string) (int, error) {
 	if len(code) != 3 || strings.ToUpper(code) != code || noMinorUnit[code] {
 		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
 	}
-	if !newerCodes[code] {
-		if _, err := currency.ParseISO(code); err != nil {
-			return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
-		}
-	}
-	if d, ok := minorDigits[code]; ok {
+	if d, ok := newerCodes[code]; ok {
 		return d, nil
 	}
-	return 2, nil
+	u, err := currency.ParseISO(code)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
+	}
+	if d, ok := isoOverride[code]; ok {
+		return d, nil
+	}
+	scale, _ := currency.Standard.Rounding(u)
+	return scale, nil
 }
 
 // Valid reports whether code is a currency carts can be priced in.
@@ -112,6 +117,30 @@ func Format(amount int64, code string) (string, error) {
 		return "", err
 	}
 	return FormatDigits(amount, d), nil
+}
+
+// Number renders an amount of minor units as an exact JSON number in the currency's units,
+// without trailing zeros: 120000 INR is 1200, 1250 INR is 12.5, 5 KWD is 0.005. It is how the
+// dialects whose seeds write money as numbers (SourceHub's cart_total: 1200) send amounts:
+// decimal text from the integer, never a float, so no amount is ever rounded in transit.
+func Number(amount int64, code string) (string, error) {
+	d, err := Digits(code)
+	if err != nil {
+		return "", err
+	}
+	return NumberDigits(amount, d), nil
+}
+
+// NumberDigits is Number with d minor-unit digits.
+func NumberDigits(amount int64, d int) string {
+	s := FormatDigits(amount, d)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
 }
 
 // FormatDigits renders amount with d minor-unit digits.
