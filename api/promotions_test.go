@@ -299,6 +299,19 @@ func TestCoupons(t *testing.T) {
 		s.mustReject(t, other, nil, 404, "cart_not_found", "POST", couponsPath(other), token, map[string]any{"code": "FIVE"})
 	})
 
+	t.Run("a guest's codes follow its lines into the customer's cart", func(t *testing.T) {
+		into, guest := s.mustCustomerCart(t, "cust_merge"), s.mustCart(t)
+		s.mustAdd(t, into, "MUG", 1)
+		s.mustCartCall(t, 200, "POST", couponsPath(into), map[string]any{"code": "SHIP"})
+		s.mustAdd(t, guest, "TEE", 3)
+		s.mustCartCall(t, 200, "POST", couponsPath(guest), map[string]any{"code": "TEN"})
+		s.mustCartCall(t, 200, "POST", couponsPath(guest), map[string]any{"code": "SHIP"})
+		c := s.merge(t, guest, into)
+		if ten := c.coupon("TEN"); ten == nil || !ten.Applied || len(c.messages("coupon_merged")) != 1 || len(c.Coupons) != 3 {
+			t.Errorf("after the merge: coupons %+v, messages %+v", c.Coupons, c.Messages)
+		}
+	})
+
 	t.Run("a cart holds at most 20 coupons", func(t *testing.T) {
 		id := s.mustCart(t)
 		s.mustAdd(t, id, "MUG", 1)

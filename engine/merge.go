@@ -303,6 +303,9 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 			return cart.View{}, err
 		}
 	}
+	if err := m.mergeCoupons(src.offers.coupons); err != nil {
+		return cart.View{}, err
+	}
 	for _, sku := range skus {
 		st := stock[sku]
 		if st.Reserved == reserved[sku] {

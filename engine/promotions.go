@@ -246,6 +246,37 @@ func (e *Engine) RemoveCoupon(ctx context.Context, p auth.Principal, cartNum int
 	})
 }
 
+// mergeCoupons brings the codes of a merged cart into the mutation's cart: a shopper who
+// applied a code as a guest keeps it on signing in. Codes the cart has already, and codes
+// beyond MaxCoupons (coupon_not_merged), stay behind; a code moved applies or not by its
+// conditions on the merged cart, like any other.
+func (m *mutation) mergeCoupons(from []cart.Coupon) error {
+	o, err := m.offers()
+	if err != nil {
+		return err
+	}
+	for _, c := range from {
+		if slices.ContainsFunc(o.coupons, func(have cart.Coupon) bool { return have.Code == c.Code }) {
+			continue
+		}
+		if len(o.coupons) >= MaxCoupons {
+			m.note([]cart.Message{{Type: cart.Warning, Code: "coupon_not_merged",
+				Text: fmt.Sprintf("A cart holds at most %d coupons; %s was not moved from the merged cart", MaxCoupons, c.Code)}})
+			continue
+		}
+		c.CartNum, c.AddedAt = m.cart.Num, m.now
+		if err := m.tx.AddCoupon(m.ctx, c); err != nil {
+			return err
+		}
+		o.coupons = append(o.coupons, c)
+		m.changed = true
+		m.callOn(c.Code)
+		m.note([]cart.Message{{Type: cart.Info, Code: "coupon_merged", Text: fmt.Sprintf("%s was moved from the merged cart", c.Code)}})
+	}
+	m.off = o
+	return nil
+}
+
 // callOn records that the call itself applied or removed a code.
 func (m *mutation) callOn(code string) {
 	if m.couponCalls == nil {
@@ -268,9 +299,13 @@ func (e *Engine) PutPromotion(ctx context.Context, p auth.Principal, promo cart.
 		if err := tx.PutPromotion(ctx, &promo); err != nil {
 			return err
 		}
+		// Only a successful read replaces promo: Write may run this function again.
 		stored, err := tx.Promotion(ctx, promo.Code)
+		if err != nil {
+			return err
+		}
 		promo = stored
-		return err
+		return nil
 	})
 	return promo, err
 }
