@@ -60,12 +60,54 @@ type Item struct {
 	UpdatedAt     time.Time
 }
 
+// Expired reports whether the item's reservation lapsed by now: it had one (ReservedUntil is
+// set) and its time is up. An expired item stays in its cart, out of the totals, whether or
+// not its stock was released yet.
+func (it Item) Expired(now time.Time) bool {
+	return !it.ReservedUntil.IsZero() && !now.Before(it.ReservedUntil)
+}
+
 // Line is an item together with what it points at, as one read of the store returns it.
 type Line struct {
 	Item    Item
 	Variant Variant
 	Product Product // without Variants
 	Stock   Stock
+	// Sale is the sale the variant's SaleID names; zero (Num 0) when it names none, or a sale
+	// not stored (yet), which restricts nothing.
+	Sale Sale
+}
+
+// Sale is a flash sale (JackThreads): its variants (those whose SaleID names it) can be added
+// to carts from StartsAt on, and until EndsAt, when their lines become unavailable. ID is
+// chosen by the shop; Num is cartd's number for it.
+type Sale struct {
+	Num       int64
+	ID        string
+	Name      string
+	StartsAt  time.Time
+	EndsAt    time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Sale states at an instant.
+const (
+	SaleScheduled = "scheduled"
+	SaleRunning   = "running"
+	SaleEnded     = "ended"
+)
+
+// State says where the instant now falls in the sale's window, which is closed at its start
+// and open at its end: StartsAt <= now < EndsAt is running.
+func (s Sale) State(now time.Time) string {
+	switch {
+	case now.Before(s.StartsAt):
+		return SaleScheduled
+	case now.Before(s.EndsAt):
+		return SaleRunning
+	}
+	return SaleEnded
 }
 
 // Product is a catalog product. ID is chosen by the shop; Num is cartd's number for it.

@@ -53,6 +53,10 @@ type QuantityRequest struct {
 	Free    int64
 	Policy  Policy
 	Reserve bool // reservations on: the line holds stock
+	// Lapsed says the line's reservation expired: whatever the change, the quantity it leaves
+	// is checked against the stock as if it were new, so that touching an expired line
+	// re-reserves what is available under the policy.
+	Lapsed bool
 }
 
 // QuantityResult is the line after the change.
@@ -88,8 +92,9 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 	free := max(q.Free, 0)
 	res := QuantityResult{Requested: requested, Quantity: requested}
 	// Stock is checked only for increases: lowering the quantity of a line that is already
-	// short (backordered, or stock taken away from it) always succeeds.
-	increase := requested > q.Current
+	// short (backordered, or stock taken away from it) always succeeds. A lapsed line holds
+	// nothing it can keep, so any quantity it is given is a new request for stock.
+	increase := requested > q.Current || q.Lapsed
 	if requested > free && increase {
 		switch q.Policy {
 		case Clamp:

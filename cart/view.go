@@ -46,18 +46,35 @@ type LineView struct {
 	Total           int64 // Subtotal - Discount (+ Tax when prices exclude tax)
 	Available       int64 // what the line could hold: stock available plus its own reservation
 	InventoryStatus string
-	Expired         bool
+	// Expired is set on a line whose reservation lapsed (View.ExpiredLines).
+	Expired bool
+	// UnavailableReason says why a line of View.Unavailable cannot be bought (one of the
+	// Unavailable... reasons); "" for the others.
+	UnavailableReason string
 }
+
+// Why a line cannot be bought.
+const (
+	UnavailableInactive       = "inactive"         // the variant was deactivated
+	UnavailableDeleted        = "deleted"          // the variant or its product was deleted
+	UnavailableNoPrice        = "no_price"         // no price in the cart's currency
+	UnavailableSaleNotStarted = "sale_not_started" // its sale has not started
+	UnavailableSaleEnded      = "sale_ended"       // its sale ended
+)
 
 // View is a cart as a front door shows it: its lines priced and its totals computed from
 // them. Every figure is a pure function of the lines, the settings and the instant.
 type View struct {
-	Cart            Cart
-	Lines           []LineView
+	Cart  Cart
+	Lines []LineView // the lines that count in the totals
+	// ExpiredLines are the lines whose reservation lapsed: still in the cart, shown among its
+	// items, but out of the totals until touched again. Lines, ExpiredLines and Unavailable
+	// each keep the cart's order of lines.
+	ExpiredLines    []LineView
 	Unavailable     []LineView
-	ItemCount       int64 // units
-	UniqueItemCount int64 // lines
-	Expired         int64 // units
+	ItemCount       int64 // units of Lines
+	UniqueItemCount int64 // lines of Lines
+	Expired         int64 // units of ExpiredLines
 	Subtotal        int64
 	Discount        int64
 	Tax             int64

@@ -3,6 +3,7 @@ package pricing
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/money"
@@ -40,7 +41,12 @@ func PriceChangedMessage(l cart.Line, currency string, old, current int64) cart.
 //     write stores the new price, so after it only the write's own response reports it);
 //   - insufficient_stock for each line holding less than its quantity because stock was taken
 //     away from it (a backorder the shopper accepted is not reported), with requested the
-//     line's quantity, applied what it holds and available what it could hold.
+//     line's quantity, applied what it holds and available what it could hold;
+//   - reservation_expired for each line whose reservation lapsed (out of the totals until a
+//     quantity change reserves it again), with requested its quantity and available what a
+//     change could reserve now;
+//   - item_unavailable for each line that cannot be bought (withdrawn, not priced in the
+//     cart's currency, its sale not started or ended), saying why.
 //
 // reserve says whether lines hold stock; without reservations a line is short when its
 // quantity is above the available stock, and applied is what is available.
@@ -64,7 +70,34 @@ func Notices(v cart.View, reserve bool) []cart.Message {
 			Text:      fmt.Sprintf("Only %d of the %d units of %s are held: the stock was reduced", app, req, lv.Variant.SKU),
 			Requested: &req, Applied: &app, Available: &av})
 	}
+	for _, lv := range v.ExpiredLines {
+		req, av := lv.Item.Quantity, max(lv.Available, 0)
+		out = append(out, cart.Message{Type: cart.Warning, Code: "reservation_expired", ItemNum: lv.Item.Num,
+			Text: fmt.Sprintf("The reservation of %s lapsed at %s; change its quantity to reserve it again",
+				lv.Variant.SKU, lv.Item.ReservedUntil.UTC().Format(time.RFC3339)),
+			Requested: &req, Available: &av})
+	}
+	for _, lv := range v.Unavailable {
+		out = append(out, UnavailableMessage(lv, v.Cart.Currency))
+	}
 	return out
+}
+
+// UnavailableMessage reports why an unavailable line cannot be bought.
+func UnavailableMessage(lv cart.LineView, currency string) cart.Message {
+	sku := lv.Variant.SKU
+	var text string
+	switch lv.UnavailableReason {
+	case cart.UnavailableNoPrice:
+		text = fmt.Sprintf("%s is not sold in %s; it can only be removed", sku, currency)
+	case cart.UnavailableSaleNotStarted:
+		text = fmt.Sprintf("%s is not on sale yet: its sale starts at %s", sku, lv.Sale.StartsAt.UTC().Format(time.RFC3339))
+	case cart.UnavailableSaleEnded:
+		text = fmt.Sprintf("%s is no longer available: its sale ended at %s", sku, lv.Sale.EndsAt.UTC().Format(time.RFC3339))
+	default:
+		text = fmt.Sprintf("%s is no longer available; it can only be removed", sku)
+	}
+	return cart.Message{Type: cart.Warning, Code: "item_unavailable", ItemNum: lv.Item.Num, Text: text}
 }
 
 // formatAmount renders minor units as a decimal in the currency's digits.

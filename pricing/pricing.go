@@ -48,16 +48,36 @@ func UnitPrice(v cart.Variant, currency string, quantity int64) (price int64, ok
 	return price, true
 }
 
-// Unavailable reports why a line cannot be bought in the cart's currency, or "" when it can.
+// Unavailable reports why a line cannot be bought in the cart's currency, whatever the
+// instant, or "" when it can: one of cart.UnavailableDeleted, UnavailableInactive and
+// UnavailableNoPrice. UnavailableAt also considers the line's sale.
 func Unavailable(l cart.Line, currency string) string {
 	switch {
 	case l.Variant.Deleted || l.Product.Deleted:
-		return "deleted"
+		return cart.UnavailableDeleted
 	case !l.Variant.Active:
-		return "inactive"
+		return cart.UnavailableInactive
 	}
 	if _, ok := l.Variant.Prices[currency]; !ok {
-		return "no_price"
+		return cart.UnavailableNoPrice
+	}
+	return ""
+}
+
+// UnavailableAt reports why a line cannot be bought at the instant now, or "" when it can:
+// Unavailable's reasons, and a sale that has not started (cart.UnavailableSaleNotStarted) or
+// has ended (cart.UnavailableSaleEnded).
+func UnavailableAt(l cart.Line, currency string, now time.Time) string {
+	if r := Unavailable(l, currency); r != "" {
+		return r
+	}
+	if l.Sale.Num != 0 {
+		switch l.Sale.State(now) {
+		case cart.SaleScheduled:
+			return cart.UnavailableSaleNotStarted
+		case cart.SaleEnded:
+			return cart.UnavailableSaleEnded
+		}
 	}
 	return ""
 }
@@ -79,8 +99,13 @@ type Input struct {
 	Coupons    []cart.Coupon
 }
 
-// Price builds the view of a cart: each line priced at its tier, unavailable lines set apart,
-// and the totals computed from the lines that count.
+// Price builds the view of a cart: each line priced at its tier, unavailable lines
+// (UnavailableAt) and lines whose reservation lapsed (cart.Item.Expired) set apart, and the
+// totals computed from the lines that count.
+//
+// A checked-out cart (status completed) is a record: its lines are shown at the unit prices
+// stored on them, none is unavailable or expired, and each is in stock or backordered as it
+// was checked out, whatever the catalog and the clock say since.
 func Price(in Input) (cart.View, error) {
 	c, lines, s, now, reserve := in.Cart, in.Lines, in.Settings, in.Now, in.Reserve
 	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax}
@@ -90,6 +115,7 @@ func Price(in Input) (cart.View, error) {
 			*dst, err = money.Add(*dst, x)
 		}
 	}
+	frozen := c.Status == cart.StatusCompleted
 	for _, l := range lines {
 		lv := cart.LineView{Line: l}
 		lv.Available = l.Stock.Available()
@@ -97,14 +123,31 @@ func Price(in Input) (cart.View, error) {
 			lv.Available += l.Item.ReservedQuantity
 		}
 		lv.InventoryStatus = inventoryStatus(l, lv.Available, reserve)
-		if Unavailable(l, c.Currency) != "" {
+		if frozen {
+			lv.InventoryStatus = cart.InStock
+			if l.Item.Backorder {
+				lv.InventoryStatus = cart.Backordered
+			}
+		} else if lv.UnavailableReason = UnavailableAt(l, c.Currency, now); lv.UnavailableReason != "" {
 			lv.UnitPrice = l.Item.UnitPrice
 			v.Unavailable = append(v.Unavailable, lv)
 			continue
 		}
 		unit, _ := UnitPrice(l.Variant, c.Currency, l.Item.Quantity)
+		if frozen {
+			unit = l.Item.UnitPrice
+		}
 		lv.UnitPrice = unit
 		lv.RetailPrice = l.Variant.RetailPrices[c.Currency]
+		if !frozen && l.Item.Expired(now) {
+			// Out of the totals: what the shopper would get by touching the line again is
+			// what the shelf has now, as without reservations.
+			lv.Expired = true
+			lv.InventoryStatus = inventoryStatus(l, lv.Available, false)
+			acc(&v.Expired, l.Item.Quantity)
+			v.ExpiredLines = append(v.ExpiredLines, lv)
+			continue
+		}
 		sub, e := money.Mul(unit, l.Item.Quantity)
 		if e != nil {
 			return cart.View{}, overflow()

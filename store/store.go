@@ -46,7 +46,8 @@ type ReadTx interface {
 	// Tx that goes on to change the cart locks it with Cart, in the order above, and checks
 	// that it is still the one.
 	ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, error)
-	// Lines returns a cart's items, oldest first, each with its variant, product and stock.
+	// Lines returns a cart's items, oldest first, each with its variant, product, stock and
+	// the sale its variant names (zero when it names none or one not stored).
 	Lines(ctx context.Context, cartNum int64) ([]cart.Line, error)
 
 	// Product returns a product with its variants (deleted ones excluded); deleted products
@@ -62,6 +63,24 @@ type ReadTx interface {
 	Stock(ctx context.Context, sku string) (cart.Stock, error)
 	// StockHolders returns the items holding a SKU's stock (ReservedQuantity > 0).
 	StockHolders(ctx context.Context, sku string) ([]cart.Item, error)
+	// ExpiredHolders returns the items holding a SKU's stock whose reservation lapsed at or
+	// before now (ReservedUntil <= now), in ascending Num order: the stock a cart short of
+	// that SKU may take back at once.
+	ExpiredHolders(ctx context.Context, sku string, now time.Time) ([]cart.Item, error)
+
+	// ExpiredReservations returns at most limit items holding stock (ReservedQuantity > 0)
+	// whose reservation lapsed at or before now, earliest lapse first (then ascending Num):
+	// the sweeper's work. It does not lock; the release re-reads each item under lock.
+	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
+	// UnavailableReservations returns at most limit items holding stock whose variant is
+	// inactive or deleted, whose product is deleted, or whose variant's sale (if stored) has
+	// not started or has ended at now, in ascending Num order. Like ExpiredReservations it
+	// does not lock. (A line unavailable only for want of a price in its cart's currency is
+	// not found here; the cart's next write releases it.)
+	UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
+
+	// Sale returns a sale by the id the shop gave it; NotFound if there is none.
+	Sale(ctx context.Context, id string) (cart.Sale, error)
 
 	// KeyByHash and TokenByHash find credentials by digest, revoked or expired ones included
 	// (the caller decides); NotFound when none has that digest.
@@ -109,6 +128,10 @@ type Tx interface {
 	PutProduct(ctx context.Context, p *cart.Product) error
 	// DeleteProduct marks a product and its variants deleted; NotFound if there is none.
 	DeleteProduct(ctx context.Context, id string) error
+
+	// PutSale creates or replaces a sale by ID, setting its Num; a sale that exists keeps its
+	// Num and CreatedAt (written back into s). StartsAt after EndsAt is the caller's to refuse.
+	PutSale(ctx context.Context, s *cart.Sale) error
 
 	// PutStock creates or replaces a SKU's stock row, Version included as given: the engine
 	// bumps it with every write of the row.

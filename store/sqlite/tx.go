@@ -310,17 +310,18 @@ func (t *txn) DeleteItems(ctx context.Context, cartNum int64) error {
 const qLines = `
 	SELECT ` + itemColumns + `, ` + variantColumns + `, ` + productColumns + `,
 	       COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0), COALESCE(s.backordered, 0),
-	       COALESCE(s.version, 0), s.updated_at
+	       COALESCE(s.version, 0), s.updated_at, ` + saleColumns + `
 	FROM cart_items i
 	JOIN variants v ON v.num = i.variant_num
 	JOIN products p ON p.num = v.product_num
 	LEFT JOIN stock s ON s.sku = v.sku
+	LEFT JOIN sales sa ON sa.id = v.sale_id
 	WHERE i.cart_num = ?
 	ORDER BY i.num`
 
-// Lines reads a cart's items with their variants, products and stock in one query: it runs on
-// every cart read and write, for carts of up to a thousand lines, so the scan targets are
-// allocated once and reused across rows.
+// Lines reads a cart's items with their variants, products, stock and sales in one query: it
+// runs on every cart read and write, for carts of up to a thousand lines, so the scan targets
+// are allocated once and reused across rows.
 func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	rows, err := t.query(ctx, qLines, cartNum)
 	if err != nil {
@@ -332,12 +333,14 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		ir           itemRow
 		vr           variantRow
 		pr           productRow
+		sr           saleRow
 		st           cart.Stock
 		stockUpdated sql.NullInt64
 		lines        []cart.Line
 	)
 	dest := append(append(append(ir.dest(), vr.dest()...), pr.dest()...),
 		&st.OnHand, &st.Reserved, &st.Backordered, &st.Version, &stockUpdated)
+	dest = append(dest, sr.dest()...)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))
@@ -349,7 +352,7 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullMicros(stockUpdated)
-		lines = append(lines, cart.Line{Item: ir.item(), Variant: v, Product: pr.product(), Stock: s})
+		lines = append(lines, cart.Line{Item: ir.item(), Variant: v, Product: pr.product(), Stock: s, Sale: sr.sale()})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))

@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cartd/cartd/cart"
+)
+
+// saleColumns are the columns saleRow scans, for a query naming sales "sa". A LEFT JOIN that
+// finds no sale gives NULLs, which scan as the zero Sale.
+const saleColumns = `sa.num, sa.id, sa.name, sa.starts_at, sa.ends_at, sa.created_at, sa.updated_at`
+
+// saleRow is the scan target of saleColumns.
+type saleRow struct {
+	num                            sql.NullInt64
+	id, name                       sql.NullString
+	starts, ends, created, updated sql.NullInt64
+}
+
+func (r *saleRow) dest() []any {
+	return []any{&r.num, &r.id, &r.name, &r.starts, &r.ends, &r.created, &r.updated}
+}
+
+func (r *saleRow) sale() cart.Sale {
+	if !r.num.Valid {
+		return cart.Sale{}
+	}
+	return cart.Sale{Num: r.num.Int64, ID: r.id.String, Name: r.name.String,
+		StartsAt: fromNullMicros(r.starts), EndsAt: fromNullMicros(r.ends),
+		CreatedAt: fromNullMicros(r.created), UpdatedAt: fromNullMicros(r.updated)}
+}
+
+const qSale = `SELECT ` + saleColumns + ` FROM sales sa WHERE sa.id = ?`
+
+// Sale reads a sale by its id.
+func (t *txn) Sale(ctx context.Context, id string) (cart.Sale, error) {
+	var r saleRow
+	err := t.queryRow(ctx, qSale, id).Scan(r.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cart.Sale{}, cart.Errorf(cart.NotFound, "sale_not_found", "sale %q not found", id)
+	}
+	if err != nil {
+		return cart.Sale{}, fmt.Errorf("sqlite: get sale: %w", dbErr(ctx, err))
+	}
+	return r.sale(), nil
+}
+
+const qPutSale = `
+	INSERT INTO sales (id, name, starts_at, ends_at, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET
+		name = excluded.name,
+		starts_at = excluded.starts_at,
+		ends_at = excluded.ends_at,
+		updated_at = excluded.updated_at
+	RETURNING num, created_at`
+
+// PutSale upserts a sale by id; one that exists keeps its num and created_at.
+func (t *txn) PutSale(ctx context.Context, s *cart.Sale) error {
+	var created int64
+	err := t.queryRow(ctx, qPutSale, s.ID, s.Name, micros(s.StartsAt), micros(s.EndsAt),
+		micros(s.CreatedAt), micros(s.UpdatedAt)).Scan(&s.Num, &created)
+	if err != nil {
+		return fmt.Errorf("sqlite: put sale: %w", dbErr(ctx, err))
+	}
+	s.CreatedAt = fromMicros(created)
+	return nil
+}
+
+// qExpiredHolders walks cart_items_holding (variant_num, reserved_until) from each variant of
+// the SKU (deleted ones too: their items hold its stock until released).
+const qExpiredHolders = `
+	SELECT ` + itemColumns + `
+	FROM variants v
+	JOIN cart_items i ON i.variant_num = v.num
+	WHERE v.sku = ? AND i.reserved_quantity > 0 AND i.reserved_until <= ?
+	ORDER BY i.num`
+
+// ExpiredHolders returns the items holding a SKU's stock past their reservation's lapse.
+func (t *txn) ExpiredHolders(ctx context.Context, sku string, now time.Time) ([]cart.Item, error) {
+	return t.items(ctx, "get expired holders", qExpiredHolders, sku, micros(now))
+}
+
+// qExpiredReservations walks cart_items_reserved_until from its earliest entry.
+const qExpiredReservations = `
+	SELECT ` + itemColumns + `
+	FROM cart_items i
+	WHERE i.reserved_quantity > 0 AND i.reserved_until <= ?
+	ORDER BY i.reserved_until, i.num
+	LIMIT ?`
+
+// ExpiredReservations returns items holding stock past their reservation's lapse.
+func (t *txn) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error) {
+	return t.items(ctx, "get expired reservations", qExpiredReservations, micros(now), limit)
+}
+
+// qUnavailableReservations starts from the catalog's variants, keeps those that cannot be
+// sold, and only then reaches the items holding their stock through cart_items_holding (the
+// CROSS JOIN keeps SQLite's planner to that order), so it reads the catalog and the few items
+// concerned rather than every item of every cart.
+const qUnavailableReservations = `
+	SELECT ` + itemColumns + `
+	FROM variants v
+	JOIN products p ON p.num = v.product_num
+	LEFT JOIN sales sa ON sa.id = v.sale_id
+	CROSS JOIN cart_items i
+	WHERE i.variant_num = v.num AND i.reserved_quantity > 0
+	  AND (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ? OR sa.ends_at <= ?)
+	ORDER BY i.num
+	LIMIT ?`
+
+// UnavailableReservations returns items holding stock that can no longer be sold.
+func (t *txn) UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error) {
+	return t.items(ctx, "get unavailable reservations", qUnavailableReservations, micros(now), micros(now), limit)
+}
+
+// items runs a query of itemColumns.
+func (t *txn) items(ctx context.Context, op, query string, args ...any) ([]cart.Item, error) {
+	rows, err := t.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, dbErr(ctx, err))
+	}
+	defer rows.Close()
+	var (
+		ir    itemRow
+		dest  = ir.dest()
+		items []cart.Item
+	)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", op, dbErr(ctx, err))
+		}
+		items = append(items, ir.item())
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", op, dbErr(ctx, err))
+	}
+	return items, nil
+}
