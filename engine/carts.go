@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -339,6 +340,11 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if err := m.storePrices(); err != nil {
 			return err
 		}
+		// Stock a line may no longer hold goes back before the call's own changes, so that a
+		// lapsed line the call touches reserves again from what is free.
+		if err := m.releaseHeld(m.lapsed); err != nil {
+			return err
+		}
 		if err := fn(m); err != nil {
 			var ce *cart.Error
 			if errors.As(err, &ce) && (ce.Code == cart.StockShort || ce.Code == cart.Conflict) {
@@ -421,10 +427,24 @@ func (m *mutation) newLine(ref ItemRef) (cart.Line, error) {
 		return cart.Line{}, err
 	}
 	l := cart.Line{Variant: v, Product: p, Item: cart.Item{CartNum: m.cart.Num, VariantNum: v.Num, CreatedAt: m.now}}
-	switch pricing.Unavailable(l, m.cart.Currency) {
+	if v.SaleID != "" {
+		switch sale, err := m.tx.Sale(m.ctx, v.SaleID); {
+		case err == nil:
+			l.Sale = sale
+		case cart.ErrorCode(err) != cart.NotFound: // a sale not stored restricts nothing
+			return cart.Line{}, err
+		}
+	}
+	switch pricing.UnavailableAt(l, m.cart.Currency, m.now) {
 	case "":
-	case "no_price":
+	case cart.UnavailableNoPrice:
 		return cart.Line{}, cart.InvalidField("currency_unavailable", field, "%s has no price in %s", v.SKU, m.cart.Currency)
+	case cart.UnavailableSaleNotStarted:
+		return cart.Line{}, cart.Errorf(cart.Conflict, "sale_not_started", "%s is not on sale yet: its sale starts at %s",
+			v.SKU, l.Sale.StartsAt.Format(time.RFC3339))
+	case cart.UnavailableSaleEnded:
+		return cart.Line{}, cart.Errorf(cart.Conflict, "sale_ended", "%s is no longer on sale: its sale ended at %s",
+			v.SKU, l.Sale.EndsAt.Format(time.RFC3339))
 	default:
 		return cart.Line{}, cart.InvalidField("variant_unavailable", field, "%s is not available", v.SKU)
 	}
@@ -462,15 +482,34 @@ func (m *mutation) apply(u Update) error {
 		}
 		return m.write(i, l, false, []cart.Message{{Type: cart.Info, Code: "item_updated", ItemNum: l.Item.Num, Text: "Item updated"}})
 	}
+	want := u.Change.N
+	if !u.Change.Set {
+		want = l.Item.Quantity + min(u.Change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
+	}
+	if !created && want > 0 && pricing.UnavailableAt(l, m.cart.Currency, m.now) != "" {
+		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
+	}
 	stock, err := m.tx.Stock(m.ctx, l.Variant.SKU)
 	if err != nil {
 		return err
 	}
-	stock.SKU = l.Variant.SKU
 	free := stock.Available() + l.Item.ReservedQuantity
+	if m.e.Reserving() && want > free {
+		// Short: take back what other carts hold past their reservation's lapse first.
+		if n, err := m.reclaim(l.Variant.SKU); err != nil {
+			return err
+		} else if n > 0 {
+			if stock, err = m.tx.Stock(m.ctx, l.Variant.SKU); err != nil {
+				return err
+			}
+			free = stock.Available() + l.Item.ReservedQuantity
+		}
+	}
+	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+		Lapsed: !created && l.Item.Expired(m.now),
 	})
 	var ce *cart.Error
 	if err != nil && u.Add && errors.As(err, &ce) {
@@ -483,9 +522,6 @@ func (m *mutation) apply(u Update) error {
 	}
 	if err != nil {
 		return err
-	}
-	if !res.Removed() && !created && pricing.Unavailable(l, m.cart.Currency) != "" {
-		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
 	}
 	if delta := res.Reserved - l.Item.ReservedQuantity; delta != 0 {
 		stock.Reserved += delta
@@ -515,7 +551,7 @@ func (m *mutation) apply(u Update) error {
 	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
 	l.Item.ReservedUntil = time.Time{}
 	if res.Reserved > 0 {
-		l.Item.ReservedUntil = m.now.Add(m.e.ttl)
+		l.Item.ReservedUntil = m.reserveUntil(l)
 	}
 	l.Item.UnitPrice, _ = pricing.UnitPrice(l.Variant, m.cart.Currency, res.Quantity)
 	if created {

@@ -216,22 +216,35 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 // maxStock bounds on_hand so sums of stock can never overflow.
 const maxStock = 1 << 40
 
-// releaseNewest takes excess units back from the newest reservations of a SKU and returns the
-// SKU's reserved count afterwards.
+// releaseNewest takes excess units back from the reservations of a SKU and returns the SKU's
+// reserved count afterwards: lapsed reservations the sweeper has not released yet go first,
+// whole (their lines stay expired), then units of the newest.
 func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, excess int64) (int64, error) {
 	holders, err := tx.StockHolders(ctx, sku)
 	if err != nil {
 		return 0, err
 	}
 	now := tx.Now()
+	slices.SortStableFunc(holders, func(a, b cart.Item) int {
+		switch ea, eb := a.Expired(now), b.Expired(now); {
+		case ea && !eb:
+			return -1
+		case eb && !ea:
+			return 1
+		}
+		return 0
+	})
 	var reserved int64
 	for _, it := range holders {
-		take := min(excess, it.ReservedQuantity)
+		take := min(max(excess, 0), it.ReservedQuantity)
+		if it.Expired(now) {
+			take = it.ReservedQuantity // due anyway: released whole, as the sweeper would
+		}
 		if take > 0 {
 			excess -= take
 			it.ReservedQuantity -= take
-			if it.ReservedQuantity == 0 {
-				it.ReservedUntil = time.Time{} // it holds nothing, so nothing lapses
+			if it.ReservedQuantity == 0 && !it.Expired(now) {
+				it.ReservedUntil = time.Time{} // it holds nothing, so nothing lapses: it is short
 			}
 			it.UpdatedAt = now
 			if err := tx.UpdateItem(ctx, it); err != nil {

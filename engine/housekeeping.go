@@ -25,3 +25,25 @@ func (e *Engine) Housekeep(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// Sweeper runs Sweep every interval until ctx ends, so that stock held by lapsed reservations
+// and unavailable lines goes back to available within about one interval. It is safe to run
+// on every node of a cluster at once (see Sweep).
+func (e *Engine) Sweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := e.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			e.log.ErrorContext(ctx, "sweeper: release reservations", "err", err)
+		case n > 0:
+			e.log.DebugContext(ctx, "sweeper: released reservations", "carts", n)
+		}
+	}
+}

@@ -364,7 +364,7 @@ func (m *mutation) finish() (cart.View, error) {
 // source's reservations released; mergeLine takes from it what the line reserves.
 func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	requested, none := src.Item.Quantity, int64(0)
-	if pricing.Unavailable(src, m.cart.Currency) != "" {
+	if pricing.UnavailableAt(src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
 			Text:      fmt.Sprintf("%s is no longer available; it was not moved from the merged cart", src.Variant.SKU),
 			Requested: &requested, Applied: &none}})
@@ -378,7 +378,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 				Text:      fmt.Sprintf("A cart holds at most %d items; %s was not moved from the merged cart", m.settings.MaxLinesPerCart, src.Variant.SKU),
 				Requested: &requested, Applied: &none}})
 		}
-		l = cart.Line{Variant: src.Variant, Product: src.Product, Item: cart.Item{
+		l = cart.Line{Variant: src.Variant, Product: src.Product, Sale: src.Sale, Item: cart.Item{
 			CartNum: m.cart.Num, VariantNum: src.Item.VariantNum, AddedUnitPrice: src.Item.AddedUnitPrice,
 			Notes: src.Item.Notes, Metadata: src.Item.Metadata, CreatedAt: m.now}}
 	} else {
@@ -405,7 +405,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
 	l.Item.ReservedUntil = time.Time{}
 	if res.Reserved > 0 {
-		l.Item.ReservedUntil = m.now.Add(m.e.ttl)
+		l.Item.ReservedUntil = m.reserveUntil(l)
 	}
 	l.Item.UnitPrice, _ = pricing.UnitPrice(l.Variant, m.cart.Currency, res.Quantity)
 	l.Stock = *st
