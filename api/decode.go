@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
@@ -394,6 +395,42 @@ func decodeProduct(body []byte, id string) (cart.Product, error) {
 		p.Variants = append(p.Variants, cv)
 	}
 	return p, nil
+}
+
+type saleRequest struct {
+	ID       *string `json:"id"`
+	Name     string  `json:"name"`
+	StartsAt *string `json:"starts_at"`
+	EndsAt   *string `json:"ends_at"`
+}
+
+// decodeSale reads PUT /v1/sales/{id}: name, and starts_at and ends_at as RFC 3339 times (with
+// an offset; stored in UTC to the microsecond). The path names the sale; an id in the body
+// must agree.
+func decodeSale(body []byte, id string) (cart.Sale, error) {
+	var req saleRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return cart.Sale{}, err
+	}
+	if req.ID != nil && *req.ID != id {
+		return cart.Sale{}, cart.InvalidField("id_mismatch", "id", "the body's id %q differs from the path's %q", *req.ID, id)
+	}
+	s := cart.Sale{ID: id, Name: req.Name}
+	for _, f := range []struct {
+		name string
+		in   *string
+		out  *time.Time
+	}{{"starts_at", req.StartsAt, &s.StartsAt}, {"ends_at", req.EndsAt, &s.EndsAt}} {
+		if f.in == nil {
+			return cart.Sale{}, cart.InvalidField("missing_field", f.name, "%s is required", f.name)
+		}
+		t, err := time.Parse(time.RFC3339Nano, *f.in)
+		if err != nil {
+			return cart.Sale{}, cart.InvalidField("invalid_time", f.name, "%s must be an RFC 3339 time such as 2030-01-02T15:04:05Z", f.name)
+		}
+		*f.out = t
+	}
+	return s, nil
 }
 
 type inventoryRequest struct {

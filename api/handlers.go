@@ -192,6 +192,48 @@ func (s *Server) handleItemsPatch(w http.ResponseWriter, r *http.Request, p auth
 	})
 }
 
+// handleCheckout checks a cart out; a request body is ignored.
+func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	num, err := cartNum(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.mutate(w, r, p, nil, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
+		return s.eng.Checkout(r.Context(), p, num, opt)
+	})
+}
+
+func (s *Server) handleSalePut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	sale, err := decodeSale(body, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// The sale's state is shown as of the write: the instant it was stored.
+	render := func(result any) engine.Response {
+		sale := result.(cart.Sale)
+		return jsonResponse(http.StatusOK, renderSale(sale, sale.UpdatedAt))
+	}
+	s.mutate(w, r, p, body, render, func(opt engine.Options) (any, error) {
+		return s.eng.PutSale(r.Context(), p, sale, opt)
+	})
+}
+
+func (s *Server) handleSaleGet(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+	sale, now, err := s.eng.Sale(r.Context(), p, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, renderSale(sale, now))
+}
+
 func (s *Server) handleProductPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	body, err := s.readBody(w, r)
 	if err != nil {

@@ -30,6 +30,10 @@ type testServer struct {
 type serverOptions struct {
 	ReservationTTL time.Duration
 	MaxBody        int64
+	// Now, when set, is the store's clock (reservation expiry, sales).
+	Now func() time.Time
+	// SweepEvery, when set, runs the engine's sweeper at that interval while the server runs.
+	SweepEvery time.Duration
 }
 
 // mustServer starts a server with reservations of 15 minutes unless opts say otherwise.
@@ -40,11 +44,21 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{})
+	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{Now: o.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL})
+	stopSweeper := func() {}
+	if o.SweepEvery > 0 {
+		sweeping, cancel := context.WithCancel(ctx)
+		swept := make(chan struct{})
+		go func() {
+			defer close(swept)
+			eng.Sweeper(sweeping, o.SweepEvery)
+		}()
+		stopSweeper = func() { cancel(); <-swept }
+	}
 	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
 	if err != nil {
 		tb.Fatal(err)
@@ -52,6 +66,7 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 	hs := httptest.NewServer(api.New(eng, api.Config{MaxBody: o.MaxBody}))
 	tb.Cleanup(func() {
 		hs.Close()
+		stopSweeper()
 		st.Close()
 	})
 	return &testServer{URL: hs.URL, Admin: secret, Engine: eng, Store: st, Client: hs.Client()}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -626,6 +627,114 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	})
 
+	t.Run("sales, expiry, unavailable lines and checkout", func(t *testing.T) {
+		// A server of its own on a clock the test moves: nothing here sleeps.
+		clock := &testClock{now: time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC)}
+		cs := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, Now: clock.Now})
+		ccall := func(t *testing.T, want int, method, path string, body any, headers ...string) response {
+			t.Helper()
+			return c.call(t, cs, want, method, path, cs.Admin, body, headers...)
+		}
+		at := func(d time.Duration) string { return clock.Now().Add(d).Format(time.RFC3339) }
+
+		r := ccall(t, 200, "PUT", "/v1/sales/sale_flash", map[string]any{"name": "Flash", "starts_at": at(time.Hour), "ends_at": at(3 * time.Hour)})
+		if r.JSON(t)["status"] != "scheduled" {
+			t.Fatalf("a sale starting in an hour: %s", r.Body)
+		}
+		ccall(t, 200, "GET", "/v1/sales/sale_flash", nil)
+		wantProblem(t, ccall(t, 404, "GET", "/v1/sales/sale_nope", nil), "sale_not_found")
+		wantProblem(t, ccall(t, 422, "PUT", "/v1/sales/sale_x", map[string]any{"name": "X", "starts_at": at(time.Hour), "ends_at": at(time.Hour)}), "invalid_sale")
+		wantProblem(t, ccall(t, 422, "PUT", "/v1/sales/sale_x", map[string]any{"name": "X", "starts_at": "tomorrow", "ends_at": at(time.Hour)}), "invalid_time")
+		wantProblem(t, ccall(t, 422, "PUT", "/v1/sales/sale_x", map[string]any{"name": "X", "starts_at": at(0)}), "missing_field")
+
+		ccall(t, 200, "PUT", "/v1/products/prod_flash", map[string]any{"name": "Flash", "variants": []any{
+			map[string]any{"id": "var_fl", "sku": "FL", "price": map[string]any{"USD": 5000}, "sale_id": "sale_flash"},
+			map[string]any{"id": "var_pl", "sku": "PL", "price": map[string]any{"USD": 700}}}})
+		ccall(t, 200, "PUT", "/v1/inventory/FL", map[string]any{"on_hand": 5})
+		ccall(t, 200, "PUT", "/v1/inventory/PL", map[string]any{"on_hand": 50})
+		open := func() string { return ccall(t, 201, "POST", "/v1/carts", nil).JSON(t)["id"].(string) }
+		items := func(id string) string { return "/v1/carts/" + id + "/items" }
+
+		early := open()
+		wantProblem(t, ccall(t, 409, "POST", items(early), map[string]any{"sku": "FL"}), "sale_not_started")
+		wantProblem(t, ccall(t, 409, "POST", "/v1/carts/"+early+"/checkout", nil), "cart_empty")
+		wantProblem(t, ccall(t, 404, "POST", "/v1/carts/cart_999999/checkout", nil), "cart_not_found")
+
+		clock.Advance(time.Hour)
+		r = ccall(t, 200, "POST", items(early), map[string]any{"sku": "FL", "quantity": 2})
+		fl := itemIDOf(t, r, "FL")
+		if got := r.JSON(t)["items"].([]any)[0].(map[string]any)["reserved_until"]; got != at(15*time.Minute) {
+			t.Fatalf("reserved_until = %v, want now + 15m", got)
+		}
+		pl := itemIDOf(t, ccall(t, 200, "POST", items(early), map[string]any{"sku": "PL"}), "PL")
+
+		// The reservations lapse: the items stay, expired and out of the totals.
+		clock.Advance(16 * time.Minute)
+		r = ccall(t, 200, "GET", "/v1/carts/"+early, nil)
+		if m := r.JSON(t); m["expired"] != 3.0 || m["item_count"] != 0.0 || m["total"] != 0.0 {
+			t.Fatalf("a cart whose reservations lapsed: %s", r.Body)
+		}
+		wantMessage(t, r, "reservation_expired")
+		wantProblem(t, ccall(t, 409, "POST", "/v1/carts/"+early+"/checkout", nil), "checkout_items_expired")
+		if _, err := cs.Engine.Sweep(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if st := ccall(t, 200, "GET", "/v1/inventory/FL", nil).JSON(t); st["reserved"] != 0.0 {
+			t.Fatalf("the sweep left FL reserved: %v", st)
+		}
+		// Touching an expired item reserves it again.
+		r = ccall(t, 200, "PATCH", items(early)+"/"+fl, map[string]any{"quantity_delta": 1})
+		ccall(t, 200, "PUT", items(early)+"/"+pl, map[string]any{"quantity": 1})
+		if m := r.JSON(t); m["expired"] != 1.0 || m["item_count"] != 3.0 {
+			t.Fatalf("after touching one expired item: %s", r.Body)
+		}
+
+		// The sale ends: its item becomes unavailable, and blocks the checkout until removed.
+		clock.Advance(2 * time.Hour)
+		r = ccall(t, 200, "GET", "/v1/carts/"+early, nil)
+		un := r.JSON(t)["unavailable_items"].([]any)
+		if len(un) != 1 || un[0].(map[string]any)["unavailable_reason"] != "sale_ended" {
+			t.Fatalf("the item of an ended sale: %s", r.Body)
+		}
+		wantMessage(t, r, "item_unavailable")
+		wantProblem(t, ccall(t, 409, "POST", items(early), map[string]any{"sku": "FL"}), "item_unavailable")
+		wantProblem(t, ccall(t, 409, "POST", "/v1/carts/"+early+"/checkout", nil), "checkout_items_unavailable")
+		ccall(t, 200, "DELETE", items(early)+"/"+fl, nil)
+		late := open()
+		wantProblem(t, ccall(t, 409, "POST", items(late), map[string]any{"sku": "FL"}), "sale_ended")
+
+		// Checkout commits the stock and closes the cart.
+		ccall(t, 200, "PATCH", items(early)+"/"+pl, map[string]any{"quantity": 4})
+		r = ccall(t, 200, "POST", "/v1/carts/"+early+"/checkout", nil, "Idempotency-Key", "checkout-1")
+		if m := r.JSON(t); m["status"] != "completed" || m["total"] != 2800.0 {
+			t.Fatalf("the checked-out cart: %s", r.Body)
+		}
+		wantMessage(t, r, "checked_out")
+		again := ccall(t, 200, "POST", "/v1/carts/"+early+"/checkout", nil, "Idempotency-Key", "checkout-1")
+		if again.Header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Body, r.Body) {
+			t.Fatalf("a retried checkout was not replayed: %v %s", again.Header, again.Body)
+		}
+		if st := ccall(t, 200, "GET", "/v1/inventory/PL", nil).JSON(t); st["on_hand"] != 46.0 || st["reserved"] != 0.0 {
+			t.Fatalf("stock after checking out 4 of 50: %v", st)
+		}
+		wantProblem(t, ccall(t, 409, "POST", "/v1/carts/"+early+"/checkout", nil), "cart_not_active")
+		wantProblem(t, ccall(t, 409, "PATCH", items(early)+"/"+pl, map[string]any{"quantity": 1}), "cart_not_active")
+
+		// A line the shop took stock away from is short; a backordered one is not.
+		short := itemIDOf(t, ccall(t, 200, "POST", items(late), map[string]any{"sku": "PL", "quantity": 40}), "PL")
+		ccall(t, 200, "PUT", "/v1/inventory/PL", map[string]any{"on_hand": 30})
+		r = ccall(t, 409, "POST", "/v1/carts/"+late+"/checkout", nil)
+		if wantProblem(t, r, "insufficient_stock"); r.JSON(t)["available"] != 30.0 {
+			t.Fatalf("a short checkout: %s", r.Body)
+		}
+		ccall(t, 200, "PUT", items(late)+"/"+short, map[string]any{"quantity": 41, "stock_policy": "ignore"})
+		r = ccall(t, 200, "POST", "/v1/carts/"+late+"/checkout", nil, "Prefer", "return=minimal")
+		wantMessage(t, r, "backordered")
+		if st := ccall(t, 200, "GET", "/v1/inventory/PL", nil).JSON(t); st["on_hand"] != 0.0 || st["backordered"] != 11.0 {
+			t.Fatalf("stock after checking out 41 of 30 under ignore: %v", st)
+		}
+	})
+
 	t.Run("promotions are written, applied to carts as coupons and withdrawn", func(t *testing.T) {
 		call(t, 200, "PUT", "/v1/products/prod_promo", admin, map[string]any{"name": "Promo", "brand": "Acme",
 			"variants": []any{map[string]any{"id": "var_promo", "sku": "PROMO", "price": map[string]any{"USD": 2500}, "tax_rate": 1000}}})
@@ -705,11 +814,12 @@ func TestOpenAPIContract(t *testing.T) {
 		"putItem":             map[string]any{"quantity": 1},
 		"patchItem":           map[string]any{"quantity_delta": 1},
 		"patchItems":          map[string]any{"changes": []any{map[string]any{"sku": "TEE-S", "quantity": 1}}},
+		"putSale":             map[string]any{"name": "Sale", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"},
 		"putPromotion":        map[string]any{"type": "freeship"},
 		"applyCoupon":         map[string]any{"code": "SUMMER10"},
 	}
 	fill := func(path string) string {
-		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee").Replace(path)
+		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee", "/v1/sales/{id}", "/v1/sales/sale_summer").Replace(path)
 		p = strings.NewReplacer("{id}", cartID, "{item_id}", "ci_999999", "{customer_id}", "cust_2",
 			"{token_id}", "tok_999999", "{sku}", "TEE-S", "{code}", "SUMMER10").Replace(p)
 		if strings.Contains(p, "{") {

@@ -121,7 +121,7 @@ func renderMinimal(v cart.View) minimalCartJSON {
 	for _, n := range v.ChangedItems {
 		changed[n] = true
 	}
-	for _, l := range v.Lines {
+	for _, l := range items(v) {
 		if changed[l.Item.Num] {
 			out.Items = append(out.Items, renderItem(l))
 		}

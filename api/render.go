@@ -77,8 +77,11 @@ type itemJSON struct {
 	AvailableQty     int64           `json:"available_quantity"`
 	ReservedUntil    *string         `json:"reserved_until"`
 	Expired          bool            `json:"expired"`
-	CreatedAt        string          `json:"created_at"`
-	UpdatedAt        string          `json:"updated_at"`
+	// UnavailableReason says why an item of unavailable_items cannot be bought; null for the
+	// others.
+	UnavailableReason *string `json:"unavailable_reason"`
+	CreatedAt         string  `json:"created_at"`
+	UpdatedAt         string  `json:"updated_at"`
 }
 
 type cartJSON struct {
@@ -128,11 +131,31 @@ func (s *Server) renderCart(v cart.View) cartJSON {
 		into := cartID(c.MergedInto)
 		out.MergedInto = &into
 	}
-	for _, l := range v.Lines {
+	for _, l := range items(v) {
 		out.Items = append(out.Items, renderItem(l))
 	}
 	for _, l := range v.Unavailable {
 		out.UnavailableItems = append(out.UnavailableItems, renderItem(l))
+	}
+	return out
+}
+
+// items are the lines a cart shows as its items, in the cart's order: those that count in
+// the totals and the expired ones (which do not).
+func items(v cart.View) []cart.LineView {
+	if len(v.ExpiredLines) == 0 {
+		return v.Lines
+	}
+	out := make([]cart.LineView, 0, len(v.Lines)+len(v.ExpiredLines))
+	i, j := 0, 0
+	for i < len(v.Lines) || j < len(v.ExpiredLines) {
+		if j == len(v.ExpiredLines) || i < len(v.Lines) && v.Lines[i].Item.Num < v.ExpiredLines[j].Item.Num {
+			out = append(out, v.Lines[i])
+			i++
+		} else {
+			out = append(out, v.ExpiredLines[j])
+			j++
+		}
 	}
 	return out
 }
@@ -163,7 +186,29 @@ func renderItem(l cart.LineView) itemJSON {
 	if l.RetailPrice > 0 {
 		out.RetailPrice = &l.RetailPrice
 	}
+	if l.UnavailableReason != "" {
+		out.UnavailableReason = &l.UnavailableReason
+	}
 	return out
+}
+
+// saleJSON is the sale resource, as written (PUT) and read; status is the sale's state at the
+// instant of the call.
+type saleJSON struct {
+	ID        string `json:"id"`
+	Object    string `json:"object"`
+	Number    int64  `json:"number"`
+	Name      string `json:"name"`
+	StartsAt  string `json:"starts_at"`
+	EndsAt    string `json:"ends_at"`
+	Status    string `json:"status"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+func renderSale(s cart.Sale, now time.Time) saleJSON {
+	return saleJSON{ID: s.ID, Object: "sale", Number: s.Num, Name: s.Name, StartsAt: timeJSON(s.StartsAt),
+		EndsAt: timeJSON(s.EndsAt), Status: s.State(now), CreatedAt: timeJSON(s.CreatedAt), UpdatedAt: timeJSON(s.UpdatedAt)}
 }
 
 // productJSON is the product resource, both as written (PUT) and as read.

@@ -69,6 +69,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/inventory/{sku}", s.authed(s.handleInventoryPut))
 	s.mux.HandleFunc("PATCH /v1/inventory/{sku}", s.authed(s.handleInventoryPatch))
 	s.mux.HandleFunc("GET /v1/inventory/{sku}", s.authed(s.handleInventoryGet))
+	s.mux.HandleFunc("PUT /v1/sales/{id}", s.authed(s.handleSalePut))
+	s.mux.HandleFunc("GET /v1/sales/{id}", s.authed(s.handleSaleGet))
 	s.mux.HandleFunc("GET /v1/settings", s.authed(s.handleSettingsGet))
 	s.mux.HandleFunc("PUT /v1/settings", s.authed(s.handleSettingsPut))
 	s.mux.HandleFunc("PUT /v1/promotions/{code}", s.authed(s.handlePromotionPut))
@@ -87,6 +89,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPut))
 	s.mux.HandleFunc("PATCH /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPatch))
 	s.mux.HandleFunc("DELETE /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemDelete))
+	s.mux.HandleFunc("POST /v1/carts/{id}/checkout", s.authed(s.handleCheckout))
 }
 
 // ServeHTTP serves the API. Requests no route matches get problem+json 404 or 405, and a

@@ -25,6 +25,7 @@ type config struct {
 	db             string
 	demo           bool
 	reservationTTL time.Duration
+	sweepInterval  time.Duration
 	durability     string
 	adminKey       string
 	logFormat      string
@@ -48,6 +49,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, fmt.Errorf("CARTD_RESERVATION_TTL: %w", err)
 	}
 	fs.DurationVar(&c.reservationTTL, "reservation-ttl", ttl, "how long a cart line holds its stock; 0 reserves nothing (CARTD_RESERVATION_TTL)")
+	sweep, err := time.ParseDuration(env("CARTD_SWEEP_INTERVAL", "1s"))
+	if err != nil {
+		return c, fs, fmt.Errorf("CARTD_SWEEP_INTERVAL: %w", err)
+	}
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", sweep, "how often lapsed reservations and unavailable lines release their stock; 0 leaves it to the carts' writes (CARTD_SWEEP_INTERVAL)")
 	fs.StringVar(&c.durability, "durability", env("CARTD_DURABILITY", "normal"), "normal: a 2xx survives a crash of cartd; full: also an OS crash, every commit fsynced (CARTD_DURABILITY)")
 	fs.StringVar(&c.logFormat, "log-format", env("CARTD_LOG_FORMAT", "json"), "log format: json or text (CARTD_LOG_FORMAT)")
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
@@ -56,6 +62,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.reservationTTL < 0 {
 		return c, fs, errors.New("--reservation-ttl must not be negative")
+	}
+	if c.sweepInterval < 0 {
+		return c, fs, errors.New("--sweep-interval must not be negative")
 	}
 	if c.durability != "normal" && c.durability != "full" {
 		return c, fs, fmt.Errorf("--durability must be normal or full, not %q", c.durability)
@@ -149,16 +158,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("cartd listening", "addr", ln.Addr().String(), "db", c.db, "reservation_ttl", c.reservationTTL.String(), "durability", c.durability)
+	log.Info("cartd listening", "addr", ln.Addr().String(), "db", c.db, "reservation_ttl", c.reservationTTL.String(), "sweep_interval", c.sweepInterval.String(), "durability", c.durability)
 	housekeeping, stopHousekeeping := context.WithCancel(context.WithoutCancel(ctx))
 	housekept := make(chan struct{})
 	go func() {
 		defer close(housekept)
 		eng.Housekeep(housekeeping, time.Minute)
 	}()
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		if c.sweepInterval > 0 {
+			eng.Sweeper(housekeeping, c.sweepInterval)
+		}
+	}()
 	defer func() {
 		stopHousekeeping()
 		<-housekept // before the deferred store Close
+		<-swept
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -105,6 +105,8 @@ func TestRunRefusesBadInvocations(t *testing.T) {
 		{"a durability that is neither normal nor full", []string{"--durability", "sometimes", "--db", db}, nil, "--durability must be normal or full"},
 		{"a negative reservation ttl", []string{"--reservation-ttl", "-1s", "--db", db}, nil, "--reservation-ttl must not be negative"},
 		{"a reservation ttl that is no duration", []string{"--db", db}, map[string]string{"CARTD_RESERVATION_TTL": "soon"}, "CARTD_RESERVATION_TTL"},
+		{"a negative sweep interval", []string{"--sweep-interval", "-1s", "--db", db}, nil, "--sweep-interval must not be negative"},
+		{"a sweep interval that is no duration", []string{"--db", db}, map[string]string{"CARTD_SWEEP_INTERVAL": "often"}, "CARTD_SWEEP_INTERVAL"},
 		{"a database of an unknown kind", []string{"migrate", "--db", "mysql://localhost/cartd"}, nil, "want sqlite:PATH"},
 		{"keys without create", []string{"keys"}, nil, "usage: cartd keys create"},
 		{"keys create with an unknown scope", []string{"keys", "create", "--db", db, "--scopes", "carts:fly"}, nil, `unknown scope "carts:fly"`},
