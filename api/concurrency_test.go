@@ -24,6 +24,7 @@ type cartDoc struct {
 	Items           []itemDoc `json:"items"`
 	ItemCount       int64     `json:"item_count"`
 	UniqueItemCount int64     `json:"unique_item_count"`
+	Expired         int64     `json:"expired"`
 	Subtotal        int64     `json:"subtotal"`
 	Discount        int64     `json:"discount"`
 	Tax             int64     `json:"tax"`
@@ -42,6 +43,7 @@ type itemDoc struct {
 	Tax              int64  `json:"tax"`
 	Total            int64  `json:"total"`
 	InventoryStatus  string `json:"inventory_status"`
+	Expired          bool   `json:"expired"`
 }
 
 // item returns the line of sku, if the cart holds one.
@@ -71,12 +73,20 @@ type stockDoc struct {
 }
 
 // checkTotals holds a cart response to invariant 3 (prices exclude tax, the default): every
-// figure equals a recomputation from the items the response lists. It reports with Errorf, so
-// client goroutines may call it.
+// figure equals a recomputation from the items the response lists, expired items being out of
+// the totals. It reports with Errorf, so client goroutines may call it.
 func checkTotals(tb testing.TB, c cartDoc) {
 	tb.Helper()
-	var subtotal, discount, tax, units int64
+	var subtotal, discount, tax, units, lines, expired int64
 	for _, it := range c.Items {
+		if it.Expired {
+			if it.Subtotal != 0 || it.Tax != 0 || it.Total != 0 {
+				tb.Errorf("cart %s v%d: expired item %s has subtotal %d, tax %d, total %d", c.ID, c.Version, it.ID, it.Subtotal, it.Tax, it.Total)
+			}
+			expired += it.Quantity
+			continue
+		}
+		lines++
 		if it.Subtotal != it.UnitPrice*it.Quantity {
 			tb.Errorf("cart %s v%d: item %s subtotal %d != unit_price %d * quantity %d", c.ID, c.Version, it.ID, it.Subtotal, it.UnitPrice, it.Quantity)
 		}
@@ -97,8 +107,10 @@ func checkTotals(tb testing.TB, c cartDoc) {
 		tb.Errorf("cart %s v%d: discount %d < sum of item discounts %d", c.ID, c.Version, c.Discount, discount)
 	case c.ItemCount != units:
 		tb.Errorf("cart %s v%d: item_count %d != sum of quantities %d", c.ID, c.Version, c.ItemCount, units)
-	case c.UniqueItemCount != int64(len(c.Items)):
-		tb.Errorf("cart %s v%d: unique_item_count %d != %d items", c.ID, c.Version, c.UniqueItemCount, len(c.Items))
+	case c.UniqueItemCount != lines:
+		tb.Errorf("cart %s v%d: unique_item_count %d != %d items not expired", c.ID, c.Version, c.UniqueItemCount, lines)
+	case c.Expired != expired:
+		tb.Errorf("cart %s v%d: expired %d != %d units of expired items", c.ID, c.Version, c.Expired, expired)
 	case c.Total != c.Subtotal-c.Discount+c.Tax+c.Shipping:
 		tb.Errorf("cart %s v%d: total %d != %d - %d + %d + %d", c.ID, c.Version, c.Total, c.Subtotal, c.Discount, c.Tax, c.Shipping)
 	}
