@@ -1,0 +1,168 @@
+// Package sourcehub is the SourceHub dialect: SourceHub's cart/update-item call, served by
+// cartd's engine, so that an app built against SourceHub works against cartd unchanged.
+//
+//	POST /api/cart/update-item?quantity=2&customer_id=9&cart_id=79532
+//	Authorization: Bearer <API key with carts:write>
+//
+// It sets the quantity of one line of the customer's cart (engine.UpdateCustomerItem: the
+// customer's most recently active cart, DESIGN §9); 0 removes the line; more than the stock
+// available is refused and changes nothing. The response is the seed's example shape: the
+// cart's counts and amounts and its items, each with its product.
+//
+// Where the seed is garbled or silent, this package decides, following the seed's example:
+//
+//   - cart_id is the cart *item* id (the example's cart_id=79532 answers an item with id
+//     79532), the item's number: cartd's ci_79532. The parameters are read from the query
+//     string only, as the seed sends them; customer_id must be an integer, and names the
+//     customer "9" for 9 (DESIGN §2).
+//   - quantity sets the quantity (the seed's "0 removes" only makes sense for a set; its
+//     example's request of 2 answering 6 is taken as garbled).
+//   - items are the cart's lines that count in its totals, then the lines whose reservation
+//     lapsed (they are still in the cart, as the native API lists them among its items; a
+//     quantity change reserves again), each in cart order. Lines that cannot be bought any
+//     more (product withdrawn, sale ended) are not listed; quantity 0 still removes them.
+//   - Amounts are exact JSON numbers written from minor units (money.Number: 1200, 12.5).
+//     cart_item_count counts the lines, total_cart_quantity the units, of the totals;
+//     cart_total is the subtotal, discount the cart's discount, billable_amount its total
+//     (the example's 1200 = 6 × 200 with GST 5% is a shop whose prices include tax).
+//   - A SourceHub product is a cartd variant (its sku is "a unique identifier of the
+//     product"), shown with its product's number as id, the product's name, image,
+//     description and HSN code (tax code), and the variant's weight in grams.
+//     price_per_unit is the variant's base unit price and productpricing the pricing set in
+//     effect for the line's quantity: the quantity tier reached (buying_qty is its minimum
+//     quantity, price its unit price), or the base price from 1 unit. Tiers carry no id in
+//     cartd: productpricing.id is the variant's number × 1000 + the tier's position (1 for the
+//     first tier, 0 for the base price), unique and stable while the tiers keep their order.
+//     (The example's price_per_unit of 10 beside a pricing set of 200 from 1 unit cannot both
+//     be cartd prices: there, both are the base price.)
+//     maximum_retail_price is the variant's retail price, or the unit price when it has none
+//     (as the cart's retail total counts it); gst_percent its tax rate as a percentage.
+//     cartd has no measurement types, product volumes or category records: vol is 0,
+//     measurementtype is {id: 0, name: ""}, productcategory is {id: 0, name: the product's
+//     category, image: ""}.
+//   - message is the seed's "Cart item quantity updated", for a removal too.
+//
+// Errors are the seed's envelope, {"error": {code, description, source, status_code}}, with
+// source the URL called. The seed documents 401 AUTHENTICATION_ERROR ("Invalid credential or
+// token.") and 422 VALIDATION_ERROR, whose reasons include an incorrect customer id: so an
+// unknown customer or item is a 422 ("The selected customer id is invalid.", "The selected
+// cart id is invalid."), as are the request's values ("The customer id field is required.",
+// "The quantity must be an integer.", ...), checked in the order customer_id, cart_id,
+// quantity, and short stock. The rest, which the seed does not document, keep their HTTP
+// meaning: 403 AUTHORIZATION_ERROR for a key without carts:write, 404 NOT_FOUND and 405
+// METHOD_NOT_ALLOWED for other paths and methods, 429, 503 SERVICE_UNAVAILABLE and 500
+// SERVER_ERROR (logged, never detailed).
+package sourcehub
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+// Prefix is the path under which the dialect's routes lie; cartd sends it every request under
+// it.
+const Prefix = "/api/cart/"
+
+// Config tunes a Handler.
+type Config struct {
+	Logger *slog.Logger
+}
+
+// Handler serves the SourceHub dialect over an engine.
+type Handler struct {
+	eng *engine.Engine
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New returns the SourceHub dialect's handler.
+func New(eng *engine.Engine, cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /api/cart/update-item", h.handleUpdateItem)
+	return h
+}
+
+// ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in the seed's
+// envelope, and a panicking handler answers 500 instead of dropping the connection.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
+		}
+	}()
+	if _, pattern := h.mux.Handler(r); pattern != "" {
+		h.mux.ServeHTTP(w, r)
+		return
+	}
+	// No route: the mux tells 404 from 405 (and sets Allow); answer in the envelope.
+	rec := &statusRecorder{header: http.Header{}}
+	h.mux.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	if rec.status == http.StatusMethodNotAllowed {
+		writeEnvelope(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+			fmt.Sprintf("The %s method is not supported for this route.", r.Method), h.log)
+		return
+	}
+	writeEnvelope(w, r, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("The route %s could not be found.", strings.TrimPrefix(r.URL.Path, "/")), h.log)
+}
+
+// statusRecorder captures what the mux's own 404/405 handler would write.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (r *statusRecorder) Header() http.Header         { return r.header }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
+
+// handleUpdateItem is cart/update-item: authenticate, validate the query, set the quantity.
+func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
+	p, err := h.authenticate(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	req, err := decodeUpdateItem(r.URL.Query())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	v, err := h.eng.UpdateCustomerItem(r.Context(), p, engine.CustomerItemChange{
+		CustomerID: req.CustomerID, ItemNum: req.ItemNum, Change: cart.SetTo(req.Quantity), Policy: cart.Reject,
+	}, engine.Options{})
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	body, err := renderCart(v)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, response{Data: body, Message: "Cart item quantity updated"}, h.log)
+}
+
+// authenticate resolves the Bearer credential. Scopes are the engine's to check.
+func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimSpace(secret)
+	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer credential")
+	}
+	return h.eng.Authenticate(r.Context(), secret)
+}
