@@ -9,11 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/dialect/ebay"
+	"github.com/cartd/cartd/dialect/sourcehub"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/sqlite"
@@ -29,6 +32,7 @@ type config struct {
 	durability     string
 	adminKey       string
 	logFormat      string
+	publicURL      string // base of links in responses; "" until serve resolves it to http://ADDR
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -56,6 +60,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", sweep, "how often lapsed reservations and unavailable lines release their stock; 0 leaves it to the carts' writes (CARTD_SWEEP_INTERVAL)")
 	fs.StringVar(&c.durability, "durability", env("CARTD_DURABILITY", "normal"), "normal: a 2xx survives a crash of cartd; full: also an OS crash, every commit fsynced (CARTD_DURABILITY)")
 	fs.StringVar(&c.logFormat, "log-format", env("CARTD_LOG_FORMAT", "json"), "log format: json or text (CARTD_LOG_FORMAT)")
+	fs.StringVar(&c.publicURL, "public-url", env("CARTD_PUBLIC_URL", ""), "base URL of links in responses, such as eBay's cartWebUrl; default http://ADDR (CARTD_PUBLIC_URL)")
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
@@ -68,6 +73,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.durability != "normal" && c.durability != "full" {
 		return c, fs, fmt.Errorf("--durability must be normal or full, not %q", c.durability)
+	}
+	if c.publicURL != "" {
+		u, err := url.Parse(c.publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return c, fs, fmt.Errorf("--public-url must be an http:// or https:// URL without query, not %q", c.publicURL)
+		}
+		c.publicURL = strings.TrimSuffix(c.publicURL, "/")
 	}
 	return c, fs, nil
 }
@@ -150,8 +162,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
+	if c.publicURL == "" {
+		c.publicURL = "http://" + ln.Addr().String()
+	}
 	srv := &http.Server{
-		Handler:           api.New(eng, api.Config{Logger: log}),
+		Handler:           handler(eng, c, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -190,6 +205,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// handler is everything cartd serves: each dialect at the path prefix of its seed's API, and
+// the native API (with /healthz, /readyz, /openapi.json) at every other path. Each front door
+// answers its own unknown paths and methods in its own error shape. A new dialect is one more
+// line here.
+func handler(eng *engine.Engine, c config, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", api.New(eng, api.Config{Logger: log}))
+	mux.Handle(sourcehub.Prefix, sourcehub.New(eng, sourcehub.Config{Logger: log}))
+	mux.Handle(ebay.Prefix, ebay.New(eng, ebay.Config{PublicURL: c.publicURL, Logger: log}))
+	return mux
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
