@@ -442,3 +442,27 @@ func mustJSON(tb testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// An item whose catalog price changed since it was stored is "revised": warning 10005, and
+// the response shows the new price.
+func TestRevisedItem(t *testing.T) {
+	s, token, _, ball, _ := seedShop(t)
+	s.mustProduct(t, cart.Product{ID: "prod_baseball", Name: "Rawlings Official League Baseball",
+		ImageURL: "https://img.example/baseball.jpg",
+		Variants: []cart.Variant{{ID: "var_baseball", SKU: "BALL", Prices: map[string]int64{"USD": 1700}, Active: true}}}, 15)
+	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 2}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+	checkShape(t, "", got)
+	if p := at(got, "cartItems", 0, "price", "value"); p != "17.00" {
+		t.Errorf("price = %v, want the new 17.00", p)
+	}
+	var ids []string
+	for _, w := range got["warnings"].([]any) {
+		ids = append(ids, string(at(w, "errorId").(json.Number)))
+		if at(w, "errorId") == json.Number("10005") && !strings.Contains(at(w, "message").(string), at(got, "cartItems", 0, "itemId").(string)) {
+			t.Errorf("10005 does not name the item: %v", w)
+		}
+	}
+	if !strings.Contains(strings.Join(ids, ","), "10005") {
+		t.Errorf("warnings %v, want 10005 for the revised price", ids)
+	}
+}
