@@ -1,0 +1,544 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store"
+)
+
+// txn is both a store.ReadTx (write false: a read-only snapshot) and a store.Tx (write true:
+// READ COMMITTED, locking what the contract says it locks).
+type txn struct {
+	tx    pgx.Tx
+	now   time.Time
+	write bool
+	// failed is the transaction's first database error, after which PostgreSQL refuses every
+	// statement until rollback; retry consults it when fn returned something else.
+	failed error
+	// What this transaction read of rows it may write without having locked them, so that
+	// the write can tell whether another transaction got there first (see the package doc).
+	settingsRead     bool
+	settingsRevision int64 // -1: read as absent
+	stockAbsent      map[string]bool
+	// held is what the transaction holds of the rows the lock order ranks, and want what it
+	// locked or asked to lock, kept across attempts for lockAhead (see locks.go).
+	held held
+	want *rows
+}
+
+var _ store.Tx = (*txn)(nil)
+
+// Now is the database's clock, read when the transaction began.
+func (t *txn) Now() time.Time { return t.now }
+
+// fail maps a database error (see dbErr) and remembers the first one.
+func (t *txn) fail(ctx context.Context, err error) error {
+	err = dbErr(ctx, err)
+	if t.failed == nil {
+		t.failed = err
+	}
+	return err
+}
+
+// exec runs a statement and returns how many rows it changed.
+func (t *txn) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// execOne runs a statement that must change exactly one row; none changed means the row does
+// not exist, and the caller's notFound is returned.
+func (t *txn) execOne(ctx context.Context, notFound *cart.Error, op, query string, args ...any) error {
+	n, err := t.exec(ctx, op, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// queryRow runs a query of at most one row and scans it; found is false when there is none.
+func (t *txn) queryRow(ctx context.Context, op, query string, args []any, dest ...any) (found bool, err error) {
+	err = t.tx.QueryRow(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+	}
+	return true, nil
+}
+
+// query runs a query and calls scan for each row, the scan targets being dest.
+func (t *txn) query(ctx context.Context, op, query string, args []any, dest []any, each func() error) error {
+	rows, err := t.tx.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+		}
+		if err := each(); err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+	}
+	return nil
+}
+
+// stale is the conflict a write reports when the row it would write changed since this
+// transaction read it: retry re-runs the transaction, which reads it again.
+func (t *txn) stale(op string) error {
+	err := &conflictError{err: fmt.Errorf("%s: %w", op, errStale)}
+	if t.failed == nil {
+		t.failed = err
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+const qSettings = `
+	SELECT default_currency, prices_include_tax, max_quantity_per_item, max_lines_per_cart,
+	       shipping, revision, updated_at
+	FROM settings WHERE id = 1`
+
+// Settings returns the stored settings, or the defaults when none were ever stored. It does
+// not lock the row, which every cart call reads; a Tx remembers the revision it read, for
+// PutSettings.
+func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
+	var (
+		s        cart.Settings
+		shipping []byte
+		revision int64
+	)
+	found, err := t.queryRow(ctx, "get settings", qSettings, nil, &s.DefaultCurrency, &s.PricesIncludeTax,
+		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &revision, &s.UpdatedAt)
+	if err != nil {
+		return cart.Settings{}, err
+	}
+	if !t.settingsRead {
+		t.settingsRead, t.settingsRevision = true, -1
+		if found {
+			t.settingsRevision = revision
+		}
+	}
+	if !found {
+		return cart.DefaultSettings(), nil
+	}
+	if err := decodeJSON(shipping, &s.Shipping); err != nil {
+		return cart.Settings{}, fmt.Errorf("postgres: get settings: shipping: %w", err)
+	}
+	s.UpdatedAt = s.UpdatedAt.UTC()
+	return s, nil
+}
+
+const (
+	qInsertSettings = `
+		INSERT INTO settings (id, default_currency, prices_include_tax, max_quantity_per_item,
+		                      max_lines_per_cart, shipping, revision, updated_at)
+		VALUES (1, $1, $2, $3, $4, $5, 1, $6)`
+
+	qUpsertSettings = qInsertSettings + `
+		ON CONFLICT (id) DO UPDATE SET
+			default_currency = excluded.default_currency,
+			prices_include_tax = excluded.prices_include_tax,
+			max_quantity_per_item = excluded.max_quantity_per_item,
+			max_lines_per_cart = excluded.max_lines_per_cart,
+			shipping = excluded.shipping,
+			revision = settings.revision + 1,
+			updated_at = excluded.updated_at`
+
+	qUpdateSettings = `
+		UPDATE settings SET default_currency = $1, prices_include_tax = $2,
+		                    max_quantity_per_item = $3, max_lines_per_cart = $4, shipping = $5,
+		                    revision = revision + 1, updated_at = $6
+		WHERE id = 1 AND revision = $7`
+)
+
+// PutSettings replaces the one settings row. After this transaction read the settings, it
+// writes them only if they are still as read (the revision it saw, or still absent);
+// otherwise another transaction changed them in between, and this one is re-run.
+func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
+	shipping, err := encodeJSON(s.Shipping, len(s.Shipping) == 0)
+	if err != nil {
+		return fmt.Errorf("postgres: put settings: shipping: %w", err)
+	}
+	args := []any{s.DefaultCurrency, s.PricesIncludeTax, s.MaxQuantityPerItem, s.MaxLinesPerCart,
+		shipping, s.UpdatedAt}
+	switch {
+	case !t.settingsRead:
+		_, err = t.exec(ctx, "put settings", qUpsertSettings, args...)
+		return err
+	case t.settingsRevision < 0:
+		_, err = t.exec(ctx, "put settings", qInsertSettings, args...)
+		return err
+	}
+	n, err := t.exec(ctx, "put settings", qUpdateSettings, append(args, t.settingsRevision)...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return t.stale("put settings")
+	}
+	t.settingsRevision++
+	return nil
+}
+
+// cartColumns are the columns cartRow scans.
+const cartColumns = `num, customer_id, currency, status, version, metadata, merged_into,
+	created_at, updated_at, last_activity`
+
+// cartRow is the scan target of cartColumns.
+type cartRow struct {
+	c          cart.Cart
+	status     string
+	meta       []byte
+	mergedInto *int64
+}
+
+func (r *cartRow) dest() []any {
+	return []any{&r.c.Num, &r.c.CustomerID, &r.c.Currency, &r.status, &r.c.Version, &r.meta,
+		&r.mergedInto, &r.c.CreatedAt, &r.c.UpdatedAt, &r.c.LastActivity}
+}
+
+func (r *cartRow) cart() cart.Cart {
+	c := r.c
+	c.Status = cart.Status(r.status)
+	c.Metadata = rawJSON(r.meta)
+	if r.mergedInto != nil {
+		c.MergedInto = *r.mergedInto
+	}
+	c.CreatedAt, c.UpdatedAt, c.LastActivity = c.CreatedAt.UTC(), c.UpdatedAt.UTC(), c.LastActivity.UTC()
+	return c
+}
+
+const (
+	qCart                = `SELECT ` + cartColumns + ` FROM carts WHERE num = $1`
+	qCartForUpdate       = qCart + ` FOR UPDATE`
+	qCartForUpdateNoWait = qCart + ` FOR UPDATE NOWAIT`
+)
+
+// Cart reads one cart; in a Tx it locks the cart's row until commit, without waiting if that
+// goes against the lock order (see locks.go).
+func (t *txn) Cart(ctx context.Context, num int64) (cart.Cart, error) {
+	q := qCart
+	if t.write {
+		q = qCartForUpdate
+		if !t.held.cartInOrder(num) {
+			q = qCartForUpdateNoWait
+		}
+		t.want.addCart(num)
+	}
+	var r cartRow
+	found, err := t.queryRow(ctx, "get cart", q, []any{num}, r.dest()...)
+	if err != nil {
+		return cart.Cart{}, err
+	}
+	if !found {
+		return cart.Cart{}, errCartNotFound()
+	}
+	if t.write {
+		t.held.lockedCart(num)
+	}
+	return r.cart(), nil
+}
+
+func errCartNotFound() *cart.Error {
+	return cart.Errorf(cart.NotFound, "cart_not_found", "cart not found")
+}
+
+// qActiveCartOf walks the partial index carts_customer_active backwards from the customer's
+// most recent entry.
+const qActiveCartOf = `
+	SELECT ` + cartColumns + ` FROM carts
+	WHERE customer_id = $1 AND status = 'active'
+	ORDER BY last_activity DESC, num DESC
+	LIMIT 1`
+
+// ActiveCartOf reads a customer's most recently active cart of status active, without locking
+// it. Guest carts (customer "") are nobody's.
+func (t *txn) ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, error) {
+	notFound := cart.Errorf(cart.NotFound, "cart_not_found", "the customer has no active cart")
+	if customerID == "" {
+		return cart.Cart{}, notFound
+	}
+	var r cartRow
+	found, err := t.queryRow(ctx, "get active cart", qActiveCartOf, []any{customerID}, r.dest()...)
+	if err != nil {
+		return cart.Cart{}, err
+	}
+	if !found {
+		return cart.Cart{}, notFound
+	}
+	return r.cart(), nil
+}
+
+const qInsertCart = `
+	INSERT INTO carts (customer_id, currency, status, version, metadata, merged_into,
+	                   created_at, updated_at, last_activity)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	RETURNING num`
+
+// InsertCart stores a new cart and sets its Num.
+func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
+	_, err := t.queryRow(ctx, "insert cart", qInsertCart,
+		[]any{c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
+			nullNum(c.MergedInto), c.CreatedAt, c.UpdatedAt, c.LastActivity},
+		&c.Num)
+	return err
+}
+
+const qUpdateCart = `
+	UPDATE carts SET customer_id = $1, currency = $2, status = $3, version = $4, metadata = $5,
+	                 merged_into = $6, updated_at = $7, last_activity = $8
+	WHERE num = $9`
+
+// UpdateCart stores every field of the cart but Num and CreatedAt; NotFound if there is no
+// such cart.
+func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
+	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
+		c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
+		nullNum(c.MergedInto), c.UpdatedAt, c.LastActivity, c.Num)
+}
+
+// itemColumns are the columns itemRow scans, for a query naming cart_items "i".
+const itemColumns = `i.num, i.cart_num, i.variant_num, i.quantity, i.reserved_quantity, i.backorder,
+	i.added_unit_price, i.unit_price, i.notes, i.metadata, i.reserved_until, i.created_at, i.updated_at`
+
+// itemRow is the scan target of itemColumns; one is reused across the rows of a query.
+type itemRow struct {
+	it            cart.Item
+	meta          []byte
+	reservedUntil *time.Time
+}
+
+func (r *itemRow) dest() []any {
+	return []any{&r.it.Num, &r.it.CartNum, &r.it.VariantNum, &r.it.Quantity, &r.it.ReservedQuantity,
+		&r.it.Backorder, &r.it.AddedUnitPrice, &r.it.UnitPrice, &r.it.Notes, &r.meta,
+		&r.reservedUntil, &r.it.CreatedAt, &r.it.UpdatedAt}
+}
+
+func (r *itemRow) item() cart.Item {
+	it := r.it
+	it.Metadata = rawJSON(r.meta)
+	it.ReservedUntil = fromNullTime(r.reservedUntil)
+	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
+	return it
+}
+
+func errItemNotFound() *cart.Error {
+	return cart.Errorf(cart.NotFound, "item_not_found", "item not found")
+}
+
+const qInsertItem = `
+	INSERT INTO cart_items (cart_num, variant_num, quantity, reserved_quantity, backorder,
+	                        added_unit_price, unit_price, notes, metadata, reserved_until,
+	                        created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+	RETURNING num`
+
+// InsertItem stores a new item and sets its Num.
+func (t *txn) InsertItem(ctx context.Context, it *cart.Item) error {
+	_, err := t.queryRow(ctx, "insert item", qInsertItem,
+		[]any{it.CartNum, it.VariantNum, it.Quantity, it.ReservedQuantity, it.Backorder,
+			it.AddedUnitPrice, it.UnitPrice, it.Notes, jsonText(it.Metadata),
+			nullTime(it.ReservedUntil), it.CreatedAt, it.UpdatedAt},
+		&it.Num)
+	return err
+}
+
+const qUpdateItem = `
+	UPDATE cart_items SET quantity = $1, reserved_quantity = $2, backorder = $3,
+	                      added_unit_price = $4, unit_price = $5, notes = $6, metadata = $7,
+	                      reserved_until = $8, updated_at = $9
+	WHERE num = $10`
+
+// UpdateItem stores what a change may alter; the cart, variant and CreatedAt are fixed at
+// insert. NotFound if there is no such item.
+func (t *txn) UpdateItem(ctx context.Context, it cart.Item) error {
+	return t.execOne(ctx, errItemNotFound(), "update item", qUpdateItem,
+		it.Quantity, it.ReservedQuantity, it.Backorder, it.AddedUnitPrice, it.UnitPrice,
+		it.Notes, jsonText(it.Metadata), nullTime(it.ReservedUntil), it.UpdatedAt, it.Num)
+}
+
+const qDeleteItem = `DELETE FROM cart_items WHERE num = $1`
+
+// DeleteItem removes one item; NotFound if there is no such item.
+func (t *txn) DeleteItem(ctx context.Context, itemNum int64) error {
+	return t.execOne(ctx, errItemNotFound(), "delete item", qDeleteItem, itemNum)
+}
+
+const qDeleteItems = `DELETE FROM cart_items WHERE cart_num = $1`
+
+// DeleteItems removes every item of a cart; a cart without items is not an error.
+func (t *txn) DeleteItems(ctx context.Context, cartNum int64) error {
+	_, err := t.exec(ctx, "delete items", qDeleteItems, cartNum)
+	return err
+}
+
+const qLines = `
+	SELECT ` + itemColumns + `, ` + variantColumns + `, ` + productColumns + `,
+	       COALESCE(s.on_hand, 0), COALESCE(s.reserved, 0), COALESCE(s.backordered, 0),
+	       COALESCE(s.version, 0), s.updated_at, ` + saleColumns + `
+	FROM cart_items i
+	JOIN variants v ON v.num = i.variant_num
+	JOIN products p ON p.num = v.product_num
+	LEFT JOIN stock s ON s.sku = v.sku
+	LEFT JOIN sales sa ON sa.id = v.sale_id
+	WHERE i.cart_num = $1
+	ORDER BY i.num`
+
+// Lines reads a cart's items with their variants, products, stock and sales in one query, without
+// locking them: a Tx that changes a cart's items has locked the cart first.
+func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
+	var (
+		ir           itemRow
+		vr           variantRow
+		pr           productRow
+		sr           saleRow
+		st           cart.Stock
+		stockUpdated *time.Time
+		lines        []cart.Line
+	)
+	dest := append(append(append(ir.dest(), vr.dest()...), pr.dest()...),
+		&st.OnHand, &st.Reserved, &st.Backordered, &st.Version, &stockUpdated)
+	dest = append(dest, sr.dest()...)
+	err := t.query(ctx, "get lines", qLines, []any{cartNum}, dest, func() error {
+		v, err := vr.variant()
+		if err != nil {
+			return fmt.Errorf("variant %s: %w", vr.v.ID, err)
+		}
+		s := st
+		s.SKU = v.SKU
+		s.UpdatedAt = fromNullTime(stockUpdated)
+		lines = append(lines, cart.Line{Item: ir.item(), Variant: v, Product: pr.product(), Stock: s, Sale: sr.sale()})
+		return nil
+	})
+	return lines, err
+}
+
+const (
+	qStock                = `SELECT on_hand, reserved, backordered, version, updated_at FROM stock WHERE sku = $1`
+	qStockForUpdate       = qStock + ` FOR UPDATE`
+	qStockForUpdateNoWait = qStock + ` FOR UPDATE NOWAIT`
+)
+
+// Stock reads a SKU's stock; a SKU never stocked has zero stock. In a Tx it locks the row
+// (without waiting if that goes against the lock order); a row that does not exist cannot be
+// locked, so the Tx remembers its absence instead, and PutStock inserts it without replacing
+// (see the package documentation).
+func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
+	q := qStock
+	if t.write {
+		q = qStockForUpdate
+		if !t.held.skuInOrder(sku) {
+			q = qStockForUpdateNoWait
+		}
+		t.want.addSKU(sku)
+	}
+	s := cart.Stock{SKU: sku}
+	var updated *time.Time
+	found, err := t.queryRow(ctx, "get stock", q, []any{sku}, &s.OnHand, &s.Reserved, &s.Backordered, &s.Version, &updated)
+	if err != nil {
+		return cart.Stock{}, err
+	}
+	if found && t.write {
+		t.held.lockedSKU(sku)
+	}
+	if !found {
+		if t.write {
+			if t.stockAbsent == nil {
+				t.stockAbsent = map[string]bool{}
+			}
+			t.stockAbsent[sku] = true
+		}
+		return s, nil
+	}
+	s.UpdatedAt = fromNullTime(updated)
+	return s, nil
+}
+
+const (
+	qInsertStock = `
+		INSERT INTO stock (sku, on_hand, reserved, backordered, version, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`
+
+	qPutStock = qInsertStock + `
+		ON CONFLICT (sku) DO UPDATE SET
+			on_hand = excluded.on_hand,
+			reserved = excluded.reserved,
+			backordered = excluded.backordered,
+			version = excluded.version,
+			updated_at = excluded.updated_at`
+)
+
+// PutStock creates or replaces a SKU's stock row. A row this transaction found absent is
+// inserted: if another transaction created it in between, the unique violation re-runs this
+// one, which then reads and locks it.
+func (t *txn) PutStock(ctx context.Context, s cart.Stock) error {
+	q := qPutStock
+	if t.stockAbsent[s.SKU] {
+		q = qInsertStock
+	}
+	if _, err := t.exec(ctx, "put stock", q, s.SKU, s.OnHand, s.Reserved, s.Backordered, s.Version,
+		nullTime(s.UpdatedAt)); err != nil {
+		return err
+	}
+	delete(t.stockAbsent, s.SKU)
+	return nil
+}
+
+// qStockHolders goes from the SKU to its variants (deleted ones too: their items hold stock
+// until released) and from each to its items through the partial index of holding items.
+// In a Tx it locks the items (not the variants).
+const (
+	qStockHolders = `
+		SELECT ` + itemColumns + `
+		FROM variants v
+		JOIN cart_items i ON i.variant_num = v.num
+		WHERE v.sku = $1 AND i.reserved_quantity > 0
+		ORDER BY i.updated_at DESC, i.num DESC`
+	qStockHoldersForUpdate = qStockHolders + ` FOR UPDATE OF i`
+)
+
+// StockHolders returns the items holding a SKU's stock, most recently changed first (then
+// newest item first), the order in which an inventory decrease releases reservations. In a
+// Tx it locks them: the caller changes items of carts it has not locked, and a concurrent
+// change to one of them must either finish first (and be read here) or wait.
+func (t *txn) StockHolders(ctx context.Context, sku string) ([]cart.Item, error) {
+	q := qStockHolders
+	if t.write {
+		q = qStockHoldersForUpdate
+	}
+	var (
+		ir    itemRow
+		items []cart.Item
+	)
+	err := t.query(ctx, "get stock holders", q, []any{sku}, ir.dest(), func() error {
+		items = append(items, ir.item())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if t.write {
+		// Rows locked after waiting are returned as they are now, but in the order of what
+		// was read before: sort again.
+		sortHolders(items)
+	}
+	return items, nil
+}
