@@ -90,8 +90,17 @@ type cartdProc struct {
 // listens on. The process is killed when the test ends, if it still runs.
 func startCartd(t *testing.T, bin, db, durability, adminKey string) *cartdProc {
 	t.Helper()
+	p := launchCartd(t, bin, adminKey, "--db", "sqlite:"+db, "--durability", durability)
+	p.waitListening(t)
+	return p
+}
+
+// launchCartd starts `cartd serve` on 127.0.0.1:0 with further flags, without waiting for it.
+// The process is killed when the test ends, if it still runs.
+func launchCartd(t *testing.T, bin, adminKey string, args ...string) *cartdProc {
+	t.Helper()
 	lw := &logWatch{listening: make(chan struct{})}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", "sqlite:"+db, "--durability", durability, "--log-format", "json")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
 	cmd.Env = append(os.Environ(), "CARTD_ADMIN_KEY="+adminKey)
 	cmd.Stdout, cmd.Stderr = io.Discard, lw
 	if err := cmd.Start(); err != nil {
@@ -103,17 +112,22 @@ func startCartd(t *testing.T, bin, db, durability, adminKey string) *cartdProc {
 		close(p.done)
 	}()
 	t.Cleanup(p.kill)
-	select {
-	case <-lw.listening:
-	case <-p.done:
-		t.Fatalf("cartd exited before listening: %v\n%s", cmd.ProcessState, lw)
-	case <-time.After(60 * time.Second):
-		t.Fatalf("cartd did not log its address within a minute:\n%s", lw)
-	}
-	lw.mu.Lock()
-	p.URL = "http://" + lw.addr
-	lw.mu.Unlock()
 	return p
+}
+
+// waitListening waits until the process's log names the address it listens on, and sets URL.
+func (p *cartdProc) waitListening(t *testing.T) {
+	t.Helper()
+	select {
+	case <-p.log.listening:
+	case <-p.done:
+		t.Fatalf("cartd exited before listening: %v\n%s", p.cmd.ProcessState, p.log)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("cartd did not log its address within a minute:\n%s", p.log)
+	}
+	p.log.mu.Lock()
+	p.URL = "http://" + p.log.addr
+	p.log.mu.Unlock()
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/cartd/cartd/dialect/sourcehub"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/postgres"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
@@ -30,6 +33,7 @@ type config struct {
 	reservationTTL time.Duration
 	sweepInterval  time.Duration
 	durability     string
+	dbMaxConns     int
 	adminKey       string
 	logFormat      string
 	publicURL      string // base of links in responses; "" until serve resolves it to http://ADDR
@@ -46,7 +50,12 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", env("CARTD_ADDR", "127.0.0.1:8080"), "listen address (CARTD_ADDR)")
-	fs.StringVar(&c.db, "db", env("CARTD_DB", "sqlite:cartd.db"), "database: sqlite:PATH (CARTD_DB)")
+	fs.StringVar(&c.db, "db", env("CARTD_DB", "sqlite:cartd.db"), "database: sqlite:PATH or postgres://... (CARTD_DB)")
+	maxConns, err := strconv.Atoi(env("CARTD_DB_MAX_CONNS", "0"))
+	if err != nil {
+		return c, fs, fmt.Errorf("CARTD_DB_MAX_CONNS: %w", err)
+	}
+	fs.IntVar(&c.dbMaxConns, "db-max-conns", maxConns, fmt.Sprintf("PostgreSQL connections per node; 0 means %d (CARTD_DB_MAX_CONNS)", postgres.DefaultMaxConns))
 	fs.BoolVar(&c.demo, "demo", env("CARTD_DEMO", "") == "true", "load the demo catalog and print an admin key (CARTD_DEMO=true)")
 	ttl, err := time.ParseDuration(env("CARTD_RESERVATION_TTL", "15m"))
 	if err != nil {
@@ -70,6 +79,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	if c.sweepInterval < 0 {
 		return c, fs, errors.New("--sweep-interval must not be negative")
+	}
+	if c.dbMaxConns < 0 || c.dbMaxConns > math.MaxInt32 {
+		return c, fs, fmt.Errorf("--db-max-conns must be between 0 and %d", math.MaxInt32)
 	}
 	if c.durability != "normal" && c.durability != "full" {
 		return c, fs, fmt.Errorf("--durability must be normal or full, not %q", c.durability)
@@ -130,9 +142,17 @@ func openStore(ctx context.Context, c config) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d})
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		return nil, errors.New("--db: this build has no PostgreSQL store; use sqlite:PATH")
+		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), FullDurability: c.durability == "full"})
 	}
-	return nil, fmt.Errorf("--db %q: want sqlite:PATH", c.db)
+	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://...", redactDB(c.db))
+}
+
+// redactDB is --db fit for a log: a URL's password masked.
+func redactDB(db string) string {
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return db
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -173,7 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("cartd listening", "addr", ln.Addr().String(), "db", c.db, "reservation_ttl", c.reservationTTL.String(), "sweep_interval", c.sweepInterval.String(), "durability", c.durability)
+	log.Info("cartd listening", "addr", ln.Addr().String(), "db", redactDB(c.db), "reservation_ttl", c.reservationTTL.String(), "sweep_interval", c.sweepInterval.String(), "durability", c.durability)
 	housekeeping, stopHousekeeping := context.WithCancel(context.WithoutCancel(ctx))
 	housekept := make(chan struct{})
 	go func() {
@@ -244,7 +264,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH (CARTD_DB)")
+	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH or postgres://... (CARTD_DB)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
