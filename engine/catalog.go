@@ -35,9 +35,13 @@ func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Pro
 		if err := tx.PutProduct(ctx, &prod); err != nil {
 			return err
 		}
+		// Only a successful read replaces prod: Write may run this function again.
 		stored, err := tx.Product(ctx, prod.ID)
+		if err != nil {
+			return err
+		}
 		prod = stored
-		return err
+		return nil
 	})
 	return prod, err
 }
