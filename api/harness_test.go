@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,10 +14,10 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/store"
-	"github.com/cartd/cartd/store/sqlite"
 )
 
-// testServer is a real cartd API on a real SQLite file, served over loopback TCP.
+// testServer is a real cartd API on a real SQLite file (or PostgreSQL schema: mustStore),
+// served over loopback TCP.
 type testServer struct {
 	URL    string
 	Admin  string // an admin API key
@@ -44,10 +43,7 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{Now: o.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	st := mustStore(tb, o.Now)
 	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL})
 	stopSweeper := func() {}
 	if o.SweepEvery > 0 {

@@ -361,10 +361,19 @@ func TestIdempotencyInFlight(t *testing.T) {
 		path := "/v1/carts/" + id + "/items/" + item
 		before := s.mustCartDoc(t, id)
 
-		// Hold SQLite's single writer, so that the first call with the key cannot finish.
+		// Hold the cart's row (and with it SQLite's single writer), so that the first call with
+		// the key cannot finish.
+		num, err := strconv.ParseInt(strings.TrimPrefix(id, "cart_"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
 		holding, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 		go func() {
-			held <- s.Store.Write(context.Background(), func(store.Tx) error {
+			held <- s.Store.Write(context.Background(), func(tx store.Tx) error {
+				if _, err := tx.Cart(context.Background(), num); err != nil {
+					close(holding)
+					return err
+				}
 				close(holding)
 				<-release
 				return nil
