@@ -16,16 +16,18 @@
 // every other read-then-write is guarded here, in the store, as a serializable database would
 // guard it:
 //
-//   - a row a transaction read as absent (Stock of a SKU never stocked, Settings never stored,
-//     an idempotency key without a record) is written back with a plain INSERT: if another
-//     transaction inserted it meanwhile, the unique violation (23505) re-runs the whole
-//     transaction, which then sees that row. Every unique value the engine inserts is looked
-//     up first (a product's SKUs, an API key's digest), so a unique violation always means
-//     such a race, and is retried the same way;
+//   - a row a transaction read as absent (Stock of a SKU never stocked, Settings never stored)
+//     is written back with a plain INSERT: if another transaction inserted it meanwhile, the
+//     unique violation (23505) re-runs the whole transaction, which then sees that row. Every
+//     unique value the engine inserts is looked up first (a product's SKUs, an API key's
+//     digest), so a unique violation always means such a race, and is retried the same way
+//     (an insert whose duplicate is the caller's error, a coupon applied twice, uses
+//     ON CONFLICT DO NOTHING instead);
 //   - the settings row, read by every cart call, is not locked (that would serialize all
 //     carts) but written back only if its revision is still the one read, else retried;
-//   - an idempotency record that exists is read FOR UPDATE, so of two calls reusing an expired
-//     key one replays the other's outcome;
+//   - an idempotency record replaces only an expired one: of two calls racing on one key,
+//     the second's insert waits for the first's and then finds it live (Conflict
+//     idempotency_key_taken, which the engine answers with the first's outcome);
 //   - StockHolders in a Tx locks the items it returns: an inventory decrease changes items of
 //     carts whose row it has not locked yet, and must not overwrite a concurrent change to
 //     them with what it read before;
@@ -40,18 +42,17 @@
 //
 // # Lock order and retries
 //
-// Transactions lock a cart before its stock rows, several carts in ascending Num (merges) and
-// the stock rows of a merge in ascending SKU. Two orders remain that can cross: a batch of
-// changes locks stock rows in the order of its changes, and an inventory decrease locks its
-// SKU's row, then the items holding it and their carts (after the stock, where a cart call
-// takes the cart first). PostgreSQL detects such a deadlock (after deadlock_timeout, 1 s by
-// default) and aborts one side with SQLSTATE 40P01.
+// Row locks follow one order: carts in ascending Num, then stock rows in ascending SKU. A lock
+// the engine must take against it (see locks.go) is taken with NOWAIT, and a busy row re-runs
+// the transaction with its rows locked in order first, so cartd's transactions avoid
+// deadlocks instead of waiting deadlock_timeout for PostgreSQL to break them.
 //
 // Write and Read re-run the whole closure, in a new transaction, on a serialization failure
 // (40001: CockroachDB and YugabyteDB raise it at their default isolation, PostgreSQL under
-// SERIALIZABLE), a deadlock (40P01), the unique violations and stale reads above, and a BEGIN
-// that failed on a connection the server had dropped (retry holds all of it). A COMMIT that
-// fails for want of a connection is never re-run: the change may have been applied.
+// SERIALIZABLE), a deadlock (40P01, the backstop), a NOWAIT lock refused (55P03), the unique
+// violations and stale reads above, and a BEGIN that failed on a connection the server had
+// dropped (retry holds all of it). A COMMIT that fails for want of a connection is never
+// re-run: the change may have been applied.
 //
 // # Clock
 //
