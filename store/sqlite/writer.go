@@ -55,6 +55,11 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	select {
+	case <-s.stop:
+		return errClosed
+	default:
+	}
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -69,6 +74,13 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	case <-ctx.Done():
 		if req.state.CompareAndSwap(queued, abandoned) {
 			return ctx.Err()
+		}
+		return <-req.done
+	case <-s.writerDone:
+		// Closed while queued (the queue is buffered, so the send above may win the race
+		// with Close): the writer is gone, and unless it ran the call, nobody will.
+		if req.state.CompareAndSwap(queued, abandoned) {
+			return errClosed
 		}
 		return <-req.done
 	}
