@@ -107,8 +107,10 @@ const (
 	// default max_connections of 100.
 	DefaultMaxConns = 16
 	// DefaultStatementTimeout bounds every statement, lock waits included, so that a stuck
-	// transaction costs its callers a 503 rather than their connection forever.
-	DefaultStatementTimeout = 5 * time.Second
+	// transaction costs its callers a 503 rather than their connection forever. It is long
+	// because legitimate waits can be: a batch of a thousand lines holds its SKUs' stock rows
+	// for its whole transaction, and carts changing the same SKUs queue behind it.
+	DefaultStatementTimeout = 30 * time.Second
 	// idleInTransactionTimeout is how long the server lets a transaction sit idle (a node
 	// frozen mid-transaction) before it ends the session and frees the rows it locked.
 	idleInTransactionTimeout = 30 * time.Second
