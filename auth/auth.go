@@ -53,8 +53,9 @@ func ParseScopes(s string) ([]Scope, error) {
 
 // Secret prefixes.
 const (
-	KeyPrefix   = "sk_"
-	TokenPrefix = "ct_"
+	KeyPrefix     = "sk_"
+	TokenPrefix   = "ct_"
+	SessionPrefix = "ss_"
 )
 
 // Digest is the stored form of a secret.
@@ -94,6 +95,16 @@ type Token struct {
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
 	RevokedAt  time.Time // zero while valid
+}
+
+// Session is a stored storefront session: a secret held in a shopper's cookie that names one
+// guest cart, until ExpiresAt.
+type Session struct {
+	Num       int64
+	CartNum   int64
+	Hash      Digest
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Principal is who a request acts as: an API key with scopes, or a customer through a token.

@@ -53,10 +53,11 @@ type ReadTx interface {
 	// Product returns a product with its variants (deleted ones excluded); deleted products
 	// are NotFound.
 	Product(ctx context.Context, id string) (cart.Product, error)
-	// VariantBySKU and VariantByID find a live (not deleted) variant and its product
-	// (without variants).
+	// VariantBySKU, VariantByID and VariantByNum find a live (not deleted) variant and its
+	// product (without variants).
 	VariantBySKU(ctx context.Context, sku string) (cart.Variant, cart.Product, error)
 	VariantByID(ctx context.Context, id string) (cart.Variant, cart.Product, error)
+	VariantByNum(ctx context.Context, num int64) (cart.Variant, cart.Product, error)
 
 	// Stock returns a SKU's stock; a SKU never stocked has a zero Stock, not NotFound. In a
 	// Tx it locks the row until commit.
@@ -86,6 +87,9 @@ type ReadTx interface {
 	// (the caller decides); NotFound when none has that digest.
 	KeyByHash(ctx context.Context, h auth.Digest) (auth.Key, error)
 	TokenByHash(ctx context.Context, h auth.Digest) (auth.Token, error)
+	// SessionByHash finds a storefront session by the digest of its secret, expired or not
+	// (the caller decides); NotFound when none has that digest.
+	SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error)
 
 	// Idempotency returns the record of a key within its scope, expired or not (the caller
 	// decides); NotFound when there is none.
@@ -143,6 +147,11 @@ type Tx interface {
 	// RevokeToken marks a customer's token revoked at the given instant; NotFound if the
 	// customer has no such token.
 	RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error
+	// InsertSession stores a new storefront session and sets its Num.
+	InsertSession(ctx context.Context, s *auth.Session) error
+	// PurgeSessions deletes at most limit sessions that expired before the instant, and
+	// returns how many it deleted (their carts stay).
+	PurgeSessions(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PutIdempotency stores a key's record, replacing a record of the same scope and key only
 	// if that one expired by r.CreatedAt. A live record is Conflict with reason

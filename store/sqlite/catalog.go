@@ -121,6 +121,7 @@ const (
 		WHERE v.deleted = 0 AND p.deleted = 0 AND `
 	qVariantBySKU = qVariantBy + `v.sku = ?`
 	qVariantByID  = qVariantBy + `v.id = ?`
+	qVariantByNum = qVariantBy + `v.num = ?`
 )
 
 // VariantBySKU finds the live variant with a SKU.
@@ -133,6 +134,12 @@ func (t *txn) VariantBySKU(ctx context.Context, sku string) (cart.Variant, cart.
 func (t *txn) VariantByID(ctx context.Context, id string) (cart.Variant, cart.Product, error) {
 	return t.variant(ctx, qVariantByID, id,
 		cart.Errorf(cart.NotFound, "variant_not_found", "variant %q not found", id))
+}
+
+// VariantByNum finds a live variant by cartd's number for it.
+func (t *txn) VariantByNum(ctx context.Context, num int64) (cart.Variant, cart.Product, error) {
+	return t.variant(ctx, qVariantByNum, num,
+		cart.Errorf(cart.NotFound, "variant_not_found", "variant %d not found", num))
 }
 
 // variant runs one of the qVariantBy queries.

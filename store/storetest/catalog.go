@@ -91,6 +91,7 @@ func testProducts(t *testing.T, open func(t *testing.T) store.Store) {
 				for name, lookup := range map[string]func() (cart.Variant, cart.Product, error){
 					"VariantBySKU": func() (cart.Variant, cart.Product, error) { return tx.VariantBySKU(ctx, want.SKU) },
 					"VariantByID":  func() (cart.Variant, cart.Product, error) { return tx.VariantByID(ctx, want.ID) },
+					"VariantByNum": func() (cart.Variant, cart.Product, error) { return tx.VariantByNum(ctx, want.Num) },
 				} {
 					v, gotP, err := lookup()
 					if err != nil {
@@ -146,6 +147,8 @@ func testProducts(t *testing.T, open func(t *testing.T) store.Store) {
 			_, _, err := tx.VariantBySKU(ctx, dropped.SKU)
 			wantCode(t, err, cart.NotFound, "variant_not_found")
 			_, _, err = tx.VariantByID(ctx, dropped.ID)
+			wantCode(t, err, cart.NotFound, "variant_not_found")
+			_, _, err = tx.VariantByNum(ctx, dropped.Num)
 			wantCode(t, err, cart.NotFound, "variant_not_found")
 			return nil
 		})

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("sales and reservations", func(t *testing.T) { testSales(t, open) })
 	t.Run("customers' carts", func(t *testing.T) { testCustomerCarts(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
+	t.Run("storefront sessions", func(t *testing.T) { testSessions(t, open) })
 	t.Run("idempotency records", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("promotions and coupons", func(t *testing.T) { testPromotions(t, open) })
 	t.Run("lookups", func(t *testing.T) { testNotFound(t, open) })

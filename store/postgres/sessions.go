@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+)
+
+const qInsertSession = `
+	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
+	VALUES ($1, $2, $3, $4)
+	RETURNING num`
+
+// InsertSession stores a new storefront session and sets its Num.
+func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
+	_, err := t.queryRow(ctx, "insert session", qInsertSession,
+		[]any{s.Hash[:], s.CartNum, s.CreatedAt, s.ExpiresAt}, &s.Num)
+	return err
+}
+
+const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = $1`
+
+// SessionByHash finds a storefront session by the digest of its secret, expired or not.
+func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
+	var (
+		s    auth.Session
+		hash []byte
+	)
+	found, err := t.queryRow(ctx, "get session", qSessionByHash, []any{h[:]},
+		&s.Num, &s.CartNum, &hash, &s.CreatedAt, &s.ExpiresAt)
+	if err != nil {
+		return auth.Session{}, err
+	}
+	if !found {
+		return auth.Session{}, cart.Errorf(cart.NotFound, "session_not_found", "session not found")
+	}
+	if copy(s.Hash[:], hash) != len(s.Hash) {
+		return auth.Session{}, fmt.Errorf("postgres: get session %d: hash of %d bytes", s.Num, len(hash))
+	}
+	s.CreatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC()
+	return s, nil
+}
+
+// qPurgeSessions deletes a batch of expired sessions; the outer condition is checked again on
+// each row as it is deleted.
+const qPurgeSessions = `
+	DELETE FROM sessions
+	WHERE num IN (SELECT num FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)
+	  AND expires_at < $1`
+
+// PurgeSessions deletes up to limit sessions that expired before the instant.
+func (t *txn) PurgeSessions(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := t.exec(ctx, "purge sessions", qPurgeSessions, before, limit)
+	return int(n), err
+}

@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+)
+
+const qInsertSession = `
+	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
+	VALUES (?, ?, ?, ?)
+	RETURNING num`
+
+// InsertSession stores a new storefront session and sets its Num.
+func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
+	err := t.queryRow(ctx, qInsertSession, s.Hash[:], s.CartNum, micros(s.CreatedAt), micros(s.ExpiresAt)).Scan(&s.Num)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert session: %w", dbErr(ctx, err))
+	}
+	return nil
+}
+
+const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = ?`
+
+// SessionByHash finds a storefront session by the digest of its secret, expired or not.
+func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
+	var (
+		s                auth.Session
+		hash             []byte
+		created, expires int64
+	)
+	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.Session{}, cart.Errorf(cart.NotFound, "session_not_found", "session not found")
+	}
+	if err != nil {
+		return auth.Session{}, fmt.Errorf("sqlite: get session: %w", dbErr(ctx, err))
+	}
+	if copy(s.Hash[:], hash) != len(s.Hash) {
+		return auth.Session{}, fmt.Errorf("sqlite: get session %d: hash of %d bytes", s.Num, len(hash))
+	}
+	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
+	return s, nil
+}
+
+const qPurgeSessions = `
+	DELETE FROM sessions WHERE num IN (
+		SELECT num FROM sessions WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+
+// PurgeSessions deletes up to limit sessions that expired before the instant.
+func (t *txn) PurgeSessions(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.exec(ctx, qPurgeSessions, micros(before), limit)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge sessions: %w", dbErr(ctx, err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge sessions: %w", dbErr(ctx, err))
+	}
+	return int(n), nil
+}
