@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Housekeep runs periodic maintenance until ctx ends: for now, purging expired idempotency
-// records. Each pass is a few short transactions, so it never holds the writer for long.
+// Housekeep runs periodic maintenance until ctx ends: purging expired idempotency records and
+// storefront sessions. Each pass is a few short transactions, so it never holds the writer
+// for long.
 func (e *Engine) Housekeep(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -22,6 +23,13 @@ func (e *Engine) Housekeep(ctx context.Context, every time.Duration) {
 			e.log.ErrorContext(ctx, "housekeeping: purge idempotency records", "err", err)
 		case n > 0:
 			e.log.InfoContext(ctx, "housekeeping: purged idempotency records", "count", n)
+		}
+		n, err = e.PurgeSessions(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			e.log.ErrorContext(ctx, "housekeeping: purge sessions", "err", err)
+		case n > 0:
+			e.log.InfoContext(ctx, "housekeeping: purged expired sessions", "count", n)
 		}
 	}
 }
