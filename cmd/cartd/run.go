@@ -18,7 +18,9 @@ import (
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/dialect/ebay"
+	"github.com/cartd/cartd/dialect/jackthreads"
 	"github.com/cartd/cartd/dialect/sourcehub"
+	"github.com/cartd/cartd/dialect/storefront"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/postgres"
@@ -236,6 +238,8 @@ func handler(eng *engine.Engine, c config, log *slog.Logger) http.Handler {
 	mux.Handle("/", api.New(eng, api.Config{Logger: log}))
 	mux.Handle(sourcehub.Prefix, sourcehub.New(eng, sourcehub.Config{Logger: log}))
 	mux.Handle(ebay.Prefix, ebay.New(eng, ebay.Config{PublicURL: c.publicURL, Logger: log}))
+	mux.Handle(jackthreads.Prefix, jackthreads.New(eng, jackthreads.Config{Logger: log}))
+	mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{Logger: log}))
 	return mux
 }
 
