@@ -262,12 +262,13 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn 
 	if err := fn(t); err != nil {
 		return t, err
 	}
+	if t.failed != nil {
+		// fn went on past a failed statement (which aborted the transaction) or a stale
+		// read: nothing of this attempt may be committed.
+		return t, fmt.Errorf("postgres: commit: %w", t.failed)
+	}
 	if err := tx.Commit(ctx); err != nil {
-		if errors.Is(err, pgx.ErrTxCommitRollback) && t.failed != nil {
-			// fn went on past a failed statement: the transaction was already aborted.
-			return t, fmt.Errorf("postgres: commit: %w", t.failed)
-		}
-		return t, &commitError{err: fmt.Errorf("postgres: commit: %w", dbErr(ctx, err))}
+		return t, fmt.Errorf("postgres: commit: %w", dbErr(ctx, err))
 	}
 	return t, nil
 }
@@ -292,7 +293,10 @@ const (
 //   - a BEGIN that failed on a connection the server dropped (a restart): nothing was sent
 //     for the transaction yet, and the pool hands the next attempt another connection.
 //
-// Never a failed COMMIT: it may have been applied.
+// A COMMIT the server refused with a conflict (CockroachDB reports serialization failures
+// there) is re-run like any; one whose connection failed is not, since it may have been
+// applied: its caller gets Unavailable, and retries it with its idempotency key if it has
+// one.
 func retry(ctx context.Context, attempt func() (*txn, error)) error {
 	backoff := firstBackoff
 	for n := 1; ; n++ {
@@ -338,12 +342,6 @@ func unwrapBegin(err error) error {
 	}
 	return err
 }
-
-// commitError marks a failed COMMIT, for tests and logs; it is never re-run.
-type commitError struct{ err error }
-
-func (e *commitError) Error() string { return e.err.Error() }
-func (e *commitError) Unwrap() error { return e.err }
 
 // Ping checks that a connection answers.
 func (s *Store) Ping(ctx context.Context) error {

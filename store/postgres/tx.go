@@ -18,8 +18,9 @@ type txn struct {
 	tx    pgx.Tx
 	now   time.Time
 	write bool
-	// failed is the transaction's first database error, after which PostgreSQL refuses every
-	// statement until rollback; retry consults it when fn returned something else.
+	// failed is the transaction's first database error (after which PostgreSQL refuses every
+	// statement until rollback) or stale read: attempt never commits after one, and retry
+	// re-runs a conflict found here even when fn returned something else.
 	failed error
 	// What this transaction read of rows it may write without having locked them, so that
 	// the write can tell whether another transaction got there first (see the package doc).
@@ -80,7 +81,7 @@ func (t *txn) queryRow(ctx context.Context, op, query string, args []any, dest .
 	return true, nil
 }
 
-// query runs a query and calls scan for each row, the scan targets being dest.
+// query runs a query, scanning each row into dest and then calling each.
 func (t *txn) query(ctx context.Context, op, query string, args []any, dest []any, each func() error) error {
 	rows, err := t.tx.Query(ctx, query, args...)
 	if err != nil {
