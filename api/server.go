@@ -7,7 +7,6 @@ import (
 	"context"
 	_ "embed"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -19,6 +18,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/httpx"
 )
 
 //go:embed openapi.json
@@ -95,52 +95,26 @@ func (s *Server) routes() {
 // ServeHTTP serves the API. Requests no route matches get problem+json 404 or 405, and a
 // panicking handler answers 500 instead of dropping the connection.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
-		}
-	}()
-	h, pattern := s.mux.Handler(r)
-	if pattern != "" {
-		// Through the mux, not h: only ServeMux.ServeHTTP sets the request's path values
-		// ({id}, {item_id}) and Pattern; Handler discards them.
-		s.mux.ServeHTTP(w, r)
-		return
-	}
-	// No route: let the mux decide between 404 and 405 (and set Allow), then answer in our format.
-	rec := &statusRecorder{header: http.Header{}}
-	h.ServeHTTP(rec, r)
-	if allow := rec.header.Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	if rec.status == http.StatusMethodNotAllowed {
-		writeBody(w, rec.status, "application/problem+json", problem{Type: problemTypeBase + "method_not_allowed",
-			Title: http.StatusText(rec.status), Status: rec.status, Code: "method_not_allowed",
+	httpx.Serve(s.mux, w, r, s.notMatched, s.writeError)
+}
+
+// notMatched answers a request no route matches, given the status and headers the mux chose.
+func (s *Server) notMatched(w http.ResponseWriter, r *http.Request, status int, header http.Header) {
+	if status == http.StatusMethodNotAllowed {
+		writeBody(w, status, "application/problem+json", problem{Type: problemTypeBase + "method_not_allowed",
+			Title: http.StatusText(status), Status: status, Code: "method_not_allowed",
 			Detail: r.Method + " is not allowed on " + r.URL.Path}, s.log)
 		return
 	}
-	if rec.status >= 300 && rec.status < 400 { // path cleaning redirects
-		for k, v := range rec.header {
+	if status >= 300 && status < 400 { // path cleaning redirects
+		for k, v := range header {
 			w.Header()[k] = v
 		}
-		w.WriteHeader(rec.status)
+		w.WriteHeader(status)
 		return
 	}
 	s.writeError(w, r, cart.Errorf(cart.NotFound, "route_not_found", "no resource at %s", r.URL.Path))
 }
-
-// statusRecorder captures what the mux's own 404/405 handler would write.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
 type principalHandler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
 

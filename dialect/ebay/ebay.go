@@ -49,7 +49,6 @@
 package ebay
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -58,6 +57,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/httpx"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -104,43 +104,21 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in eBay's error
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
-		}
-	}()
-	if _, pattern := h.mux.Handler(r); pattern != "" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	// No route: the mux tells 404 from 405 (and sets Allow); answer in eBay's shape.
-	rec := &statusRecorder{header: http.Header{}}
-	h.mux.ServeHTTP(rec, r)
-	if allow := rec.header.Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	status := http.StatusNotFound
+	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
+}
+
+// notMatched answers a request no route matches in eBay's shape.
+func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int, _ http.Header) {
 	long := "No resource at " + r.URL.Path + "."
-	if rec.status == http.StatusMethodNotAllowed {
-		status, long = http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"."
+	if status == http.StatusMethodNotAllowed {
+		long = r.Method + " is not allowed on " + r.URL.Path + "."
+	} else {
+		status = http.StatusNotFound
 	}
 	e := invalidRequest
 	e.LongMessage = long
 	writeErrors(w, status, []errorJSON{e}, h.log)
 }
-
-// statusRecorder captures what the mux's own 404/405 handler would write.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
 // handleUpdateQuantity is shopping_cart/update_quantity: the member's token, the marketplace,
 // the body, then the change.

@@ -63,13 +63,13 @@ package jackthreads
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/httpx"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -105,39 +105,17 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
-		}
-	}()
-	if _, pattern := h.mux.Handler(r); pattern != "" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	rec := &statusRecorder{header: http.Header{}}
-	h.mux.ServeHTTP(rec, r)
-	if allow := rec.header.Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	if rec.status == http.StatusMethodNotAllowed {
+	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
+}
+
+// notMatched answers a request no route matches in the dialect's shape.
+func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int, _ http.Header) {
+	if status == http.StatusMethodNotAllowed {
 		writeJSON(w, http.StatusMethodNotAllowed, failure{Code: "method_not_allowed", Message: r.Method + " is not allowed on " + r.URL.Path}, h.log)
 		return
 	}
 	writeJSON(w, http.StatusNotFound, failure{Code: "not_found", Message: "no method at " + r.URL.Path}, h.log)
 }
-
-// statusRecorder captures what the mux's own 404/405 handler would write.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
 func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 	if err := h.parseForm(w, r); err != nil {

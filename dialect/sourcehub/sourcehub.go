@@ -63,6 +63,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/httpx"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -94,41 +95,18 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in the seed's
 // envelope, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			h.writeError(w, r, &cart.Error{Code: cart.Internal, Reason: "internal", Message: "panic", Err: fmt.Errorf("panic: %v", v)})
-		}
-	}()
-	if _, pattern := h.mux.Handler(r); pattern != "" {
-		h.mux.ServeHTTP(w, r)
-		return
-	}
-	// No route: the mux tells 404 from 405 (and sets Allow); answer in the envelope.
-	rec := &statusRecorder{header: http.Header{}}
-	h.mux.ServeHTTP(rec, r)
-	if allow := rec.header.Get("Allow"); allow != "" {
-		w.Header().Set("Allow", allow)
-	}
-	if rec.status == http.StatusMethodNotAllowed {
+	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
+}
+
+// notMatched answers a request no route matches in the envelope.
+func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int, _ http.Header) {
+	if status == http.StatusMethodNotAllowed {
 		writeEnvelope(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
 			fmt.Sprintf("The %s method is not supported for this route.", r.Method), h.log)
 		return
 	}
 	writeEnvelope(w, r, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("The route %s could not be found.", strings.TrimPrefix(r.URL.Path, "/")), h.log)
 }
-
-// statusRecorder captures what the mux's own 404/405 handler would write.
-type statusRecorder struct {
-	header http.Header
-	status int
-}
-
-func (r *statusRecorder) Header() http.Header         { return r.header }
-func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
-func (r *statusRecorder) WriteHeader(status int)      { r.status = status }
 
 // handleUpdateItem is cart/update-item: authenticate, validate the query, set the quantity.
 func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
