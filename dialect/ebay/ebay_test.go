@@ -155,25 +155,25 @@ func ci(num int64) string { return fmt.Sprintf("ci_%d", num) }
 func seedShop(t *testing.T) (s *testServer, token string, cartNum, ball, glove int64) {
 	t.Helper()
 	s = mustServer(t)
-	s.mustProduct(t, cart.Product{ID: "prod_baseball", Name: "Rawlings Official League Baseball",
+	s.MustProduct(t, cart.Product{ID: "prod_baseball", Name: "Rawlings Official League Baseball",
 		ImageURL: "https://img.example/baseball.jpg",
 		Variants: []cart.Variant{{ID: "var_baseball", SKU: "BALL", Prices: map[string]int64{"USD": 1625}, Active: true}}}, 15)
 	glovep := cart.Product{ID: "prod_glove", Name: "Fielding Glove", ImageURL: "https://img.example/glove.jpg",
 		Variants: []cart.Variant{{ID: "var_glove", SKU: "GLOVE", Prices: map[string]int64{"USD": 4999}, Active: true}}}
-	s.mustProduct(t, glovep, 3)
-	cartNum, items := s.mustCart(t, "buyer1", "USD", "BALL", 2, "GLOVE", 1)
+	s.MustProduct(t, glovep, 3)
+	cartNum, items := s.MustCart(t, "buyer1", "USD", "BALL", 2, "GLOVE", 1)
 	glovep.Variants[0].Active = false // the listing ended
-	if _, err := s.Engine.PutProduct(context.Background(), s.admin, glovep, engine.Options{}); err != nil {
+	if _, err := s.Engine.PutProduct(context.Background(), s.Principal, glovep, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	return s, s.mustToken(t, "buyer1"), cartNum, items[0], items[1]
+	return s, s.MustToken(t, "buyer1"), cartNum, items[0], items[1]
 }
 
 func TestSeedSample(t *testing.T) {
 	s, token, cartNum, ball, glove := seedShop(t)
 	// Sample 1: update the quantity of one item; "the quantity value is now 6", and "one of
 	// the items in the cart is unavailable".
-	r := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 6}, marketplace...).mustStatus(t, http.StatusOK)
+	r := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 6}, marketplace...).MustStatus(t, http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
@@ -224,7 +224,7 @@ func TestSeedSample(t *testing.T) {
 // warning.
 func TestClampToAvailable(t *testing.T) {
 	s, token, _, ball, _ := seedShop(t)
-	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 50}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 50}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
 	checkShape(t, "", got)
 	if q := at(got, "cartItems", 0, "quantity"); q != json.Number("15") {
 		t.Fatalf("quantity = %v, want 15", q)
@@ -253,8 +253,8 @@ func TestClampToAvailable(t *testing.T) {
 func TestNothingAvailableKeepsTheItem(t *testing.T) {
 	s, token, _, ball, _ := seedShop(t)
 	s.Clock.Advance(16 * time.Minute) // the member's reservation lapses
-	s.mustCart(t, "", "USD", "BALL", 15)
-	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 3}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+	s.MustCart(t, "", "USD", "BALL", 15)
+	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 3}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
 	checkShape(t, "", got)
 	if n := len(got["cartItems"].([]any)); n != 0 {
 		t.Errorf("%d cartItems, want none", n)
@@ -280,7 +280,7 @@ func TestNothingAvailableKeepsTheItem(t *testing.T) {
 	}
 	// Stock back, the same call moves them back.
 	s.Clock.Advance(16 * time.Minute)
-	got = s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 3}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+	got = s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 3}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
 	if q := at(got, "cartItems", 0, "quantity"); q != json.Number("3") {
 		t.Errorf("quantity %v once stock is free again, want 3", q)
 	}
@@ -290,7 +290,7 @@ func TestNothingAvailableKeepsTheItem(t *testing.T) {
 func TestQuantityRules(t *testing.T) {
 	s, token, cartNum, ball, _ := seedShop(t)
 	for _, q := range []int{5, 1, 15} {
-		got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": q}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+		got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": q}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
 		if g := at(got, "cartItems", 0, "quantity"); g != json.Number(strconv.Itoa(q)) {
 			t.Fatalf("quantity %v after setting %d", g, q)
 		}
@@ -298,24 +298,24 @@ func TestQuantityRules(t *testing.T) {
 			t.Errorf("setting %d within stock: warnings %v", q, got["warnings"])
 		}
 	}
-	before := s.version(t, cartNum)
+	before := s.Version(t, cartNum)
 	for _, q := range []any{0, -1} {
-		r := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": q}, marketplace...).mustStatus(t, http.StatusBadRequest)
+		r := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": q}, marketplace...).MustStatus(t, http.StatusBadRequest)
 		if id := at(r.JSON(t), "errors", 0, "errorId"); id != json.Number("10009") {
 			t.Errorf("quantity %v: errorId %v, want 10009", q, id)
 		}
 	}
-	if v := s.version(t, cartNum); v != before {
+	if v := s.Version(t, cartNum); v != before {
 		t.Errorf("version %d -> %d after refused calls", before, v)
 	}
 }
 
 func TestErrors(t *testing.T) {
 	s, token, cartNum, ball, glove := seedShop(t)
-	_, others := s.mustCart(t, "buyer2", "USD", "BALL", 1)
-	key := s.mustKey(t, auth.CartsWrite)
-	lonely := s.mustToken(t, "nobody")
-	before := s.version(t, cartNum)
+	_, others := s.MustCart(t, "buyer2", "USD", "BALL", 1)
+	key := s.MustKey(t, auth.CartsWrite)
+	lonely := s.MustToken(t, "nobody")
+	before := s.Version(t, cartNum)
 	body := func(id any, q any) map[string]any { return map[string]any{"cartItemId": id, "quantity": q} }
 	type errWant struct {
 		id       int64
@@ -356,7 +356,7 @@ func TestErrors(t *testing.T) {
 		{"a body that is not JSON by its type", token, body(ci(ball), 3), append([]string{"Content-Type", "text/plain"}, marketplace...), 415, []errWant{{2004, "REQUEST"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do(t, "POST", updatePath, tc.credential, tc.body, tc.headers...).mustStatus(t, tc.status)
+			r := s.do(t, "POST", updatePath, tc.credential, tc.body, tc.headers...).MustStatus(t, tc.status)
 			got := r.JSON(t)
 			if _, has := got["warnings"]; has || len(got) != 1 {
 				t.Errorf("an error response holds errors only: %s", r.Body)
@@ -380,12 +380,12 @@ func TestErrors(t *testing.T) {
 		{"GET", updatePath, 405},
 		{"POST", "/buy/browse/v1/shopping_cart/remove_item", 404},
 	} {
-		r := s.do(t, tc.method, tc.path, token, nil, marketplace...).mustStatus(t, tc.status)
+		r := s.do(t, tc.method, tc.path, token, nil, marketplace...).MustStatus(t, tc.status)
 		if id := at(r.JSON(t), "errors", 0, "errorId"); id != json.Number("2004") {
 			t.Errorf("%s %s: errorId %v", tc.method, tc.path, id)
 		}
 	}
-	if v := s.version(t, cartNum); v != before {
+	if v := s.Version(t, cartNum); v != before {
 		t.Errorf("the cart went from version %d to %d through calls that all failed", before, v)
 	}
 }
@@ -393,19 +393,19 @@ func TestErrors(t *testing.T) {
 // The same cart read through the native API agrees with the dialect's response.
 func TestAgreesWithNativeAPI(t *testing.T) {
 	s, token, cartNum, ball, _ := seedShop(t)
-	s.mustProduct(t, cart.Product{ID: "prod_bat", Name: "Bat", Variants: []cart.Variant{{
+	s.MustProduct(t, cart.Product{ID: "prod_bat", Name: "Bat", Variants: []cart.Variant{{
 		ID: "var_bat", SKU: "BAT", Prices: map[string]int64{"USD": 5000}, Active: true,
 		Tiers: []cart.Tier{{MinQuantity: 3, Prices: map[string]int64{"USD": 4500}}},
 	}}}, 10)
 	ch := cart.AddDelta(1)
-	v, err := s.Engine.Update(context.Background(), s.admin, cartNum, []engine.Update{{Item: engine.ItemRef{SKU: "BAT"}, Change: &ch, Add: true}}, engine.Options{})
+	v, err := s.Engine.Update(context.Background(), s.Principal, cartNum, []engine.Update{{Item: engine.ItemRef{SKU: "BAT"}, Change: &ch, Add: true}}, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bat := v.Lines[len(v.Lines)-1].Item.Num
-	s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 7}, marketplace...).mustStatus(t, http.StatusOK)
-	dialect := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(bat), "quantity": 4}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
-	native := s.do(t, "GET", fmt.Sprintf("/v1/carts/cart_%d", cartNum), s.Admin, nil).mustStatus(t, http.StatusOK).JSON(t)
+	s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 7}, marketplace...).MustStatus(t, http.StatusOK)
+	dialect := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(bat), "quantity": 4}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
+	native := s.do(t, "GET", fmt.Sprintf("/v1/carts/cart_%d", cartNum), s.Admin, nil).MustStatus(t, http.StatusOK).JSON(t)
 
 	decimal := func(v any) string { return fmt.Sprintf("%d.%02d", num(t, v)/100, num(t, v)%100) }
 	if got, want := at(dialect, "cartSubtotal", "value"), decimal(native["subtotal"]); got != want {
@@ -447,10 +447,10 @@ func mustJSON(tb testing.TB, v any) string {
 // the response shows the new price.
 func TestRevisedItem(t *testing.T) {
 	s, token, _, ball, _ := seedShop(t)
-	s.mustProduct(t, cart.Product{ID: "prod_baseball", Name: "Rawlings Official League Baseball",
+	s.MustProduct(t, cart.Product{ID: "prod_baseball", Name: "Rawlings Official League Baseball",
 		ImageURL: "https://img.example/baseball.jpg",
 		Variants: []cart.Variant{{ID: "var_baseball", SKU: "BALL", Prices: map[string]int64{"USD": 1700}, Active: true}}}, 15)
-	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 2}, marketplace...).mustStatus(t, http.StatusOK).JSON(t)
+	got := s.do(t, "POST", updatePath, token, map[string]any{"cartItemId": ci(ball), "quantity": 2}, marketplace...).MustStatus(t, http.StatusOK).JSON(t)
 	checkShape(t, "", got)
 	if p := at(got, "cartItems", 0, "price", "value"); p != "17.00" {
 		t.Errorf("price = %v, want the new 17.00", p)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/testserver"
 	"github.com/cartd/cartd/money"
 )
 
@@ -129,7 +130,7 @@ func (s *testServer) mustSeedCatalog(tb testing.TB) cart.Product {
 	tb.Helper()
 	ctx := context.Background()
 	s.nextNum(tb, "sales", 4815)
-	if _, err := s.Engine.PutSale(ctx, s.admin, cart.Sale{ID: "sale_hitop", Name: "Hi-Top Shop",
+	if _, err := s.Engine.PutSale(ctx, s.Principal, cart.Sale{ID: "sale_hitop", Name: "Hi-Top Shop",
 		StartsAt: time.Date(2012, 1, 13, 12, 0, 0, 0, time.UTC), EndsAt: time.Date(2012, 1, 18, 12, 0, 0, 0, time.UTC)}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
@@ -149,12 +150,12 @@ func (s *testServer) mustSeedCatalog(tb testing.TB) cart.Product {
 	}{{191750, "7 "}, {191757, "10.5"}, {191763, "14"}} {
 		s.nextNum(tb, "variants", int64(v.num))
 		p.Variants = append([]cart.Variant{variant(v.num, v.size)}, p.Variants...)
-		p = s.mustProduct(tb, p, map[string]int64{"JT00191757": 1})
+		p = s.MustProductStock(tb, p, map[string]int64{"JT00191757": 1})
 	}
 	slices.Reverse(p.Variants)
-	p = s.mustProduct(tb, p, map[string]int64{"JT00191757": 1})
+	p = s.MustProductStock(tb, p, map[string]int64{"JT00191757": 1})
 	s.nextNum(tb, "promotions", 71)
-	if _, err := s.Engine.PutPromotion(ctx, s.admin, cart.Promotion{Code: "ANNIE", Name: "Annie", Description: "mother ****",
+	if _, err := s.Engine.PutPromotion(ctx, s.Principal, cart.Promotion{Code: "ANNIE", Name: "Annie", Description: "mother ****",
 		Type: cart.Percent, Method: cart.Manual, Rate: 7500, Active: true}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
@@ -238,19 +239,19 @@ func TestSeedExample(t *testing.T) {
 	s := mustServer(t, seedNow)
 	s.mustSeedCatalog(t)
 	ctx := context.Background()
-	token := s.token(t, "jt_user")
+	token := s.MustToken(t, "jt_user")
 
 	// The user's cart, holding the item with the coupon applied.
 	s.nextNum(t, "carts", 2383595)
-	v, err := s.Engine.CreateCart(ctx, s.admin, engine.NewCart{CustomerID: "jt_user", Currency: "USD"}, engine.Options{})
+	v, err := s.Engine.CreateCart(ctx, s.Principal, engine.NewCart{CustomerID: "jt_user", Currency: "USD"}, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ch := cart.AddDelta(1)
-	if _, err := s.Engine.Update(ctx, s.admin, v.Cart.Num, []engine.Update{{Item: engine.ItemRef{SKU: "JT00191757"}, Change: &ch, Add: true}}, engine.Options{}); err != nil {
+	if _, err := s.Engine.Update(ctx, s.Principal, v.Cart.Num, []engine.Update{{Item: engine.ItemRef{SKU: "JT00191757"}, Change: &ch, Add: true}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Engine.ApplyCoupon(ctx, s.admin, v.Cart.Num, "ANNIE", engine.Options{}); err != nil {
+	if _, err := s.Engine.ApplyCoupon(ctx, s.Principal, v.Cart.Num, "ANNIE", engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -259,13 +260,13 @@ func TestSeedExample(t *testing.T) {
 	// its qty=2, which the one unit in stock explains: the quantity is capped at it).
 	form := strings.Replace(seedRequest, "fb18fc25e7e41608dadddcf567e9fe22q", token, 1)
 	form = strings.Replace(form, "option_id=87744", "option_id=191757", 1)
-	r := s.post(t, "/services/v1/cart/set_qty", form).mustStatus(t, http.StatusOK)
+	r := s.post(t, "/services/v1/cart/set_qty", form).MustStatus(t, http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	got := r.JSON(t)
 
-	compareJSON(t, "", decodeJSON(t, []byte(seedExample)), got, map[string]func(want, got any) string{
+	compareJSON(t, "", testserver.DecodeJSON(t, []byte(seedExample)), got, map[string]func(want, got any) string{
 		// The example's discount, total and saved contradict its own 60.74 coupon (checked
 		// against each other below).
 		".cart.discount": decimalString,
@@ -314,10 +315,10 @@ func TestSeedExample(t *testing.T) {
 // or option, the stock policy clamp, in the customer's cart, opened if they have none.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))
-	p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M"), map[string]int64{"TEE-S": 5, "TEE-M": 50})
-	token := s.token(t, "alice")
+	p := s.MustProductStock(t, simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M"), map[string]int64{"TEE-S": 5, "TEE-M": 50})
+	token := s.MustToken(t, "alice")
 
-	body := s.setQty(t, "qty", "2", "sku", "TEE-S", "oauth_token", token).mustStatus(t, http.StatusOK).JSON(t)
+	body := s.setQty(t, "qty", "2", "sku", "TEE-S", "oauth_token", token).MustStatus(t, http.StatusOK).JSON(t)
 	cartID := items(t, body)["TEE-S"]["cart_id"].(json.Number)
 	for _, step := range []struct {
 		params []string
@@ -330,7 +331,7 @@ func TestQuantityRules(t *testing.T) {
 		{[]string{"qty", "0", "sku", "TEE-S", "sale_id", "12"}, map[string]string{"TEE-M": "4"}},                          // 0 removes; sale_id accepted
 		{[]string{"qty", "0", "sku", "TEE-S"}, map[string]string{"TEE-M": "4"}},                                           // nothing to remove
 	} {
-		body := s.setQty(t, append(step.params, "oauth_token", token)...).mustStatus(t, http.StatusOK).JSON(t)
+		body := s.setQty(t, append(step.params, "oauth_token", token)...).MustStatus(t, http.StatusOK).JSON(t)
 		if diff := cmp.Diff(step.want, qtys(t, body)); diff != "" {
 			t.Errorf("%v: quantities (-want +got):\n%s", step.params, diff)
 		}
@@ -345,12 +346,12 @@ func TestQuantityRules(t *testing.T) {
 	}
 
 	t.Run("the customer's most recently active cart", func(t *testing.T) {
-		v, err := s.Engine.CreateCart(context.Background(), s.admin, engine.NewCart{CustomerID: "alice"}, engine.Options{})
+		v, err := s.Engine.CreateCart(context.Background(), s.Principal, engine.NewCart{CustomerID: "alice"}, engine.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.Clock.Advance(time.Second)
-		body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", token).mustStatus(t, http.StatusOK).JSON(t)
+		body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", token).MustStatus(t, http.StatusOK).JSON(t)
 		if got := items(t, body)["TEE-S"]["cart_id"].(json.Number).String(); got != fmt.Sprint(v.Cart.Num) {
 			t.Errorf("set in cart %s, want the newer cart %d", got, v.Cart.Num)
 		}
@@ -358,8 +359,8 @@ func TestQuantityRules(t *testing.T) {
 
 	t.Run("nothing available leaves the item out", func(t *testing.T) {
 		s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))
-		s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), nil)
-		body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", s.token(t, "bob")).mustStatus(t, http.StatusOK).JSON(t)
+		s.MustProductStock(t, simpleProduct("prod_tee", 2499, "TEE-S"), nil)
+		body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", s.MustToken(t, "bob")).MustStatus(t, http.StatusOK).JSON(t)
 		c := body["cart"].(map[string]any)
 		if len(c["items"].([]any)) != 0 || c["qty"] != json.Number("0") || c["total"] != "0.00" {
 			t.Errorf("cart = %v, want empty", c)
@@ -370,19 +371,19 @@ func TestQuantityRules(t *testing.T) {
 func TestExpiredItems(t *testing.T) {
 	s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))
 	ctx := context.Background()
-	if _, err := s.Engine.PutSale(ctx, s.admin, cart.Sale{ID: "sale_flash", Name: "Flash",
+	if _, err := s.Engine.PutSale(ctx, s.Principal, cart.Sale{ID: "sale_flash", Name: "Flash",
 		StartsAt: s.Clock.Now().Add(-time.Hour), EndsAt: s.Clock.Now().Add(time.Hour)}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	flash := simpleProduct("prod_flash", 1500, "FLASH-1")
 	flash.Variants[0].SaleID = "sale_flash"
-	s.mustProduct(t, flash, map[string]int64{"FLASH-1": 10})
-	s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), map[string]int64{"TEE-S": 10})
-	token := s.token(t, "alice")
-	s.setQty(t, "qty", "2", "sku", "FLASH-1", "oauth_token", token).mustStatus(t, http.StatusOK)
+	s.MustProductStock(t, flash, map[string]int64{"FLASH-1": 10})
+	s.MustProductStock(t, simpleProduct("prod_tee", 2499, "TEE-S"), map[string]int64{"TEE-S": 10})
+	token := s.MustToken(t, "alice")
+	s.setQty(t, "qty", "2", "sku", "FLASH-1", "oauth_token", token).MustStatus(t, http.StatusOK)
 
 	s.Clock.Advance(2 * time.Hour) // the sale ended
-	body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", token).mustStatus(t, http.StatusOK).JSON(t)
+	body := s.setQty(t, "qty", "1", "sku", "TEE-S", "oauth_token", token).MustStatus(t, http.StatusOK).JSON(t)
 	c := body["cart"].(map[string]any)
 	it := items(t, body)
 	if it["FLASH-1"]["is_expired"] != true || it["TEE-S"]["is_expired"] != false {
@@ -391,11 +392,11 @@ func TestExpiredItems(t *testing.T) {
 	if c["expired"] != json.Number("2") || c["qty"] != json.Number("1") || c["subtotal"] != "24.99" {
 		t.Errorf("cart expired %v, qty %v, subtotal %v; want 2, 1, 24.99", c["expired"], c["qty"], c["subtotal"])
 	}
-	r := s.setQty(t, "qty", "3", "sku", "FLASH-1", "oauth_token", token).mustStatus(t, http.StatusConflict).JSON(t)
+	r := s.setQty(t, "qty", "3", "sku", "FLASH-1", "oauth_token", token).MustStatus(t, http.StatusConflict).JSON(t)
 	if r["success"] != false || r["code"] != "item_unavailable" {
 		t.Errorf("raising an ended sale's item: %v", r)
 	}
-	body = s.setQty(t, "qty", "0", "sku", "FLASH-1", "oauth_token", token).mustStatus(t, http.StatusOK).JSON(t)
+	body = s.setQty(t, "qty", "0", "sku", "FLASH-1", "oauth_token", token).MustStatus(t, http.StatusOK).JSON(t)
 	if _, ok := items(t, body)["FLASH-1"]; ok {
 		t.Error("qty 0 left the ended sale's item in the cart")
 	}
@@ -406,22 +407,22 @@ func TestExpiredItems(t *testing.T) {
 func TestAgreesWithNativeAPI(t *testing.T) {
 	s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))
 	ctx := context.Background()
-	if _, err := s.Engine.PutSettings(ctx, s.admin, engine.SettingsUpdate{
+	if _, err := s.Engine.PutSettings(ctx, s.Principal, engine.SettingsUpdate{
 		Shipping: map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 100000}}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	tee := simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M")
 	tee.Variants[0].TaxRate, tee.Variants[0].RetailPrices = 800, map[string]int64{"USD": 3000}
-	s.mustProduct(t, tee, map[string]int64{"TEE-S": 10, "TEE-M": 3})
-	s.mustProduct(t, simpleProduct("prod_cable", 1999, "CABLE"), map[string]int64{"CABLE": 100})
-	if _, err := s.Engine.PutPromotion(ctx, s.admin, cart.Promotion{Code: "FIVE", Name: "Five off", Type: cart.Cash, Method: cart.Auto,
+	s.MustProductStock(t, tee, map[string]int64{"TEE-S": 10, "TEE-M": 3})
+	s.MustProductStock(t, simpleProduct("prod_cable", 1999, "CABLE"), map[string]int64{"CABLE": 100})
+	if _, err := s.Engine.PutPromotion(ctx, s.Principal, cart.Promotion{Code: "FIVE", Name: "Five off", Type: cart.Cash, Method: cart.Auto,
 		Amounts: map[string]int64{"USD": 500}, Active: true}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	token := s.token(t, "alice")
-	s.setQty(t, "qty", "3", "sku", "TEE-S", "oauth_token", token).mustStatus(t, http.StatusOK)
-	s.setQty(t, "qty", "2", "sku", "CABLE", "oauth_token", token).mustStatus(t, http.StatusOK)
-	body := s.setQty(t, "qty", "7", "sku", "TEE-M", "oauth_token", token).mustStatus(t, http.StatusOK).JSON(t)
+	token := s.MustToken(t, "alice")
+	s.setQty(t, "qty", "3", "sku", "TEE-S", "oauth_token", token).MustStatus(t, http.StatusOK)
+	s.setQty(t, "qty", "2", "sku", "CABLE", "oauth_token", token).MustStatus(t, http.StatusOK)
+	body := s.setQty(t, "qty", "7", "sku", "TEE-M", "oauth_token", token).MustStatus(t, http.StatusOK).JSON(t)
 
 	c := body["cart"].(map[string]any)
 	native := s.nativeCart(t, items(t, body)["CABLE"]["cart_id"].(json.Number))
@@ -461,24 +462,24 @@ func TestAgreesWithNativeAPI(t *testing.T) {
 func TestErrors(t *testing.T) {
 	s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))
 	ctx := context.Background()
-	s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), map[string]int64{"TEE-S": 5})
-	if _, err := s.Engine.PutSale(ctx, s.admin, cart.Sale{ID: "sale_later", Name: "Later",
+	s.MustProductStock(t, simpleProduct("prod_tee", 2499, "TEE-S"), map[string]int64{"TEE-S": 5})
+	if _, err := s.Engine.PutSale(ctx, s.Principal, cart.Sale{ID: "sale_later", Name: "Later",
 		StartsAt: s.Clock.Now().Add(time.Hour), EndsAt: s.Clock.Now().Add(2 * time.Hour)}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	later := simpleProduct("prod_later", 1000, "LATER")
 	later.Variants[0].SaleID = "sale_later"
-	s.mustProduct(t, later, map[string]int64{"LATER": 5})
-	token := s.token(t, "alice")
-	expiring, _, err := s.Engine.IssueToken(ctx, s.admin, "carol", time.Second)
+	s.MustProductStock(t, later, map[string]int64{"LATER": 5})
+	token := s.MustToken(t, "alice")
+	expiring, _, err := s.Engine.IssueToken(ctx, s.Principal, "carol", time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, tok, err := s.Engine.IssueToken(ctx, s.admin, "dave", 0)
+	revoked, tok, err := s.Engine.IssueToken(ctx, s.Principal, "dave", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Engine.RevokeToken(ctx, s.admin, "dave", tok.Num); err != nil {
+	if err := s.Engine.RevokeToken(ctx, s.Principal, "dave", tok.Num); err != nil {
 		t.Fatal(err)
 	}
 	s.Clock.Advance(2 * time.Second)
@@ -512,13 +513,13 @@ func TestErrors(t *testing.T) {
 		{"an item whose sale has not started", "qty=1&sku=LATER&oauth_token=" + token, 409, "sale_not_started"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.post(t, "/services/v1/cart/set_qty", tc.form).mustStatus(t, tc.status).JSON(t)
+			r := s.post(t, "/services/v1/cart/set_qty", tc.form).MustStatus(t, tc.status).JSON(t)
 			if r["success"] != false || r["code"] != tc.code || r["message"] == "" || len(r) != 3 {
 				t.Errorf("body = %v, want success false, code %s and a message", r, tc.code)
 			}
 		})
 	}
-	if body := s.setQty(t, "qty", "0", "sku", "TEE-S", "oauth_token", token).mustStatus(t, 200).JSON(t); len(items(t, body)) != 0 {
+	if body := s.setQty(t, "qty", "0", "sku", "TEE-S", "oauth_token", token).MustStatus(t, 200).JSON(t); len(items(t, body)) != 0 {
 		t.Errorf("refused calls changed the cart: %v", body)
 	}
 
@@ -538,7 +539,7 @@ func TestErrors(t *testing.T) {
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}
-			r := s.send(t, req).mustStatus(t, tc.status)
+			r := s.Send(t, req).MustStatus(t, tc.status)
 			if body := r.JSON(t); body["success"] != false || body["code"] != tc.code {
 				t.Errorf("%s %s: %v, want code %s", tc.method, tc.path, body, tc.code)
 			}
@@ -549,18 +550,18 @@ func TestErrors(t *testing.T) {
 	})
 
 	t.Run("parameters may come in the query string, as multipart, and without a Content-Type", func(t *testing.T) {
-		r := s.post(t, "/services/v1/cart/set_qty?qty=2&sku=TEE-S", "oauth_token="+token).mustStatus(t, 200).JSON(t)
+		r := s.post(t, "/services/v1/cart/set_qty?qty=2&sku=TEE-S", "oauth_token="+token).MustStatus(t, 200).JSON(t)
 		if qtys(t, r)["TEE-S"] != "2" {
 			t.Errorf("query parameters: %v", qtys(t, r))
 		}
 		mp := "--b\r\nContent-Disposition: form-data; name=\"qty\"\r\n\r\n3\r\n--b\r\nContent-Disposition: form-data; name=\"sku\"\r\n\r\nTEE-S\r\n" +
 			"--b\r\nContent-Disposition: form-data; name=\"oauth_token\"\r\n\r\n" + token + "\r\n--b--\r\n"
-		r = s.post(t, "/services/v1/cart/set_qty", mp, "Content-Type", "multipart/form-data; boundary=b").mustStatus(t, 200).JSON(t)
+		r = s.post(t, "/services/v1/cart/set_qty", mp, "Content-Type", "multipart/form-data; boundary=b").MustStatus(t, 200).JSON(t)
 		if qtys(t, r)["TEE-S"] != "3" {
 			t.Errorf("multipart: %v", qtys(t, r))
 		}
 		req, _ := http.NewRequest("POST", s.URL+"/services/v1/cart/set_qty", strings.NewReader("qty=4&sku=TEE-S&oauth_token="+token))
-		r = s.send(t, req).mustStatus(t, 200).JSON(t)
+		r = s.Send(t, req).MustStatus(t, 200).JSON(t)
 		if qtys(t, r)["TEE-S"] != "4" {
 			t.Errorf("a form without a Content-Type: %v", qtys(t, r))
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/testserver"
 	"github.com/cartd/cartd/money"
 )
 
@@ -17,8 +18,8 @@ import (
 // and changes nothing.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t)
-	s.mustProduct(t, simpleProduct("prod_a", 1000, "A", "B"), 5)
-	cartNum, items := s.mustCart(t, "9", "USD", "A", 2, "B", 1)
+	s.MustProduct(t, testserver.SimpleProduct("prod_a", 1000, "A", "B"), 5)
+	cartNum, items := s.MustCart(t, "9", "USD", "A", 2, "B", 1)
 	a := items[0]
 	quantities := func(r response) map[int64]int64 {
 		got := map[int64]int64{}
@@ -30,7 +31,7 @@ func TestQuantityRules(t *testing.T) {
 
 	t.Run("quantity sets the line's quantity, up and down", func(t *testing.T) {
 		for _, q := range []int64{4, 1, 5} {
-			r := s.do(t, "POST", updateItem(q, 9, a), s.Admin).mustStatus(t, http.StatusOK)
+			r := s.do(t, "POST", updateItem(q, 9, a), s.Admin).MustStatus(t, http.StatusOK)
 			if got := quantities(r)[a]; got != q {
 				t.Fatalf("quantity %d after setting %d", got, q)
 			}
@@ -38,26 +39,26 @@ func TestQuantityRules(t *testing.T) {
 	})
 
 	t.Run("above the stock is a 422 that changes nothing", func(t *testing.T) {
-		before := s.version(t, cartNum)
-		stock, err := s.Engine.Inventory(context.Background(), s.admin, "A")
+		before := s.Version(t, cartNum)
+		stock, err := s.Engine.Inventory(context.Background(), s.Principal, "A")
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := s.do(t, "POST", updateItem(6, 9, a), s.Admin).mustStatus(t, http.StatusUnprocessableEntity)
+		r := s.do(t, "POST", updateItem(6, 9, a), s.Admin).MustStatus(t, http.StatusUnprocessableEntity)
 		if code := at(r.JSON(t), "error", "code"); code != "VALIDATION_ERROR" {
 			t.Fatalf("code = %v", code)
 		}
-		after, err := s.Engine.Inventory(context.Background(), s.admin, "A")
+		after, err := s.Engine.Inventory(context.Background(), s.Principal, "A")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := s.version(t, cartNum); v != before || after.Reserved != stock.Reserved {
+		if v := s.Version(t, cartNum); v != before || after.Reserved != stock.Reserved {
 			t.Fatalf("version %d -> %d, reserved %d -> %d", before, v, stock.Reserved, after.Reserved)
 		}
 	})
 
 	t.Run("0 removes the line", func(t *testing.T) {
-		r := s.do(t, "POST", updateItem(0, 9, a), s.Admin).mustStatus(t, http.StatusOK)
+		r := s.do(t, "POST", updateItem(0, 9, a), s.Admin).MustStatus(t, http.StatusOK)
 		got := r.JSON(t)
 		if _, still := quantities(r)[a]; still || num(t, at(got, "data", "cart_item_count")) != 1 {
 			t.Fatalf("line still listed after quantity 0: %s", r.Body)
@@ -66,7 +67,7 @@ func TestQuantityRules(t *testing.T) {
 			t.Errorf("message = %v", msg)
 		}
 		// Removed, so no longer in the customer's cart.
-		s.do(t, "POST", updateItem(1, 9, a), s.Admin).mustStatus(t, http.StatusUnprocessableEntity)
+		s.do(t, "POST", updateItem(1, 9, a), s.Admin).MustStatus(t, http.StatusUnprocessableEntity)
 	})
 }
 
@@ -75,21 +76,21 @@ func TestQuantityRules(t *testing.T) {
 func TestAgreesWithNativeAPI(t *testing.T) {
 	s := mustServer(t)
 	ctx := context.Background()
-	s.mustProduct(t, cart.Product{ID: "prod_tea", Name: "Tea", Variants: []cart.Variant{{
+	s.MustProduct(t, cart.Product{ID: "prod_tea", Name: "Tea", Variants: []cart.Variant{{
 		ID: "var_tea", SKU: "TEA", Prices: map[string]int64{"USD": 1250}, TaxRate: 500, Active: true,
 		Tiers: []cart.Tier{{MinQuantity: 10, Prices: map[string]int64{"USD": 999}}},
 	}}}, 100)
-	s.mustProduct(t, simpleProduct("prod_cup", 2599, "CUP"), 100)
-	if _, err := s.Engine.PutPromotion(ctx, s.admin, cart.Promotion{Code: "TENOFF", Type: cart.Percent, Method: cart.Manual, Rate: 1000, Active: true}, engine.Options{}); err != nil {
+	s.MustProduct(t, testserver.SimpleProduct("prod_cup", 2599, "CUP"), 100)
+	if _, err := s.Engine.PutPromotion(ctx, s.Principal, cart.Promotion{Code: "TENOFF", Type: cart.Percent, Method: cart.Manual, Rate: 1000, Active: true}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	cartNum, items := s.mustCart(t, "9", "USD", "TEA", 1, "CUP", 3)
-	if _, err := s.Engine.ApplyCoupon(ctx, s.admin, cartNum, "TENOFF", engine.Options{}); err != nil {
+	cartNum, items := s.MustCart(t, "9", "USD", "TEA", 1, "CUP", 3)
+	if _, err := s.Engine.ApplyCoupon(ctx, s.Principal, cartNum, "TENOFF", engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 
-	dialect := s.do(t, "POST", updateItem(12, 9, items[0]), s.Admin).mustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
-	native := s.do(t, "GET", fmt.Sprintf("/v1/carts/cart_%d", cartNum), s.Admin).mustStatus(t, http.StatusOK).JSON(t)
+	dialect := s.do(t, "POST", updateItem(12, 9, items[0]), s.Admin).MustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
+	native := s.do(t, "GET", fmt.Sprintf("/v1/carts/cart_%d", cartNum), s.Admin).MustStatus(t, http.StatusOK).JSON(t)
 
 	amount := func(field string) json.Number {
 		s, err := money.Number(num(t, native[field]), "USD")
@@ -136,12 +137,12 @@ func TestAgreesWithNativeAPI(t *testing.T) {
 // totals; setting its quantity reserves again.
 func TestExpiredLines(t *testing.T) {
 	s := mustServer(t)
-	s.mustProduct(t, simpleProduct("prod_a", 1000, "A", "B"), 5)
-	cartNum, items := s.mustCart(t, "9", "USD", "A", 2)
+	s.MustProduct(t, testserver.SimpleProduct("prod_a", 1000, "A", "B"), 5)
+	cartNum, items := s.MustCart(t, "9", "USD", "A", 2)
 	a := items[0]
 	s.Clock.Advance(16 * time.Minute)
 	ch := cart.AddDelta(1)
-	v, err := s.Engine.Update(context.Background(), s.admin, cartNum, []engine.Update{{Item: engine.ItemRef{SKU: "B"}, Change: &ch, Add: true}}, engine.Options{})
+	v, err := s.Engine.Update(context.Background(), s.Principal, cartNum, []engine.Update{{Item: engine.ItemRef{SKU: "B"}, Change: &ch, Add: true}}, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestExpiredLines(t *testing.T) {
 	}
 	b := v.Lines[0].Item.Num
 
-	got := s.do(t, "POST", updateItem(2, 9, b), s.Admin).mustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
+	got := s.do(t, "POST", updateItem(2, 9, b), s.Admin).MustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
 	listed := got["items"].([]any)
 	if len(listed) != 2 || num(t, at(listed[1].(map[string]any), "id")) != a {
 		t.Fatalf("items %v, want the fresh line then the lapsed one", listed)
@@ -161,7 +162,7 @@ func TestExpiredLines(t *testing.T) {
 	if total := got["cart_total"]; total != json.Number("20") {
 		t.Errorf("cart_total = %v, want 20", total)
 	}
-	got = s.do(t, "POST", updateItem(3, 9, a), s.Admin).mustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
+	got = s.do(t, "POST", updateItem(3, 9, a), s.Admin).MustStatus(t, http.StatusOK).JSON(t)["data"].(map[string]any)
 	if q := num(t, got["total_cart_quantity"]); q != 5 {
 		t.Errorf("total_cart_quantity = %d, want 5 once the lapsed line is set again", q)
 	}

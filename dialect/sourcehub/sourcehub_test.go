@@ -11,6 +11,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/testserver"
 )
 
 // seedExample is the seed's sample success response, verbatim.
@@ -177,13 +178,13 @@ func seedShop(t *testing.T) (*testServer, int64, int64) {
 	t.Helper()
 	s := mustServer(t)
 	inr, inclusive := "INR", true
-	if _, err := s.Engine.PutSettings(context.Background(), s.admin, engine.SettingsUpdate{DefaultCurrency: &inr, PricesIncludeTax: &inclusive}, engine.Options{}); err != nil {
+	if _, err := s.Engine.PutSettings(context.Background(), s.Principal, engine.SettingsUpdate{DefaultCurrency: &inr, PricesIncludeTax: &inclusive}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 3; i++ {
-		s.mustProduct(t, simpleProduct(fmt.Sprintf("prod_filler_%d", i), 100, fmt.Sprintf("FILLER-%d", i)), 10)
+		s.MustProduct(t, testserver.SimpleProduct(fmt.Sprintf("prod_filler_%d", i), 100, fmt.Sprintf("FILLER-%d", i)), 10)
 	}
-	s.mustProduct(t, cart.Product{
+	s.MustProduct(t, cart.Product{
 		ID: "prod_3_roses", Name: "3 Roses Mrp 10 (408pc)", Category: "Tea ,Coffee and Beverages",
 		ImageURL: "https://sourcehub.in/public/images/product/1605342130.jpg", TaxCode: "0902",
 		Variants: []cart.Variant{{
@@ -193,7 +194,7 @@ func seedShop(t *testing.T) (*testServer, int64, int64) {
 			TaxRate: 500, WeightGrams: 3000, Active: true,
 		}},
 	}, 100)
-	cartNum, items := s.mustCart(t, "9", "INR", "CP-2425-0046", 2)
+	cartNum, items := s.MustCart(t, "9", "INR", "CP-2425-0046", 2)
 	return s, cartNum, items[0]
 }
 
@@ -201,12 +202,12 @@ func TestSeedExample(t *testing.T) {
 	s, _, item := seedShop(t)
 	// The seed's request, with the quantity its response shows (its quantity=2 answering 6
 	// is garbled).
-	r := s.do(t, "POST", updateItem(6, 9, item), s.Admin).mustStatus(t, http.StatusOK)
+	r := s.do(t, "POST", updateItem(6, 9, item), s.Admin).MustStatus(t, http.StatusOK)
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	got := r.JSON(t)
-	compareJSON(t, "", decodeJSON(t, []byte(seedExample)), got, map[string]bool{
+	compareJSON(t, "", testserver.DecodeJSON(t, []byte(seedExample)), got, map[string]bool{
 		"data.items[].id":                            true, // checked below: the item's number
 		"data.items[].product.sku":                   true, // cartd SKUs hold no spaces
 		"data.items[].product.measurementtype.id":    true, // cartd has no measurement types
@@ -225,7 +226,7 @@ func TestSeedExample(t *testing.T) {
 	if product["sku"] != "CP-2425-0046" {
 		t.Errorf("sku = %v", product["sku"])
 	}
-	v, err := s.Engine.Product(context.Background(), s.admin, "prod_3_roses")
+	v, err := s.Engine.Product(context.Background(), s.Principal, "prod_3_roses")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestSeedExample(t *testing.T) {
 
 func TestMoneyIsExact(t *testing.T) {
 	s := mustServer(t)
-	s.mustProduct(t, cart.Product{ID: "prod_tea", Name: "Tea", Variants: []cart.Variant{{
+	s.MustProduct(t, cart.Product{ID: "prod_tea", Name: "Tea", Variants: []cart.Variant{{
 		ID: "var_tea", SKU: "TEA", Prices: map[string]int64{"USD": 1250, "KWD": 1005, "JPY": 500},
 		Tiers:   []cart.Tier{{MinQuantity: 10, Prices: map[string]int64{"USD": 1205}}},
 		TaxRate: 1250, Active: true,
@@ -261,8 +262,8 @@ func TestMoneyIsExact(t *testing.T) {
 	} {
 		t.Run(tc.currency, func(t *testing.T) {
 			customer := strconv.Itoa(100 + tc.quantity)
-			_, items := s.mustCart(t, customer, tc.currency, "TEA", 1)
-			r := s.do(t, "POST", updateItem(tc.quantity, customer, items[0]), s.Admin).mustStatus(t, http.StatusOK)
+			_, items := s.MustCart(t, customer, tc.currency, "TEA", 1)
+			r := s.do(t, "POST", updateItem(tc.quantity, customer, items[0]), s.Admin).MustStatus(t, http.StatusOK)
 			got := r.JSON(t)
 			p := at(got, "data", "items", 0, "product").(map[string]any)
 			if b := at(got, "data", "billable_amount"); b != json.Number(tc.total) {
@@ -283,9 +284,9 @@ func TestMoneyIsExact(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	s, cartNum, item := seedShop(t)
-	before := s.version(t, cartNum)
-	_, otherItems := s.mustCart(t, "10", "INR", "CP-2425-0046", 1)
-	readOnly := s.mustKey(t, auth.CartsRead)
+	before := s.Version(t, cartNum)
+	_, otherItems := s.MustCart(t, "10", "INR", "CP-2425-0046", 1)
+	readOnly := s.MustKey(t, auth.CartsRead)
 
 	t.Run("the seed's 401 and 422 samples", func(t *testing.T) {
 		for _, tc := range []struct {
@@ -297,8 +298,8 @@ func TestErrors(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := s.do(t, "POST", tc.path, tc.credential)
-				want := decodeJSON(t, []byte(tc.seed))
-				r.mustStatus(t, int(num(t, at(want, "error", "status_code"))))
+				want := testserver.DecodeJSON(t, []byte(tc.seed))
+				r.MustStatus(t, int(num(t, at(want, "error", "status_code"))))
 				got := r.JSON(t)
 				compareJSON(t, "", want, got, map[string]bool{"error.source": true})
 				if src := at(got, "error", "source"); src != s.URL+"/api/cart/update-item" {
@@ -343,7 +344,7 @@ func TestErrors(t *testing.T) {
 			} else {
 				r = s.do(t, method, tc.path, tc.credential)
 			}
-			r.mustStatus(t, tc.status)
+			r.MustStatus(t, tc.status)
 			e := r.JSON(t)["error"].(map[string]any)
 			if e["code"] != tc.code || e["description"] != tc.description || num(t, e["status_code"]) != int64(tc.status) {
 				t.Errorf("error = %v, want %s %q %d", e, tc.code, tc.description, tc.status)
@@ -351,7 +352,7 @@ func TestErrors(t *testing.T) {
 		})
 	}
 
-	if after := s.version(t, cartNum); after != before {
+	if after := s.Version(t, cartNum); after != before {
 		t.Errorf("the cart went from version %d to %d through calls that all failed", before, after)
 	}
 }
@@ -363,7 +364,7 @@ func (s *testServer) doBasic(t *testing.T, path string) response {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth("user", s.Admin)
-	resp, err := s.client.Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

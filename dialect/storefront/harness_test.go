@@ -1,109 +1,39 @@
 package storefront_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/cartd/cartd/api"
-	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/dialect/storefront"
 	"github.com/cartd/cartd/engine"
-	"github.com/cartd/cartd/store/sqlite"
+	"github.com/cartd/cartd/internal/testserver"
 )
 
 // testServer is cartd as it serves: the native API with the storefront dialect mounted at its
 // prefix, on a real SQLite file, over loopback TCP.
-type testServer struct {
-	URL    string
-	Admin  string // an admin API key
-	Engine *engine.Engine
-	Clock  *testClock // the store's clock
-	admin  auth.Principal
-	hs     *httptest.Server
-}
+type testServer struct{ *testserver.Server }
 
-// testClock is a settable clock for the store's transactions.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type response = testserver.Response
 
 // mustServer starts a server with reservations of 15 minutes, on a clock that moves only when
 // a test advances it.
 func mustServer(tb testing.TB) *testServer {
 	tb.Helper()
-	ctx := context.Background()
-	clock := &testClock{now: time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC)}
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{Now: clock.Now})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
-	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	admin, err := eng.Authenticate(ctx, secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api.New(eng, api.Config{}))
-	mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{}))
-	hs := httptest.NewServer(mux)
-	tb.Cleanup(func() {
-		hs.Close()
-		st.Close()
-	})
-	return &testServer{URL: hs.URL, Admin: secret, Engine: eng, Clock: clock, admin: admin, hs: hs}
+	return &testServer{testserver.MustStart(tb, testserver.Options{Mount: func(mux *http.ServeMux, eng *engine.Engine) {
+		mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{}))
+	}})}
 }
 
-// mustProduct stores a product and sets the on-hand stock of each of its SKUs; it returns the
-// product with its numbers.
-func (s *testServer) mustProduct(tb testing.TB, p cart.Product, onHand int64) cart.Product {
-	tb.Helper()
-	ctx := context.Background()
-	p, err := s.Engine.PutProduct(ctx, s.admin, p, engine.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for _, v := range p.Variants {
-		n := onHand
-		if _, err := s.Engine.PutInventory(ctx, s.admin, v.SKU, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return p
-}
-
-// simpleProduct is a product with one active variant per SKU at a price in USD.
+// simpleProduct is a product with an image and one active variant per SKU at a price in USD,
+// taxed at 5%.
 func simpleProduct(id string, usd int64, skus ...string) cart.Product {
-	p := cart.Product{ID: id, Name: "Product " + id, ImageURL: "https://img.example/" + id + ".jpg"}
-	for _, sku := range skus {
-		p.Variants = append(p.Variants, cart.Variant{ID: "var_" + sku, SKU: sku, Prices: map[string]int64{"USD": usd}, Active: true, TaxRate: 500})
+	p := testserver.SimpleProduct(id, usd, skus...)
+	p.ImageURL = "https://img.example/" + id + ".jpg"
+	for i := range p.Variants {
+		p.Variants[i].TaxRate = 500
 	}
 	return p
 }
@@ -120,7 +50,7 @@ func (s *testServer) shopper(tb testing.TB) *shopper {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := *s.hs.Client()
+	c := *s.Client
 	c.Jar = jar
 	return &shopper{s: s, client: &c}
 }
@@ -137,55 +67,11 @@ func (b *shopper) session(tb testing.TB) string {
 	return ""
 }
 
-// response is a received HTTP response.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// JSON decodes the body, numbers kept as json.Number so that their text can be compared.
-func (r response) JSON(tb testing.TB) map[string]any {
-	tb.Helper()
-	return decodeJSON(tb, r.Body)
-}
-
-func decodeJSON(tb testing.TB, b []byte) map[string]any {
-	tb.Helper()
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		tb.Fatalf("body is not a JSON object: %v\n%s", err, b)
-	}
-	return m
-}
-
-func (r response) mustStatus(tb testing.TB, want int) response {
-	tb.Helper()
-	if r.Status != want {
-		tb.Fatalf("status = %d, want %d; body: %s", r.Status, want, r.Body)
-	}
-	return r
-}
-
 // do sends a request as the seed's examples do: a JSON body (a string is sent as is, nil
 // sends none) with Content-Type: application/json. Extra headers come in pairs.
 func (b *shopper) do(tb testing.TB, method, path string, body any, headers ...string) response {
 	tb.Helper()
-	var rd io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(v)
-	default:
-		raw, err := json.Marshal(v)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, b.s.URL+path, rd)
+	req, err := http.NewRequest(method, b.s.URL+path, testserver.Body(tb, body))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -193,16 +79,7 @@ func (b *shopper) do(tb testing.TB, method, path string, body any, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: raw}
+	return testserver.Send(tb, b.client, req)
 }
 
 // add is the storefront's add to cart.
@@ -220,7 +97,7 @@ func (b *shopper) update(tb testing.TB, key string, quantity int64) response {
 // view is GET /api/v1/cart/, which must answer 200.
 func (b *shopper) view(tb testing.TB) map[string]any {
 	tb.Helper()
-	return b.do(tb, "GET", "/api/v1/cart/", nil).mustStatus(tb, http.StatusOK).JSON(tb)
+	return b.do(tb, "GET", "/api/v1/cart/", nil).MustStatus(tb, http.StatusOK).JSON(tb)
 }
 
 // quantities are the cart's items of a view body, item_key to quantity.

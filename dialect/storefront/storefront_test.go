@@ -48,23 +48,13 @@ const seedKey = "prod123_SKU789_dflt"
 func (s *testServer) mustSeedCatalog(tb testing.TB, onHand int64) cart.Product {
 	tb.Helper()
 	for i := 1; i < 123; i++ {
-		s.mustProduct(tb, simpleProduct(fmt.Sprintf("prod_filler_%d", i), 100, fmt.Sprintf("FILL-%d", i)), 0)
+		s.MustProduct(tb, simpleProduct(fmt.Sprintf("prod_filler_%d", i), 100, fmt.Sprintf("FILL-%d", i)), 0)
 	}
-	p := s.mustProduct(tb, simpleProduct("prod_seed", 2500, "SKU789", "SKU790"), onHand)
+	p := s.MustProduct(tb, simpleProduct("prod_seed", 2500, "SKU789", "SKU790"), onHand)
 	if p.Num != 123 {
 		tb.Fatalf("the seed's product has number %d, want 123", p.Num)
 	}
 	return p
-}
-
-// mustBody fails the test unless the response has the status and a body equal, as JSON
-// (names, types, nesting and values), to want.
-func (r response) mustBody(tb testing.TB, status int, want string) {
-	tb.Helper()
-	r.mustStatus(tb, status)
-	if diff := cmp.Diff(decodeJSON(tb, []byte(want)), r.JSON(tb)); diff != "" {
-		tb.Errorf("body (-seed +got):\n%s", diff)
-	}
 }
 
 // nativeCart reads a cart through the native API.
@@ -72,7 +62,7 @@ func (s *testServer) nativeCart(tb testing.TB, id json.Number) map[string]any {
 	tb.Helper()
 	req, _ := http.NewRequest("GET", s.URL+"/v1/carts/cart_"+id.String(), nil)
 	req.Header.Set("Authorization", "Bearer "+s.Admin)
-	resp, err := s.hs.Client().Do(req)
+	resp, err := s.Client.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -91,8 +81,8 @@ func TestSeedExamples(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 50)
 		b := s.shopper(t)
-		b.add(t, seedKey, 1).mustStatus(t, http.StatusOK)
-		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest, "Cookie", "sessionid="+b.session(t)).mustBody(t, http.StatusOK, seedUpdated)
+		b.add(t, seedKey, 1).MustStatus(t, http.StatusOK)
+		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest, "Cookie", "sessionid="+b.session(t)).MustBody(t, http.StatusOK, seedUpdated)
 		if q := quantities(t, b.view(t)); q[seedKey] != 3 {
 			t.Errorf("quantity = %d after adding 2 to 1, want 3", q[seedKey])
 		}
@@ -102,8 +92,8 @@ func TestSeedExamples(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 4).mustStatus(t, http.StatusOK)
-		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).mustBody(t, http.StatusOK, seedLimited)
+		b.add(t, seedKey, 4).MustStatus(t, http.StatusOK)
+		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).MustBody(t, http.StatusOK, seedLimited)
 		if q := quantities(t, b.view(t)); q[seedKey] != 5 {
 			t.Errorf("quantity = %d, want 5", q[seedKey])
 		}
@@ -113,8 +103,8 @@ func TestSeedExamples(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 2).mustStatus(t, http.StatusOK)
-		b.update(t, seedKey, -3).mustBody(t, http.StatusOK, seedRemoved)
+		b.add(t, seedKey, 2).MustStatus(t, http.StatusOK)
+		b.update(t, seedKey, -3).MustBody(t, http.StatusOK, seedRemoved)
 		if q := quantities(t, b.view(t)); len(q) != 0 {
 			t.Errorf("cart holds %v, want nothing", q)
 		}
@@ -124,33 +114,33 @@ func TestSeedExamples(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 1).mustStatus(t, http.StatusOK)
+		b.add(t, seedKey, 1).MustStatus(t, http.StatusOK)
 		for _, key := range []string{
 			"prod123_SKU789_DFLT", "PROD123_SKU789_dflt", "prod0123_SKU789_dflt", "prod123_SKU789", "prodX_SKU789_dflt",
 			"prod123__dflt", "prod123_SKU 789_dflt", "", "prod99999999999999999999_SKU789_dflt",
 		} {
 			for _, method := range []string{"PUT", "DELETE"} {
 				t.Run(method+" "+key, func(t *testing.T) {
-					b.do(t, method, "/api/v1/cart/items/", map[string]any{"item_key": key, "quantity": 1}).mustBody(t, http.StatusBadRequest, seedInvalidKey)
+					b.do(t, method, "/api/v1/cart/items/", map[string]any{"item_key": key, "quantity": 1}).MustBody(t, http.StatusBadRequest, seedInvalidKey)
 				})
 			}
 		}
 		// A key whose SKU is a variant of another product names nothing.
-		b.add(t, "prod122_SKU789_dflt", 1).mustBody(t, http.StatusBadRequest, seedInvalidKey)
+		b.add(t, "prod122_SKU789_dflt", 1).MustBody(t, http.StatusBadRequest, seedInvalidKey)
 	})
 
 	t.Run("product unavailable: removed, and the removal stands", func(t *testing.T) {
 		s := mustServer(t)
 		p := s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 2).mustStatus(t, http.StatusOK)
-		b.add(t, "prod123_SKU790_dflt", 1).mustStatus(t, http.StatusOK)
+		b.add(t, seedKey, 2).MustStatus(t, http.StatusOK)
+		b.add(t, "prod123_SKU790_dflt", 1).MustStatus(t, http.StatusOK)
 		id := b.view(t)["cart"].(map[string]any)["id"].(json.Number)
 		before := s.nativeCart(t, id)["version"].(json.Number)
 
 		p.Variants[0].Active = false
-		s.mustProduct(t, p, 5)
-		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).mustBody(t, http.StatusBadRequest, seedUnavailable)
+		s.MustProduct(t, p, 5)
+		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).MustBody(t, http.StatusBadRequest, seedUnavailable)
 
 		native := s.nativeCart(t, id)
 		if native["version"] == before || len(native["items"].([]any)) != 1 || len(native["unavailable_items"].([]any)) != 0 {
@@ -161,20 +151,20 @@ func TestSeedExamples(t *testing.T) {
 			t.Errorf("cart holds %v, want the other item only", q)
 		}
 		// Adding it again is refused the same way.
-		b.add(t, seedKey, 1).mustBody(t, http.StatusBadRequest, seedUnavailable)
+		b.add(t, seedKey, 1).MustBody(t, http.StatusBadRequest, seedUnavailable)
 	})
 
 	t.Run("insufficient stock: an add above it changes nothing", func(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, "prod123_SKU790_dflt", 1).mustStatus(t, http.StatusOK)
+		b.add(t, "prod123_SKU790_dflt", 1).MustStatus(t, http.StatusOK)
 		id := b.view(t)["cart"].(map[string]any)["id"].(json.Number)
 		before := s.nativeCart(t, id)
-		b.add(t, seedKey, 10).mustBody(t, http.StatusBadRequest, seedInsufficient)
+		b.add(t, seedKey, 10).MustBody(t, http.StatusBadRequest, seedInsufficient)
 		// What the cart holds counts: 3 held, 3 more asked, 5 in stock.
-		b.add(t, seedKey, 3).mustStatus(t, http.StatusOK)
-		b.add(t, seedKey, 3).mustBody(t, http.StatusBadRequest,
+		b.add(t, seedKey, 3).MustStatus(t, http.StatusOK)
+		b.add(t, seedKey, 3).MustBody(t, http.StatusBadRequest,
 			`{"quantity": ["Requested quantity: (6) exceeds available stock: (5) for this variant"]}`)
 		after := s.nativeCart(t, id)
 		if got, want := after["version"].(json.Number), before["version"].(json.Number); got.String() != strconv.Itoa(mustInt(t, want)+1) {
@@ -186,26 +176,26 @@ func TestSeedExamples(t *testing.T) {
 		s := mustServer(t)
 		p := s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 2).mustStatus(t, http.StatusOK)
+		b.add(t, seedKey, 2).MustStatus(t, http.StatusOK)
 		p.Variants = p.Variants[1:]
-		s.mustProduct(t, p, 5)
-		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).mustBody(t, http.StatusBadRequest, seedVariantRemoved)
-		b.add(t, seedKey, 1).mustBody(t, http.StatusBadRequest, seedVariantRemoved)
+		s.MustProduct(t, p, 5)
+		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).MustBody(t, http.StatusBadRequest, seedVariantRemoved)
+		b.add(t, seedKey, 1).MustBody(t, http.StatusBadRequest, seedVariantRemoved)
 	})
 
 	t.Run("remove an item, and an item not in the cart", func(t *testing.T) {
 		s := mustServer(t)
 		s.mustSeedCatalog(t, 5)
 		b := s.shopper(t)
-		b.add(t, seedKey, 2).mustStatus(t, http.StatusOK)
-		b.do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).mustBody(t, http.StatusOK, seedItemDeleted)
-		b.do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).mustBody(t, http.StatusNotFound, seedNotInCart)
-		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).mustBody(t, http.StatusNotFound, seedNotInCart)
+		b.add(t, seedKey, 2).MustStatus(t, http.StatusOK)
+		b.do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).MustBody(t, http.StatusOK, seedItemDeleted)
+		b.do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).MustBody(t, http.StatusNotFound, seedNotInCart)
+		b.do(t, "PUT", "/api/v1/cart/items/", seedRequest).MustBody(t, http.StatusNotFound, seedNotInCart)
 		// Without a session, nothing is in the cart.
-		s.shopper(t).do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).mustBody(t, http.StatusNotFound, seedNotInCart)
+		s.shopper(t).do(t, "DELETE", "/api/v1/cart/items/", `{"item_key": "prod123_SKU789_dflt"}`).MustBody(t, http.StatusNotFound, seedNotInCart)
 		// For clients that cannot send a body with DELETE, the key may come in the query.
-		b.add(t, seedKey, 1).mustStatus(t, http.StatusOK)
-		b.do(t, "DELETE", "/api/v1/cart/items/?item_key="+url.QueryEscape(seedKey), nil).mustBody(t, http.StatusOK, seedItemDeleted)
+		b.add(t, seedKey, 1).MustStatus(t, http.StatusOK)
+		b.do(t, "DELETE", "/api/v1/cart/items/?item_key="+url.QueryEscape(seedKey), nil).MustBody(t, http.StatusOK, seedItemDeleted)
 	})
 }
 
@@ -223,10 +213,10 @@ func mustInt(tb testing.TB, n json.Number) int {
 // the stock.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t)
-	p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
+	p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
 	key := fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
 	b := s.shopper(t)
-	b.add(t, key, 2).mustStatus(t, http.StatusOK)
+	b.add(t, key, 2).MustStatus(t, http.StatusOK)
 	for _, step := range []struct {
 		delta, want int64
 		message     string
@@ -238,14 +228,14 @@ func TestQuantityRules(t *testing.T) {
 		{-1, 0, "Item removed from cart"},
 	} {
 		r := b.update(t, key, step.delta)
-		r.mustBody(t, http.StatusOK, fmt.Sprintf(`{"success": true, "message": %q}`, step.message))
+		r.MustBody(t, http.StatusOK, fmt.Sprintf(`{"success": true, "message": %q}`, step.message))
 		if q := quantities(t, b.view(t)); q[key] != step.want {
 			t.Errorf("after %+d: quantity %d, want %d", step.delta, q[key], step.want)
 		}
 	}
 
 	t.Run("a PUT of 0, or of no whole number, is a quantity error", func(t *testing.T) {
-		b.add(t, key, 1).mustStatus(t, http.StatusOK)
+		b.add(t, key, 1).MustStatus(t, http.StatusOK)
 		for body, want := range map[string]string{
 			`{"item_key": "` + key + `", "quantity": 0}`:     `{"quantity": ["Ensure this value is not zero: send a positive quantity to add, a negative one to remove."]}`,
 			`{"item_key": "` + key + `"}`:                    `{"quantity": ["This field is required."]}`,
@@ -255,7 +245,7 @@ func TestQuantityRules(t *testing.T) {
 			`{"quantity": 1}`:                                `{"item_key": ["This field is required."]}`,
 			`{"item_key": 7, "quantity": 0}`:                 `{"item_key": ["Not a valid string."], "quantity": ["Ensure this value is not zero: send a positive quantity to add, a negative one to remove."]}`,
 		} {
-			b.do(t, "PUT", "/api/v1/cart/items/", body).mustBody(t, http.StatusBadRequest, want)
+			b.do(t, "PUT", "/api/v1/cart/items/", body).MustBody(t, http.StatusBadRequest, want)
 		}
 		if q := quantities(t, b.view(t)); q[key] != 1 {
 			t.Errorf("quantity %d after refused changes, want 1", q[key])
@@ -263,9 +253,9 @@ func TestQuantityRules(t *testing.T) {
 	})
 
 	t.Run("quantities may be strings of whole numbers, and bodies forms", func(t *testing.T) {
-		b.do(t, "PUT", "/api/v1/cart/items/", `{"item_key": "`+key+`", "quantity": "2"}`).mustBody(t, http.StatusOK, `{"success": true, "message": "Quantity updated"}`)
+		b.do(t, "PUT", "/api/v1/cart/items/", `{"item_key": "`+key+`", "quantity": "2"}`).MustBody(t, http.StatusOK, `{"success": true, "message": "Quantity updated"}`)
 		b.do(t, "PUT", "/api/v1/cart/items/", "item_key="+url.QueryEscape(key)+"&quantity=-1", "Content-Type", "application/x-www-form-urlencoded").
-			mustBody(t, http.StatusOK, `{"success": true, "message": "Quantity updated"}`)
+			MustBody(t, http.StatusOK, `{"success": true, "message": "Quantity updated"}`)
 		if q := quantities(t, b.view(t)); q[key] != 2 {
 			t.Errorf("quantity %d, want 2", q[key])
 		}
@@ -273,17 +263,17 @@ func TestQuantityRules(t *testing.T) {
 
 	t.Run("an add must be at least 1", func(t *testing.T) {
 		for _, n := range []int64{0, -1} {
-			b.add(t, key, n).mustBody(t, http.StatusBadRequest, `{"quantity": ["Ensure this value is greater than or equal to 1."]}`)
+			b.add(t, key, n).MustBody(t, http.StatusBadRequest, `{"quantity": ["Ensure this value is greater than or equal to 1."]}`)
 		}
 	})
 
 	t.Run("above the limit per item is a quantity error even when capping", func(t *testing.T) {
 		s := mustServer(t)
-		p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 5000)
+		p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 5000)
 		key := fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
 		b := s.shopper(t)
-		b.add(t, key, 1).mustStatus(t, http.StatusOK)
-		r := b.update(t, key, 999).mustStatus(t, http.StatusBadRequest).JSON(t)
+		b.add(t, key, 1).MustStatus(t, http.StatusOK)
+		r := b.update(t, key, 999).MustStatus(t, http.StatusBadRequest).JSON(t)
 		if msgs, ok := r["quantity"].([]any); !ok || len(msgs) != 1 || !strings.Contains(msgs[0].(string), "999") {
 			t.Errorf("body %v, want one quantity message naming the limit", r)
 		}
@@ -293,10 +283,10 @@ func TestQuantityRules(t *testing.T) {
 func TestSessions(t *testing.T) {
 	t.Run("the first add issues the sessionid cookie", func(t *testing.T) {
 		s := mustServer(t)
-		p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
+		p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
 		key := fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
 		b := s.shopper(t)
-		r := b.do(t, "GET", "/api/v1/cart/", nil).mustStatus(t, http.StatusOK)
+		r := b.do(t, "GET", "/api/v1/cart/", nil).MustStatus(t, http.StatusOK)
 		if len(r.Header.Values("Set-Cookie")) != 0 {
 			t.Errorf("a read without a session set %v", r.Header.Values("Set-Cookie"))
 		}
@@ -304,7 +294,7 @@ func TestSessions(t *testing.T) {
 		if c := body["cart"].(map[string]any); c["id"] != nil || len(c["items"].([]any)) != 0 || c["total"] != "0.00" {
 			t.Errorf("cart without a session = %v, want no id, no items, total 0.00", c)
 		}
-		r = b.add(t, key, 1).mustStatus(t, http.StatusOK)
+		r = b.add(t, key, 1).MustStatus(t, http.StatusOK)
 		cookies := (&http.Response{Header: r.Header}).Cookies()
 		if len(cookies) != 1 {
 			t.Fatalf("Set-Cookie: %v, want one cookie", r.Header.Values("Set-Cookie"))
@@ -314,7 +304,7 @@ func TestSessions(t *testing.T) {
 			c.MaxAge != int(engine.SessionTTL.Seconds()) || c.Secure {
 			t.Errorf("cookie = %+v, want sessionid, HttpOnly, SameSite=Lax, Path=/, Max-Age two weeks, not Secure over plain HTTP", c)
 		}
-		if r := b.add(t, key, 1).mustStatus(t, http.StatusOK); len(r.Header.Values("Set-Cookie")) != 0 {
+		if r := b.add(t, key, 1).MustStatus(t, http.StatusOK); len(r.Header.Values("Set-Cookie")) != 0 {
 			t.Errorf("a second add set the cookie again: %v", r.Header.Values("Set-Cookie"))
 		}
 		if q := quantities(t, b.view(t)); q[key] != 2 {
@@ -328,7 +318,7 @@ func TestSessions(t *testing.T) {
 
 	t.Run("the cookie is Secure under TLS", func(t *testing.T) {
 		s := mustServer(t)
-		p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
+		p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
 		key := fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
 		b := s.shopper(t)
 		r := b.do(t, "POST", "/api/v1/cart/", map[string]any{"item_key": key, "quantity": 1}, "X-Forwarded-Proto", "https")
@@ -351,44 +341,44 @@ func TestSessions(t *testing.T) {
 
 	t.Run("a session reaches its own cart only", func(t *testing.T) {
 		s := mustServer(t)
-		p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
+		p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
 		key := fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
 		alice, bob := s.shopper(t), s.shopper(t)
-		alice.add(t, key, 3).mustStatus(t, http.StatusOK)
+		alice.add(t, key, 3).MustStatus(t, http.StatusOK)
 		if q := quantities(t, bob.view(t)); len(q) != 0 {
 			t.Errorf("bob sees %v", q)
 		}
-		bob.update(t, key, -1).mustBody(t, http.StatusNotFound, seedNotInCart)
-		bob.add(t, key, 1).mustStatus(t, http.StatusOK)
+		bob.update(t, key, -1).MustBody(t, http.StatusNotFound, seedNotInCart)
+		bob.add(t, key, 1).MustStatus(t, http.StatusOK)
 		if a, b := quantities(t, alice.view(t)), quantities(t, bob.view(t)); a[key] != 3 || b[key] != 1 {
 			t.Errorf("alice holds %v, bob %v; want 3 and 1", a, b)
 		}
 		// A made-up or expired cookie is no session.
 		forged := s.shopper(t)
 		for _, v := range []string{"ss_forged", "garbage", alice.session(t) + "x"} {
-			if q := quantities(t, forged.do(t, "GET", "/api/v1/cart/", nil, "Cookie", "sessionid="+v).mustStatus(t, 200).JSON(t)); len(q) != 0 {
+			if q := quantities(t, forged.do(t, "GET", "/api/v1/cart/", nil, "Cookie", "sessionid="+v).MustStatus(t, 200).JSON(t)); len(q) != 0 {
 				t.Errorf("cookie %q sees %v", v, q)
 			}
 		}
 		s.Clock.Advance(engine.SessionTTL)
-		alice.update(t, key, 1).mustBody(t, http.StatusNotFound, seedNotInCart)
+		alice.update(t, key, 1).MustBody(t, http.StatusNotFound, seedNotInCart)
 	})
 
 	t.Run("clearing empties the cart, and stores nothing without a session", func(t *testing.T) {
 		s := mustServer(t)
-		p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M"), 8)
+		p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M"), 8)
 		b := s.shopper(t)
-		b.add(t, fmt.Sprintf("prod%d_TEE-S_dflt", p.Num), 2).mustStatus(t, http.StatusOK)
-		b.add(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), 1).mustStatus(t, http.StatusOK)
-		body := b.do(t, "DELETE", "/api/v1/cart/", nil).mustStatus(t, http.StatusOK).JSON(t)
+		b.add(t, fmt.Sprintf("prod%d_TEE-S_dflt", p.Num), 2).MustStatus(t, http.StatusOK)
+		b.add(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), 1).MustStatus(t, http.StatusOK)
+		body := b.do(t, "DELETE", "/api/v1/cart/", nil).MustStatus(t, http.StatusOK).JSON(t)
 		if body["success"] != true || body["message"] != "Cart cleared" || len(quantities(t, body)) != 0 {
 			t.Errorf("clear answered %v", body)
 		}
-		st, err := s.Engine.Inventory(context.Background(), s.admin, "TEE-S")
+		st, err := s.Engine.Inventory(context.Background(), s.Principal, "TEE-S")
 		if err != nil || st.Reserved != 0 {
 			t.Errorf("TEE-S reserved %d (%v) after clearing, want 0", st.Reserved, err)
 		}
-		r := s.shopper(t).do(t, "DELETE", "/api/v1/cart/", nil).mustStatus(t, http.StatusOK)
+		r := s.shopper(t).do(t, "DELETE", "/api/v1/cart/", nil).MustStatus(t, http.StatusOK)
 		if len(r.Header.Values("Set-Cookie")) != 0 || r.JSON(t)["cart"].(map[string]any)["id"] != nil {
 			t.Errorf("clearing without a session: %s %v", r.Body, r.Header.Values("Set-Cookie"))
 		}
@@ -397,18 +387,18 @@ func TestSessions(t *testing.T) {
 
 func TestUnavailableItemsAreRemovedOnRead(t *testing.T) {
 	s := mustServer(t)
-	if _, err := s.Engine.PutSale(context.Background(), s.admin, cart.Sale{ID: "sale_flash", Name: "Flash",
+	if _, err := s.Engine.PutSale(context.Background(), s.Principal, cart.Sale{ID: "sale_flash", Name: "Flash",
 		StartsAt: s.Clock.Now().Add(-time.Hour), EndsAt: s.Clock.Now().Add(time.Hour)}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	flash := simpleProduct("prod_flash", 1500, "FLASH-1")
 	flash.Variants[0].SaleID = "sale_flash"
-	f := s.mustProduct(t, flash, 10)
-	p := s.mustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
+	f := s.MustProduct(t, flash, 10)
+	p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
 	b := s.shopper(t)
 	flashKey, teeKey := fmt.Sprintf("prod%d_FLASH-1_dflt", f.Num), fmt.Sprintf("prod%d_TEE-S_dflt", p.Num)
-	b.add(t, flashKey, 2).mustStatus(t, http.StatusOK)
-	b.add(t, teeKey, 1).mustStatus(t, http.StatusOK)
+	b.add(t, flashKey, 2).MustStatus(t, http.StatusOK)
+	b.add(t, teeKey, 1).MustStatus(t, http.StatusOK)
 
 	s.Clock.Advance(2 * time.Hour) // the sale ended
 	body := b.view(t)
@@ -434,22 +424,22 @@ func TestUnavailableItemsAreRemovedOnRead(t *testing.T) {
 func TestAgreesWithNativeAPI(t *testing.T) {
 	s := mustServer(t)
 	ctx := context.Background()
-	if _, err := s.Engine.PutSettings(ctx, s.admin, engine.SettingsUpdate{
+	if _, err := s.Engine.PutSettings(ctx, s.Principal, engine.SettingsUpdate{
 		Shipping: map[string]cart.ShippingRate{"USD": {Flat: 599, FreeOver: 100000}}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Engine.PutPromotion(ctx, s.admin, cart.Promotion{Code: "TEN", Name: "Ten off", Type: cart.Percent, Method: cart.Auto, Rate: 1000, Active: true}, engine.Options{}); err != nil {
+	if _, err := s.Engine.PutPromotion(ctx, s.Principal, cart.Promotion{Code: "TEN", Name: "Ten off", Type: cart.Percent, Method: cart.Auto, Rate: 1000, Active: true}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	tee := simpleProduct("prod_tee", 2499, "TEE-S", "TEE-M")
 	tee.Variants[0].Options = []cart.Option{{Name: "size", Value: "S"}}
-	p := s.mustProduct(t, tee, 8)
-	c := s.mustProduct(t, simpleProduct("prod_cable", 1999, "CABLE"), 100)
+	p := s.MustProduct(t, tee, 8)
+	c := s.MustProduct(t, simpleProduct("prod_cable", 1999, "CABLE"), 100)
 	b := s.shopper(t)
-	b.add(t, fmt.Sprintf("prod%d_TEE-S_dflt", p.Num), 3).mustStatus(t, http.StatusOK)
-	b.add(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), 1).mustStatus(t, http.StatusOK)
-	b.add(t, fmt.Sprintf("prod%d_CABLE_dflt", c.Num), 2).mustStatus(t, http.StatusOK)
-	b.update(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), +10).mustStatus(t, http.StatusOK) // capped at 8
+	b.add(t, fmt.Sprintf("prod%d_TEE-S_dflt", p.Num), 3).MustStatus(t, http.StatusOK)
+	b.add(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), 1).MustStatus(t, http.StatusOK)
+	b.add(t, fmt.Sprintf("prod%d_CABLE_dflt", c.Num), 2).MustStatus(t, http.StatusOK)
+	b.update(t, fmt.Sprintf("prod%d_TEE-M_dflt", p.Num), +10).MustStatus(t, http.StatusOK) // capped at 8
 
 	body := b.view(t)
 	sf := body["cart"].(map[string]any)
@@ -516,7 +506,7 @@ func TestErrors(t *testing.T) {
 				body = tc.body
 			}
 			r := b.do(t, tc.method, tc.path, body, "Content-Type", tc.contentType)
-			r.mustBody(t, tc.status, tc.want)
+			r.MustBody(t, tc.status, tc.want)
 			if tc.status == 405 && r.Header.Get("Allow") == "" {
 				t.Error("405 without Allow")
 			}
