@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/column"
 )
 
 // productColumns are the columns productRow scans, for a query naming products "p".
@@ -44,16 +45,16 @@ func (r *variantRow) dest() []any {
 
 func (r *variantRow) variant() (cart.Variant, error) {
 	v := r.v
-	if err := decodeJSON(r.options, &v.Options); err != nil {
+	if err := column.DecodeJSON(r.options, &v.Options); err != nil {
 		return cart.Variant{}, fmt.Errorf("options: %w", err)
 	}
-	if err := decodeJSON(r.prices, &v.Prices); err != nil {
+	if err := column.DecodeJSON(r.prices, &v.Prices); err != nil {
 		return cart.Variant{}, fmt.Errorf("prices: %w", err)
 	}
-	if err := decodeJSON(r.retail, &v.RetailPrices); err != nil {
+	if err := column.DecodeJSON(r.retail, &v.RetailPrices); err != nil {
 		return cart.Variant{}, fmt.Errorf("retail prices: %w", err)
 	}
-	if err := decodeJSON(r.tiers, &v.Tiers); err != nil {
+	if err := column.DecodeJSON(r.tiers, &v.Tiers); err != nil {
 		return cart.Variant{}, fmt.Errorf("tiers: %w", err)
 	}
 	return v, nil
@@ -287,19 +288,19 @@ const qPutVariant = `
 // putVariant upserts one variant by id at position i of its product, setting its Num.
 func (t *txn) putVariant(ctx context.Context, v *cart.Variant, i int) error {
 	op := "put variant " + v.ID
-	options, err := encodeJSON(v.Options, len(v.Options) == 0)
+	options, err := column.EncodeJSON(v.Options, len(v.Options) == 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: options: %w", op, err)
 	}
-	prices, err := encodeJSON(v.Prices, len(v.Prices) == 0)
+	prices, err := column.EncodeJSON(v.Prices, len(v.Prices) == 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: prices: %w", op, err)
 	}
-	retail, err := encodeJSON(v.RetailPrices, len(v.RetailPrices) == 0)
+	retail, err := column.EncodeJSON(v.RetailPrices, len(v.RetailPrices) == 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: retail prices: %w", op, err)
 	}
-	tiers, err := encodeJSON(v.Tiers, len(v.Tiers) == 0)
+	tiers, err := column.EncodeJSON(v.Tiers, len(v.Tiers) == 0)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: tiers: %w", op, err)
 	}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"cmp"
-	"encoding/json"
 	"slices"
 	"time"
 
@@ -25,50 +24,6 @@ func fromNullTime(t *time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
-}
-
-// nullNum stores a reference to a num, 0 for none, as NULL when there is none.
-func nullNum(n int64) any {
-	if n == 0 {
-		return nil
-	}
-	return n
-}
-
-// jsonText stores client JSON (metadata) verbatim as TEXT; empty is NULL.
-func jsonText(m json.RawMessage) any {
-	if len(m) == 0 {
-		return nil
-	}
-	return string(m)
-}
-
-// rawJSON keeps a scanned JSON column as it is, NULL as nil.
-func rawJSON(b []byte) json.RawMessage {
-	if b == nil {
-		return nil
-	}
-	return json.RawMessage(b)
-}
-
-// encodeJSON stores a Go value as a JSON TEXT column, or NULL when empty says it holds nothing.
-func encodeJSON(v any, empty bool) (any, error) {
-	if empty {
-		return nil, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// decodeJSON reads a JSON column into dst, leaving dst alone for NULL.
-func decodeJSON(b []byte, dst any) error {
-	if len(b) == 0 {
-		return nil
-	}
-	return json.Unmarshal(b, dst)
 }
 
 // sortHolders puts stock holders in release order: most recently changed first, then newest

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/column"
 )
 
 // promotionColumns are the columns promotionRow scans, for a query naming promotions "pr".
@@ -44,7 +45,7 @@ func (r *promotionRow) promotion() (cart.Promotion, error) {
 		{"brands", r.brands, &p.Brands},
 		{"sale_ids", r.saleIDs, &p.SaleIDs},
 	} {
-		if err := decodeJSON(f.raw, f.dst); err != nil {
+		if err := column.DecodeJSON(f.raw, f.dst); err != nil {
 			return cart.Promotion{}, fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
@@ -171,7 +172,7 @@ func (t *txn) PutPromotion(ctx context.Context, p *cart.Promotion) error {
 		{p.SaleIDs, len(p.SaleIDs) == 0},
 	} {
 		var err error
-		if js[i], err = encodeJSON(v.v, v.empty); err != nil {
+		if js[i], err = column.EncodeJSON(v.v, v.empty); err != nil {
 			return fmt.Errorf("postgres: put promotion %s: %w", p.Code, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/internal/column"
 )
 
 // txn is both a store.ReadTx (write false: a read-only snapshot) and a store.Tx (write true:
@@ -140,7 +141,7 @@ func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
 	if !found {
 		return cart.DefaultSettings(), nil
 	}
-	if err := decodeJSON(shipping, &s.Shipping); err != nil {
+	if err := column.DecodeJSON(shipping, &s.Shipping); err != nil {
 		return cart.Settings{}, fmt.Errorf("postgres: get settings: shipping: %w", err)
 	}
 	s.UpdatedAt = s.UpdatedAt.UTC()
@@ -174,7 +175,7 @@ const (
 // writes them only if they are still as read (the revision it saw, or still absent);
 // otherwise another transaction changed them in between, and this one is re-run.
 func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
-	shipping, err := encodeJSON(s.Shipping, len(s.Shipping) == 0)
+	shipping, err := column.EncodeJSON(s.Shipping, len(s.Shipping) == 0)
 	if err != nil {
 		return fmt.Errorf("postgres: put settings: shipping: %w", err)
 	}
@@ -219,7 +220,7 @@ func (r *cartRow) dest() []any {
 func (r *cartRow) cart() cart.Cart {
 	c := r.c
 	c.Status = cart.Status(r.status)
-	c.Metadata = rawJSON(r.meta)
+	c.Metadata = column.RawJSON(r.meta)
 	if r.mergedInto != nil {
 		c.MergedInto = *r.mergedInto
 	}
@@ -297,8 +298,8 @@ const qInsertCart = `
 // InsertCart stores a new cart and sets its Num.
 func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
 	_, err := t.queryRow(ctx, "insert cart", qInsertCart,
-		[]any{c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
-			nullNum(c.MergedInto), c.CreatedAt, c.UpdatedAt, c.LastActivity},
+		[]any{c.CustomerID, c.Currency, string(c.Status), c.Version, column.JSONText(c.Metadata),
+			column.NullNum(c.MergedInto), c.CreatedAt, c.UpdatedAt, c.LastActivity},
 		&c.Num)
 	return err
 }
@@ -312,8 +313,8 @@ const qUpdateCart = `
 // such cart.
 func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
 	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
-		c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
-		nullNum(c.MergedInto), c.UpdatedAt, c.LastActivity, c.Num)
+		c.CustomerID, c.Currency, string(c.Status), c.Version, column.JSONText(c.Metadata),
+		column.NullNum(c.MergedInto), c.UpdatedAt, c.LastActivity, c.Num)
 }
 
 // itemColumns are the columns itemRow scans, for a query naming cart_items "i".
@@ -335,7 +336,7 @@ func (r *itemRow) dest() []any {
 
 func (r *itemRow) item() cart.Item {
 	it := r.it
-	it.Metadata = rawJSON(r.meta)
+	it.Metadata = column.RawJSON(r.meta)
 	it.ReservedUntil = fromNullTime(r.reservedUntil)
 	it.CreatedAt, it.UpdatedAt = it.CreatedAt.UTC(), it.UpdatedAt.UTC()
 	return it
@@ -356,7 +357,7 @@ const qInsertItem = `
 func (t *txn) InsertItem(ctx context.Context, it *cart.Item) error {
 	_, err := t.queryRow(ctx, "insert item", qInsertItem,
 		[]any{it.CartNum, it.VariantNum, it.Quantity, it.ReservedQuantity, it.Backorder,
-			it.AddedUnitPrice, it.UnitPrice, it.Notes, jsonText(it.Metadata),
+			it.AddedUnitPrice, it.UnitPrice, it.Notes, column.JSONText(it.Metadata),
 			nullTime(it.ReservedUntil), it.CreatedAt, it.UpdatedAt},
 		&it.Num)
 	return err
@@ -373,7 +374,7 @@ const qUpdateItem = `
 func (t *txn) UpdateItem(ctx context.Context, it cart.Item) error {
 	return t.execOne(ctx, errItemNotFound(), "update item", qUpdateItem,
 		it.Quantity, it.ReservedQuantity, it.Backorder, it.AddedUnitPrice, it.UnitPrice,
-		it.Notes, jsonText(it.Metadata), nullTime(it.ReservedUntil), it.UpdatedAt, it.Num)
+		it.Notes, column.JSONText(it.Metadata), nullTime(it.ReservedUntil), it.UpdatedAt, it.Num)
 }
 
 const qDeleteItem = `DELETE FROM cart_items WHERE num = $1`

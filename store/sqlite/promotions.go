@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/column"
 )
 
 // promotionColumns are the columns promotionRow scans, for a query naming promotions "pr".
@@ -45,7 +46,7 @@ func (r *promotionRow) promotion() (cart.Promotion, error) {
 		{"skus", r.skus, &p.SKUs}, {"product_ids", r.productIDs, &p.ProductIDs},
 		{"brands", r.brands, &p.Brands}, {"sale_ids", r.saleIDs, &p.SaleIDs},
 	} {
-		if err := decodeJSON(c.src, c.dst); err != nil {
+		if err := column.DecodeJSON(c.src, c.dst); err != nil {
 			return cart.Promotion{}, fmt.Errorf("%s: %w", c.name, err)
 		}
 	}
@@ -184,7 +185,7 @@ func (t *txn) PutPromotion(ctx context.Context, p *cart.Promotion) error {
 		{p.SKUs, len(p.SKUs) == 0}, {p.ProductIDs, len(p.ProductIDs) == 0},
 		{p.Brands, len(p.Brands) == 0}, {p.SaleIDs, len(p.SaleIDs) == 0},
 	} {
-		v, err := encodeJSON(c.v, c.empty)
+		v, err := column.EncodeJSON(c.v, c.empty)
 		if err != nil {
 			return fmt.Errorf("sqlite: put promotion %s: %w", p.Code, err)
 		}

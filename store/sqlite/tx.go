@@ -9,6 +9,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/internal/column"
 )
 
 // txn is both a store.ReadTx (on the read pool, query_only) and a store.Tx (on the write
@@ -98,7 +99,7 @@ func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
 	if err != nil {
 		return cart.Settings{}, fmt.Errorf("sqlite: get settings: %w", dbErr(ctx, err))
 	}
-	if err := decodeJSON(shipping, &s.Shipping); err != nil {
+	if err := column.DecodeJSON(shipping, &s.Shipping); err != nil {
 		return cart.Settings{}, fmt.Errorf("sqlite: get settings: shipping: %w", err)
 	}
 	s.UpdatedAt = fromMicros(updated)
@@ -119,7 +120,7 @@ const qPutSettings = `
 
 // PutSettings replaces the one settings row.
 func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
-	shipping, err := encodeJSON(s.Shipping, len(s.Shipping) == 0)
+	shipping, err := column.EncodeJSON(s.Shipping, len(s.Shipping) == 0)
 	if err != nil {
 		return fmt.Errorf("sqlite: put settings: shipping: %w", err)
 	}
@@ -162,7 +163,7 @@ func scanCart(row *sql.Row) (cart.Cart, error) {
 	if err != nil {
 		return cart.Cart{}, err
 	}
-	c.Metadata = rawJSON(meta)
+	c.Metadata = column.RawJSON(meta)
 	c.MergedInto = mergedInto.Int64
 	c.CreatedAt, c.UpdatedAt, c.LastActivity = fromMicros(created), fromMicros(updated), fromMicros(activity)
 	return c, nil
@@ -206,7 +207,7 @@ const qInsertCart = `
 // InsertCart stores a new cart and sets its Num.
 func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
 	err := t.queryRow(ctx, qInsertCart, c.CustomerID, c.Currency, string(c.Status), c.Version,
-		jsonText(c.Metadata), nullNum(c.MergedInto), micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.LastActivity)).
+		column.JSONText(c.Metadata), column.NullNum(c.MergedInto), micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.LastActivity)).
 		Scan(&c.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert cart: %w", dbErr(ctx, err))
@@ -223,8 +224,8 @@ const qUpdateCart = `
 // such cart.
 func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
 	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
-		c.CustomerID, c.Currency, string(c.Status), c.Version, jsonText(c.Metadata),
-		nullNum(c.MergedInto), micros(c.UpdatedAt), micros(c.LastActivity), c.Num)
+		c.CustomerID, c.Currency, string(c.Status), c.Version, column.JSONText(c.Metadata),
+		column.NullNum(c.MergedInto), micros(c.UpdatedAt), micros(c.LastActivity), c.Num)
 }
 
 // itemColumns are the columns itemRow scans, for a query naming cart_items "i".
@@ -247,7 +248,7 @@ func (r *itemRow) dest() []any {
 
 func (r *itemRow) item() cart.Item {
 	it := r.it
-	it.Metadata = rawJSON(r.meta)
+	it.Metadata = column.RawJSON(r.meta)
 	it.ReservedUntil = fromNullMicros(r.reservedUntil)
 	it.CreatedAt, it.UpdatedAt = fromMicros(r.created), fromMicros(r.updated)
 	return it
@@ -267,7 +268,7 @@ const qInsertItem = `
 // InsertItem stores a new item and sets its Num.
 func (t *txn) InsertItem(ctx context.Context, it *cart.Item) error {
 	err := t.queryRow(ctx, qInsertItem, it.CartNum, it.VariantNum, it.Quantity, it.ReservedQuantity,
-		it.Backorder, it.AddedUnitPrice, it.UnitPrice, it.Notes, jsonText(it.Metadata),
+		it.Backorder, it.AddedUnitPrice, it.UnitPrice, it.Notes, column.JSONText(it.Metadata),
 		nullMicros(it.ReservedUntil), micros(it.CreatedAt), micros(it.UpdatedAt)).
 		Scan(&it.Num)
 	if err != nil {
@@ -287,7 +288,7 @@ const qUpdateItem = `
 func (t *txn) UpdateItem(ctx context.Context, it cart.Item) error {
 	return t.execOne(ctx, errItemNotFound(), "update item", qUpdateItem,
 		it.Quantity, it.ReservedQuantity, it.Backorder, it.AddedUnitPrice, it.UnitPrice,
-		it.Notes, jsonText(it.Metadata), nullMicros(it.ReservedUntil), micros(it.UpdatedAt), it.Num)
+		it.Notes, column.JSONText(it.Metadata), nullMicros(it.ReservedUntil), micros(it.UpdatedAt), it.Num)
 }
 
 const qDeleteItem = `DELETE FROM cart_items WHERE num = ?`
