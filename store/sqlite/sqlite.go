@@ -238,6 +238,7 @@ var statements = []string{
 	qIdempotency, qPutIdempotency, qPurgeIdempotency,
 	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint,
 	qPromotion, qAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
+	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A
