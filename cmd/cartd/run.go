@@ -39,6 +39,9 @@ type config struct {
 	adminKey       string
 	logFormat      string
 	publicURL      string // base of links in responses; "" until serve resolves it to http://ADDR
+	// Operating: shutdown and housekeeping (README "Signals and shutdown").
+	shutdownTimeout time.Duration
+	guestCartTTL    time.Duration
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -73,7 +76,13 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.logFormat, "log-format", env("CARTD_LOG_FORMAT", "json"), "log format: json or text (CARTD_LOG_FORMAT)")
 	fs.StringVar(&c.publicURL, "public-url", env("CARTD_PUBLIC_URL", ""), "base URL of links in responses, such as eBay's cartWebUrl; default http://ADDR (CARTD_PUBLIC_URL)")
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
+	if err := operatingFlags(fs, &c, env); err != nil {
+		return c, fs, err
+	}
 	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	if err := checkOperatingFlags(c); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -112,11 +121,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keys(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		err = backup(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create] [flags]; cartd COMMAND -h for flags")
+		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|keys list|keys revoke ID|backup FILE] [flags]; cartd COMMAND -h for flags")
 		return 0
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, migrate or keys)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, migrate, keys or backup)", cmd)
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -200,7 +211,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	housekept := make(chan struct{})
 	go func() {
 		defer close(housekept)
-		eng.Housekeep(housekeeping, time.Minute)
+		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace})
 	}()
 	swept := make(chan struct{})
 	go func() {
@@ -221,12 +232,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish (each is its own transaction), then close
-	// the store: nothing acknowledged is lost, nothing half written.
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return shutdown(srv, c.shutdownTimeout, log)
 }
 
 // handler is everything cartd serves: each dialect at the path prefix of its seed's API, and
@@ -257,8 +263,11 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "list" || args[0] == "revoke") {
+		return keysAdmin(ctx, args[0], args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME]")
+		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME] | cartd keys list | cartd keys revoke ID")
 	}
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
