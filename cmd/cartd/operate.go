@@ -163,7 +163,7 @@ func labelOf(k auth.Key) string {
 }
 
 // backup runs `cartd backup FILE`: a consistent copy of the SQLite database named by --db,
-// taken while cartd serves it (see sqlite.Store.Backup).
+// taken while cartd serves it (see sqlite.BackupFile).
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, pos, err := parseWithArgs("backup", args, getenv, stderr, nil)
 	if err != nil {
@@ -187,12 +187,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	if _, err := os.Lstat(file); err == nil {
 		return fmt.Errorf("backup: %s already exists; cartd backup never overwrites a file", file)
 	}
-	st, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if err := st.Backup(ctx, file); err != nil {
+	// Not through sqlite.Open: that would migrate the file and so wait for the serving
+	// cartd's writer.
+	if err := sqlite.BackupFile(ctx, path, file); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("backup: %s already exists; cartd backup never overwrites a file", file)
 		}

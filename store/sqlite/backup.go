@@ -12,15 +12,26 @@ import (
 	"path/filepath"
 )
 
-// Backup writes a consistent copy of the database to a new file at path while the store (and
-// any other process on the file) goes on serving: SQLite's VACUUM INTO reads one snapshot, as
-// any reader in WAL mode does, so it never waits for the writer nor makes it wait. The copy
-// is a complete database of its own (no WAL beside it) that Open accepts.
+// Backup writes a consistent copy of the database to a new file at path while the store goes
+// on serving (see BackupFile).
+func (s *Store) Backup(ctx context.Context, path string) error {
+	src, err := s.file(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	return BackupFile(ctx, src, path)
+}
+
+// BackupFile writes a consistent copy of the database file src to a new file at path, while
+// any process (a serving cartd) goes on reading and writing src: SQLite's VACUUM INTO reads
+// one snapshot, as any reader in WAL mode does, so it never waits for the writer nor makes it
+// wait. It neither migrates src nor takes its write lock, so a busy server cannot hold it up.
+// The copy is a complete database of its own (no WAL beside it) that Open accepts.
 //
 // An existing file at path is never overwritten: the copy is written to a fresh temporary
-// file in path's directory, synced, and then linked to path, which fails if path exists by
-// then. A failed backup leaves nothing behind.
-func (s *Store) Backup(ctx context.Context, path string) error {
+// file in path's directory, synced, and then linked to path, which fails (fs.ErrExist) if
+// path exists by then. A failed backup leaves nothing behind.
+func BackupFile(ctx context.Context, src, path string) error {
 	if path == "" {
 		return errors.New("sqlite: backup: no file given")
 	}
@@ -29,8 +40,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
-	src, err := s.file(ctx)
-	if err != nil {
+	if _, err := os.Stat(src); err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
 	var suffix [8]byte
@@ -38,8 +48,8 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial-"+hex.EncodeToString(suffix[:]))
 	defer os.Remove(tmp) // once linked, path keeps the file
 
-	// The store's readers are query_only, which SQLite takes to forbid VACUUM INTO too, so the
-	// copy runs on a connection of its own.
+	// A connection of its own: the store's readers are query_only, which SQLite takes to
+	// forbid VACUUM INTO too.
 	db, err := sql.Open("sqlite", dsn(src, "NORMAL", "deferred", false))
 	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
