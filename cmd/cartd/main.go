@@ -1,6 +1,6 @@
 // Command cartd is the cartd shopping-cart service: `cartd serve` (the default) runs the HTTP
-// API; `cartd migrate` brings the database schema up to date; `cartd keys create` makes an API
-// key.
+// API; `cartd migrate` brings the database schema up to date; `cartd keys create|list|revoke`
+// manage API keys; `cartd backup FILE` copies a SQLite database while it is served.
 package main
 
 import (
