@@ -22,9 +22,11 @@ func (e *Engine) Keys(ctx context.Context) ([]auth.Key, error) {
 }
 
 // RevokeKey revokes API key num and returns it as stored: from then on it no longer
-// authenticates (Authenticate refuses a revoked key). Revoking a revoked key changes nothing
-// and succeeds, keeping the first instant. An unknown num is NotFound (key_not_found). An
-// operator's call, like CreateKey.
+// authenticates (Authenticate refuses a revoked key) through this engine, and through other
+// engines on the same database (another process, another node) once their cache of
+// authenticated keys lets go of it, within keyCacheTTL. Revoking a revoked key changes
+// nothing and succeeds, keeping the first instant. An unknown num is NotFound
+// (key_not_found). An operator's call, like CreateKey.
 func (e *Engine) RevokeKey(ctx context.Context, num int64) (auth.Key, error) {
 	var k auth.Key
 	err := e.st.Write(ctx, func(tx store.Tx) error {
@@ -43,5 +45,8 @@ func (e *Engine) RevokeKey(ctx context.Context, num int64) (auth.Key, error) {
 		}
 		return cart.Errorf(cart.Internal, "key_vanished", "API key %d was revoked but is not listed", num)
 	})
+	if err == nil {
+		e.keys.forget(num)
+	}
 	return k, err
 }

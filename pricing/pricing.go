@@ -108,7 +108,7 @@ type Input struct {
 // was checked out, whatever the catalog and the clock say since.
 func Price(in Input) (cart.View, error) {
 	c, lines, s, now, reserve := in.Cart, in.Lines, in.Settings, in.Now, in.Reserve
-	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax}
+	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax, Lines: make([]cart.LineView, 0, len(lines))}
 	var err error
 	acc := func(dst *int64, x int64) {
 		if err == nil {

@@ -52,6 +52,6 @@ const qRevokeKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHE
 // RevokeKey revokes an API key. Revoking it again succeeds and keeps the first instant, so a
 // retried revocation does not rewrite history.
 func (t *txn) RevokeKey(ctx context.Context, num int64, at time.Time) error {
-	return t.execOne(ctx, cart.Errorf(cart.NotFound, "key_not_found", "API key %d not found", num),
-		"revoke key", qRevokeKey, micros(at), num)
+	notFound := func() *cart.Error { return cart.Errorf(cart.NotFound, "key_not_found", "API key %d not found", num) }
+	return t.execOne(ctx, notFound, "revoke key", qRevokeKey, micros(at), num)
 }

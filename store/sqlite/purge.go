@@ -39,19 +39,56 @@ func (t *txn) AbandonedCarts(ctx context.Context, before, now time.Time, limit i
 	return nums, nil
 }
 
-// qDeleteCart deletes a cart and, transitively, the carts merged into it; the foreign keys'
-// ON DELETE CASCADE take their items, coupons and sessions along.
+// qDeleteCart deletes a cart and, transitively, the carts merged into it, and returns their
+// nums; the foreign keys' ON DELETE CASCADE take their items, coupons and sessions along.
 const qDeleteCart = `
 	WITH RECURSIVE doomed (num) AS (
 		SELECT num FROM carts WHERE num = ?
 		UNION
 		SELECT carts.num FROM carts JOIN doomed ON carts.merged_into = doomed.num
 	)
-	DELETE FROM carts WHERE num IN (SELECT num FROM doomed)`
+	DELETE FROM carts WHERE num IN (SELECT num FROM doomed)
+	RETURNING num`
 
-// DeleteCart deletes a cart with everything that hangs on it (see store.Tx).
+// DeleteCart deletes a cart with everything that hangs on it (see store.Tx), and forgets in
+// the writer's cache each cart deleted with its lines and coupons.
 func (t *txn) DeleteCart(ctx context.Context, num int64) error {
-	return t.execOne(ctx, errCartNotFound(), "delete cart", qDeleteCart, num)
+	rows, err := t.query(ctx, qDeleteCart, num)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete cart: %w", dbErr(ctx, err))
+	}
+	defer rows.Close()
+	var deleted []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: delete cart: %w", dbErr(ctx, err))
+		}
+		deleted = append(deleted, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: delete cart: %w", dbErr(ctx, err))
+	}
+	if len(deleted) == 0 {
+		return errCartNotFound()
+	}
+	if t.c != nil {
+		for _, n := range deleted {
+			t.c.forgetCart(n)
+		}
+	}
+	return nil
+}
+
+// forgetCart mirrors the deletion of a cart in the writer's cache: its row, its lines (items
+// are cached only with their cart's list, so the list names them all) and its coupons.
+func (c *writeCache) forgetCart(num int64) {
+	for _, n := range c.cartItems[num] {
+		drop(c, c.items, n)
+	}
+	drop(c, c.cartItems, num)
+	drop(c, c.carts, num)
+	drop(c, c.coupons, num)
 }
 
 // qPurgeTokens picks a batch through customer_tokens_expires and customer_tokens_revoked.
