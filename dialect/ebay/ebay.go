@@ -58,6 +58,7 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -77,6 +78,9 @@ var SupportedMarketplaces = []string{
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard *limits.Guard
 	// PublicURL is the base of the links in responses (cartWebUrl, itemWebUrl), without a
 	// trailing slash: cartd's --public-url.
 	PublicURL string
@@ -89,6 +93,8 @@ type Handler struct {
 	log       *slog.Logger
 	publicURL string
 	mux       *http.ServeMux
+	// guarded is the mux behind Config.Guard.
+	guarded http.Handler
 }
 
 // New returns the eBay dialect's handler.
@@ -98,12 +104,17 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	}
 	h := &Handler{eng: eng, log: cfg.Logger, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /buy/browse/v1/shopping_cart/update_quantity", h.handleUpdateQuantity)
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError, Credential: limits.Bearer})
 	return h
 }
 
 // ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in eBay's error
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
 }
 

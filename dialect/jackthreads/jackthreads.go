@@ -70,6 +70,7 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -81,6 +82,9 @@ const maxBody = 64 << 10
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard  *limits.Guard
 	Logger *slog.Logger
 }
 
@@ -89,6 +93,10 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// guard and guarded: Config.Guard, and the mux behind it. The rate limit is charged in
+	// handleSetQty, once the form (which holds oauth_token) is read.
+	guard   *limits.Guard
+	guarded http.Handler
 }
 
 // New returns the JackThreads dialect's handler.
@@ -96,8 +104,9 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("POST /services/v1/cart/set_qty", h.handleSetQty)
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError})
 	return h
 }
 
@@ -105,6 +114,10 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
 }
 
@@ -118,8 +131,14 @@ func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
-	if err := h.parseForm(w, r); err != nil {
+	formErr := h.parseForm(w, r)
+	// Charged to the user's token, or, without a readable one, to the client's address.
+	if err := h.guard.Limit(w, r, r.Form.Get("oauth_token")); err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if formErr != nil {
+		h.writeError(w, r, formErr)
 		return
 	}
 	q, err := decodeSetQty(r.Form)
