@@ -11,7 +11,7 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.28.0
 	golang.org/x/text v0.43.0
-	golang.org/x/time v0.16.0
+	golang.org/x/time v0.16.0 // token buckets of the rate limits (internal/limits), as LIBRARIES.md chose
 	modernc.org/sqlite v1.60.1
 	pgregory.net/rapid v1.3.0
 )
