@@ -188,3 +188,34 @@ func TestReadyzAnswers503WhileDraining(t *testing.T) {
 		t.Fatalf("test server on %s", ts.URL)
 	}
 }
+
+func TestGuestQuantityLimitSetting(t *testing.T) {
+	ts := mustServer(t)
+	ts.mustProduct(t, "prod_flash", 1000, 100, "FLASH")
+	r := ts.do(t, "PUT", "/v1/settings", ts.Admin, map[string]any{"max_guest_quantity_per_item": 2}).mustStatus(t, 200)
+	if got := r.JSON(t)["max_guest_quantity_per_item"]; got != 2.0 {
+		t.Fatalf("max_guest_quantity_per_item = %v", got)
+	}
+	for _, bad := range []any{-1, 1_000_001, "2"} {
+		ts.do(t, "PUT", "/v1/settings", ts.Admin, map[string]any{"max_guest_quantity_per_item": bad}).mustStatus(t, 422)
+	}
+
+	guest := ts.mustCart(t)
+	ts.do(t, "POST", "/v1/carts/"+guest+"/items", ts.Admin, map[string]any{"sku": "FLASH", "quantity": 2}).mustStatus(t, 200)
+	for _, policy := range []string{"reject", "clamp", "ignore"} {
+		r := ts.do(t, "POST", "/v1/carts/"+guest+"/items", ts.Admin, map[string]any{"sku": "FLASH", "quantity": 1, "stock_policy": policy}).mustStatus(t, 422)
+		wantProblemCode(t, r, "guest_quantity_limit")
+		if errs := r.JSON(t)["errors"].([]any); errs[0].(map[string]any)["field"] != "quantity" {
+			t.Fatalf("errors %v, want the quantity field named", errs)
+		}
+	}
+
+	customer := ts.do(t, "POST", "/v1/carts", ts.Admin, map[string]any{"customer_id": "c1"}).mustStatus(t, 201).JSON(t)["id"].(string)
+	ts.do(t, "POST", "/v1/carts/"+customer+"/items", ts.Admin, map[string]any{"sku": "FLASH", "quantity": 10}).mustStatus(t, 200)
+
+	// Signing in lifts the cap: the guest cart merges into the customer's, which holds 12.
+	r = ts.do(t, "PATCH", "/v1/carts/"+guest, ts.Admin, map[string]any{"customer_id": "c1"}).mustStatus(t, 200)
+	if items := r.JSON(t)["items"].([]any); len(items) != 1 || items[0].(map[string]any)["quantity"] != 12.0 {
+		t.Fatalf("items after signing in: %v", items)
+	}
+}

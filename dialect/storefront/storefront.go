@@ -402,6 +402,7 @@ var byReason = map[string]func(e *cart.Error, requested int64) answer{
 	"item_unavailable":      field("item_key", msgUnavailable),
 	"invalid_quantity":      ownMessage("quantity"),
 	"quantity_limit":        ownMessage("quantity"),
+	"guest_quantity_limit":  ownMessage("quantity"),
 	"quantity_out_of_range": ownMessage("quantity"),
 	"too_many_units":        ownMessage("quantity"),
 	"too_many_lines":        ownMessage("non_field_errors"),
