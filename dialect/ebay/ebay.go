@@ -45,7 +45,9 @@
 // cart; 10004 for a change to an unavailable item), and a missing or bad token 401 with
 // errorId 1001 (DESIGN §9). An API key, which is no member, is 403 10002. Malformed bodies are
 // eBay's common 400 2004 (also 413 and 415 for a body too large or not JSON), unknown paths
-// 404 2004, internal failures 500 10000 (logged, never detailed).
+// 404 2004, internal failures 500 10000 (logged, never detailed). A token past its rate
+// limit is eBay's 429 2001 ("Too many requests", with Retry-After), a node at capacity 503
+// 10000 (cmd/cartd's guard, internal/limits).
 package ebay
 
 import (

@@ -58,7 +58,8 @@
 // unknown sku or option_id (unknown_variant) or a quantity above the shop's limit per item
 // (quantity_limit); 409 for an item that cannot be bought (a sale not started or ended, a
 // withdrawn variant: qty 0 still removes it); 404 and 405 for other paths and methods; 413,
-// 415, 503; 500 is logged and never detailed. Every response is Cache-Control: no-store.
+// 415, 429 rate_limited (the oauth_token's rate limit, or the client address's without one;
+// with Retry-After), 503; 500 is logged and never detailed. Every response is Cache-Control: no-store.
 package jackthreads
 
 import (

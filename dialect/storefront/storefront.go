@@ -79,7 +79,8 @@
 // Errors are the seed's field-keyed 400s ({"item_key": [...]}, {"quantity": [...]}, several
 // fields at once when several are wrong) and the 404 above; what the seed leaves to its
 // framework answers as Django REST framework does: {"detail": "..."} with 400 for a body
-// that does not parse, 404, 405 (with Allow), 413, 415, 503, and 500 (logged, never
+// that does not parse, 404, 405 (with Allow), 413, 415, 429 (the session's rate limit, or
+// the client address's without a session; with Retry-After), 503, and 500 (logged, never
 // detailed). Every response is Cache-Control: no-store.
 package storefront
 

@@ -295,7 +295,7 @@ type shard struct {
 }
 
 func newTable(name string, r Rate, maxBuckets int) *table {
-	what := map[string]string{"key": "API key", "customer": "customer", "anonymous": "client address"}[name]
+	what := map[string]string{"key": "API key", "customer": "customer token or session", "anonymous": "client address"}[name]
 	t := &table{name: name, what: what, perSecond: r.PerSecond, burst: max(r.Burst, 1),
 		limit: rate.Limit(r.PerSecond), perShard: max(maxBuckets/shards, 1), seed: maphash.MakeSeed()}
 	if r.PerSecond > 0 {
