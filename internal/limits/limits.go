@@ -219,13 +219,18 @@ func seconds(s float64) int64 {
 	return int64(math.Ceil(s))
 }
 
-// secretLen is the length of a cartd secret: a 3-byte prefix and 32 bytes in base64url.
-const secretLen = 3 + 43
+// A credential is shaped like a cartd secret when it has a secret's prefix and a length
+// from that of the shortest CARTD_ADMIN_KEY (sk_ and 16 characters) to a bound no secret
+// cartd makes comes near (they are 46).
+const (
+	minSecretLen = 3 + 16
+	maxSecretLen = 256
+)
 
 // bucketOf names the bucket of a request: its credential's class and digest, or its
 // address. ok is false when the address cannot be read (a request served over a pipe).
 func (g *Guard) bucketOf(r *http.Request, credential string) (*table, key, bool) {
-	if len(credential) == secretLen {
+	if len(credential) >= minSecretLen && len(credential) <= maxSecretLen {
 		var t *table
 		switch credential[:3] {
 		case auth.KeyPrefix:

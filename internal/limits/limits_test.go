@@ -88,6 +88,8 @@ func TestLimitChargesEachPrincipalItsOwnBucket(t *testing.T) {
 			firstAddr: "10.0.0.1:1", first: "sk_short", secondAddr: "10.0.0.3:1", second: "sk_short"},
 		{name: "an IPv6 /64 is one client", cfg: limits.Config{Anonymous: two},
 			firstAddr: "[2001:db8:1:2::1]:1", first: "", secondAddr: "[2001:db8:1:3::1]:1", second: ""},
+		{name: "an operator's own admin key (CARTD_ADMIN_KEY) is an API key", cfg: limits.Config{Key: two, Anonymous: limits.Rate{PerSecond: 1, Burst: 1}},
+			firstAddr: "10.0.0.1:1", first: "sk_operator_chosen_16", secondAddr: "10.0.0.1:1", second: ""},
 		{name: "API keys are not limited when their rate is 0", cfg: limits.Config{Customer: two, Anonymous: two},
 			firstAddr: "10.0.0.1:1", first: key1, unlimited: true},
 	}
