@@ -44,7 +44,8 @@ type Rate struct {
 	Burst     int
 }
 
-// DefaultMaxBuckets bounds the buckets of one class of principal: about 10 MB at most.
+// DefaultMaxBuckets bounds the buckets of one class of principal: about 10 MB of memory each
+// (a bucket and its map entry take some 140 bytes).
 const DefaultMaxBuckets = 65536
 
 // Reasons of the errors a Guard raises, for front doors that word them their own way.
