@@ -350,15 +350,10 @@ func TestNilGuardLimitsNothing(t *testing.T) {
 	}
 }
 
-// BenchmarkGuard is the cost the Guard adds to every request: a rate-limited credential among
-// many, through Wrap with the in-flight cap, from parallel clients.
+// BenchmarkGuard is the cost the Guard adds to every request: a Bearer credential among
+// 1,024, through Wrap with the in-flight cap, from parallel clients ("on"), against the same
+// handler unguarded ("off") in the same run.
 func BenchmarkGuard(b *testing.B) {
-	g := limits.New(limits.Config{
-		Key:         limits.Rate{PerSecond: 1e9, Burst: 1e9},
-		Customer:    limits.Rate{PerSecond: 1e9, Burst: 1e9},
-		MaxInFlight: 1 << 20,
-	})
-	h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), limits.Door{Fail: failWith, Credential: limits.Bearer})
 	const principals = 1024
 	reqs := make([]*http.Request, principals)
 	for i := range reqs {
@@ -368,14 +363,30 @@ func BenchmarkGuard(b *testing.B) {
 		}
 		reqs[i] = request(fmt.Sprintf("10.0.%d.%d:1", i/256, i%256), auth.NewSecret(prefix))
 	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		w := httptest.NewRecorder()
-		i := int(next.Add(1))
-		for pb.Next() {
-			h.ServeHTTP(w, reqs[i%principals])
-			i++
-		}
-	})
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	for _, bb := range []struct {
+		name string
+		g    *limits.Guard
+	}{
+		{"off", nil},
+		{"on", limits.New(limits.Config{
+			Key:         limits.Rate{PerSecond: 1e9, Burst: 1e9},
+			Customer:    limits.Rate{PerSecond: 1e9, Burst: 1e9},
+			MaxInFlight: 1 << 20,
+		})},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			h := bb.g.Wrap(next, limits.Door{Fail: failWith, Credential: limits.Bearer})
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				w := httptest.NewRecorder()
+				i := int(n.Add(1))
+				for pb.Next() {
+					h.ServeHTTP(w, reqs[i%principals])
+					i++
+				}
+			})
+		})
+	}
 }
