@@ -77,6 +77,7 @@ func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 		}
 		for j := range m.lines {
 			if m.lines[j].Variant.SKU == st.SKU {
+				m.keep(j)
 				m.lines[j].Stock = st
 			}
 		}

@@ -319,6 +319,7 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	}
 	for i, l := range m.lines {
 		if st, ok := stock[l.Variant.SKU]; ok {
+			m.keep(i)
 			m.lines[i].Stock = *st
 		}
 	}
