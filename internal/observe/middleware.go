@@ -129,24 +129,28 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rw.status == 0 {
 		rw.status = http.StatusOK // the handler wrote nothing: net/http answers 200
 	}
-	d := time.Since(start)
+	end := time.Now()
+	d := end.Sub(start)
 	door := m.frontDoor(r.URL.Path)
 	if m.cfg.Metrics != nil {
 		m.cfg.Metrics.observeRequest(route, door, rw.status, d)
 	}
 	if m.cfg.Logger != nil {
-		m.log(r, rw, route, door, d)
+		m.log(r, rw, route, door, end, d)
 	}
 }
 
 // log writes the access log line. It logs with the request's original context, which carries
-// no reqinfo: request_id is given here, once.
-func (m *Middleware) log(r *http.Request, rw *recorder, route, door string, d time.Duration) {
+// no reqinfo: request_id is given here, once. The record goes straight to the handler, without
+// the caller's program counter (the source location of an access log line says nothing),
+// which spares a stack walk per request.
+func (m *Middleware) log(r *http.Request, rw *recorder, route, door string, end time.Time, d time.Duration) {
 	level := slog.LevelInfo
 	if rw.status >= 500 {
 		level = slog.LevelWarn
 	}
-	if !m.cfg.Logger.Enabled(r.Context(), level) {
+	h := m.cfg.Logger.Handler()
+	if !h.Enabled(r.Context(), level) {
 		return
 	}
 	attrs := [...]slog.Attr{
@@ -165,7 +169,9 @@ func (m *Middleware) log(r *http.Request, rw *recorder, route, door string, d ti
 		attrs[n] = slog.String("principal", p.Label())
 		n++
 	}
-	m.cfg.Logger.LogAttrs(r.Context(), level, "request", attrs[:n]...)
+	rec := slog.NewRecord(end, level, "request", 0)
+	rec.AddAttrs(attrs[:n]...)
+	h.Handle(r.Context(), rec)
 }
 
 // recorder captures the status and size of the response, and holds the request's reqinfo so
