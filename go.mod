@@ -10,9 +10,9 @@ require (
 	github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.28.0
-	github.com/prometheus/client_golang v1.25.0
-	github.com/prometheus/client_model v0.6.3
-	github.com/prometheus/common v0.72.0
+	github.com/prometheus/client_golang v1.25.0 // GET /metrics on a private registry (README "Operating cartd")
+	github.com/prometheus/client_model v0.6.3 // tests parse /metrics (comes with client_golang)
+	github.com/prometheus/common v0.72.0 // tests parse /metrics with expfmt (comes with client_golang)
 	golang.org/x/text v0.43.0
 	modernc.org/sqlite v1.60.1
 	pgregory.net/rapid v1.3.0
