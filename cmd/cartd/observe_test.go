@@ -391,3 +391,19 @@ func TestCORSOffByDefault(t *testing.T) {
 		t.Errorf("answered %d with Access-Control-Allow-Origin %q, want the API's 405 and none", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+func TestRunRefusesBadCORSOrigins(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		vars map[string]string
+	}{
+		{[]string{"--cors-origins", "shop.example"}, nil},
+		{nil, map[string]string{"CARTD_CORS_ORIGINS": "https://shop.example/path"}},
+	} {
+		stderr := &syncBuffer{}
+		args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", "sqlite:" + filepath.Join(t.TempDir(), "cartd.db")}, tt.args...)
+		if code := run(t.Context(), args, env(tt.vars), &syncBuffer{}, stderr); code != 1 || !strings.Contains(stderr.String(), "--cors-origins") {
+			t.Errorf("run %v %v = %d, %q; want 1 and a --cors-origins error", tt.args, tt.vars, code, stderr)
+		}
+	}
+}
