@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -272,17 +273,7 @@ func TestMetricsAndLogsOfRealRequests(t *testing.T) {
 	if strings.Contains(logged, s.key) {
 		t.Error("the log holds the API key's secret")
 	}
-	lines := map[string]map[string]any{}
-	sc := bufio.NewScanner(strings.NewReader(logged))
-	for sc.Scan() {
-		var l map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("a log line is not JSON: %v: %s", err, sc.Text())
-		}
-		if l["msg"] == "request" {
-			lines[fmt.Sprint(l["request_id"])] = l
-		}
-	}
+	lines := s.accessLines(t)
 	l := lines["test-req-1"]
 	if l == nil {
 		t.Fatalf("no access log line has request_id test-req-1:\n%s", logged)
@@ -405,5 +396,73 @@ func TestRunRefusesBadCORSOrigins(t *testing.T) {
 		if code := run(t.Context(), args, env(tt.vars), &syncBuffer{}, stderr); code != 1 || !strings.Contains(stderr.String(), "--cors-origins") {
 			t.Errorf("run %v %v = %d, %q; want 1 and a --cors-origins error", tt.args, tt.vars, code, stderr)
 		}
+	}
+}
+
+// accessLines returns the access log lines logged so far, by request id.
+func (s *served) accessLines(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	lines := map[string]map[string]any{}
+	sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
+	for sc.Scan() {
+		var l map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("a log line is not JSON: %v: %s", err, sc.Text())
+		}
+		if l["msg"] == "request" {
+			lines[fmt.Sprint(l["request_id"])] = l
+		}
+	}
+	return lines
+}
+
+// TestFrontDoorsReportTheirPrincipal checks that every front door that authenticates names
+// who the request acted as in the access log, even when the call then fails, and never the
+// secret.
+func TestFrontDoorsReportTheirPrincipal(t *testing.T) {
+	s := startServed(t, nil)
+	_, raw := s.must(t, 201, "POST", "/v1/customers/cust_9/tokens", nil, map[string]any{})
+	var tok struct {
+		ID    string `json:"id"`
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(raw, &tok); err != nil || tok.Token == "" {
+		t.Fatalf("token: %v: %s", err, raw)
+	}
+	customer := "token:" + strings.TrimPrefix(tok.ID, "tok_") + " customer:cust_9"
+	if !regexp.MustCompile(`^token:\d+ customer:cust_9$`).MatchString(customer) {
+		t.Fatalf("token id %q does not give a token number", tok.ID)
+	}
+	for _, tt := range []struct {
+		id, method, path string
+		header           map[string]string
+		want             string
+	}{
+		{"native", "GET", "/v1/carts/cart_404", map[string]string{"Authorization": "Bearer " + tok.Token}, customer},
+		{"sourcehub", "POST", "/api/cart/update-item", nil, "key:1"},
+		{"ebay", "POST", "/buy/browse/v1/shopping_cart/update_quantity", map[string]string{"Authorization": "Bearer " + tok.Token}, customer},
+		{"jackthreads", "POST", "/services/v1/cart/set_qty?oauth_token=" + tok.Token, map[string]string{"Authorization": ""}, customer},
+		{"a bad key", "GET", "/v1/carts/cart_1", map[string]string{"Authorization": "Bearer sk_wrongwrongwrongwrong"}, ""},
+	} {
+		tt.header = maps.Clone(tt.header)
+		if tt.header == nil {
+			tt.header = map[string]string{}
+		}
+		tt.header["X-Request-Id"] = "principal-" + strings.ReplaceAll(tt.id, " ", "-")
+		resp, _ := s.do(t, tt.method, tt.path, tt.header, nil)
+		if resp.StatusCode < 400 {
+			t.Fatalf("%s %s answered %d: the test means to fail after authenticating", tt.method, tt.path, resp.StatusCode)
+		}
+		l := s.accessLines(t)[tt.header["X-Request-Id"]]
+		if l == nil {
+			t.Fatalf("%s: no access log line", tt.id)
+		}
+		got, _ := l["principal"].(string)
+		if got != tt.want {
+			t.Errorf("%s: access log principal %q, want %q", tt.id, got, tt.want)
+		}
+	}
+	if strings.Contains(s.stderr.String(), tok.Token) || strings.Contains(s.stderr.String(), s.key) {
+		t.Error("the log holds a secret")
 	}
 }
