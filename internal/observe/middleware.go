@@ -43,9 +43,8 @@ const (
 // echoed), answers CORS preflights, and once the front door has answered, records the request
 // in the metrics and logs it.
 type Middleware struct {
-	next  http.Handler
-	cfg   Config
-	doors []FrontDoor
+	next http.Handler
+	cfg  Config
 }
 
 // New wraps next, the handler serving every front door.
@@ -53,7 +52,7 @@ func New(next http.Handler, cfg Config) *Middleware {
 	if cfg.DefaultFrontDoor == "" {
 		cfg.DefaultFrontDoor = "native"
 	}
-	return &Middleware{next: next, cfg: cfg, doors: cfg.FrontDoors}
+	return &Middleware{next: next, cfg: cfg}
 }
 
 // MaxRequestID bounds a client's X-Request-Id; a longer one is replaced.
@@ -92,7 +91,7 @@ func validRequestID(s string) bool {
 // frontDoor labels a path with the front door the outer mux sends it to (longest prefix).
 func (m *Middleware) frontDoor(path string) string {
 	door, best := m.cfg.DefaultFrontDoor, 0
-	for _, d := range m.doors {
+	for _, d := range m.cfg.FrontDoors {
 		if len(d.Prefix) > best && strings.HasPrefix(path, d.Prefix) {
 			door, best = d.Name, len(d.Prefix)
 		}
@@ -113,6 +112,10 @@ func routeLabel(pattern string) string {
 	return pattern
 }
 
+// ServeHTTP serves r. The front door gets r with a reqinfo.Info in its context (which the
+// front door fills with the principal) and a writer that records the status; both live in
+// one allocation. The metrics and the log line come after the front door returns, when the
+// route pattern it matched is on the request.
 func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &recorder{ResponseWriter: w}
