@@ -20,6 +20,7 @@ import (
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
 	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 //go:embed openapi.json
@@ -155,6 +156,7 @@ func (s *Server) authed(h principalHandler) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		reqinfo.SetPrincipal(r.Context(), p)
 		h(w, r, p)
 	}
 }

@@ -245,6 +245,11 @@ func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, exc
 			take = it.ReservedQuantity // due anyway: released whole, as the sweeper would
 		}
 		if take > 0 {
+			if it.Expired(now) {
+				noteRelease(tx, ReleaseExpired, take)
+			} else {
+				noteRelease(tx, ReleaseStockLowered, take)
+			}
 			excess -= take
 			it.ReservedQuantity -= take
 			if it.ReservedQuantity == 0 && !it.Expired(now) {

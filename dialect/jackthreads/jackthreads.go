@@ -72,6 +72,7 @@ import (
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
 	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -156,6 +157,7 @@ func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, authErr)
 		return
 	}
+	reqinfo.SetPrincipal(r.Context(), p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

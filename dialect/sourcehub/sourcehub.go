@@ -65,6 +65,7 @@ import (
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
 	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -153,5 +154,9 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer credential")
 	}
-	return h.eng.Authenticate(r.Context(), secret)
+	p, err := h.eng.Authenticate(r.Context(), secret)
+	if err == nil {
+		reqinfo.SetPrincipal(r.Context(), p)
+	}
+	return p, err
 }
