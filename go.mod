@@ -14,6 +14,7 @@ require (
 	github.com/prometheus/client_model v0.6.3 // tests parse /metrics (comes with client_golang)
 	github.com/prometheus/common v0.72.0 // tests parse /metrics with expfmt (comes with client_golang)
 	golang.org/x/text v0.43.0
+	golang.org/x/time v0.16.0 // token buckets of the rate limits (internal/limits), as LIBRARIES.md chose
 	modernc.org/sqlite v1.60.1
 	pgregory.net/rapid v1.3.0
 )

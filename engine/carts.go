@@ -516,7 +516,7 @@ func (m *mutation) apply(u Update) error {
 	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, GuestLimit: m.guestLimit(), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
 		Lapsed: !created && l.Item.Expired(m.now),
 	})
 	var ce *cart.Error

@@ -310,6 +310,8 @@ type SettingsUpdate struct {
 	MaxQuantityPerItem *int64
 	MaxLinesPerCart    *int64
 	Shipping           map[string]cart.ShippingRate
+	// MaxGuestQuantityPerItem: 0 lifts the guest cap (see cart.Settings).
+	MaxGuestQuantityPerItem *int64
 }
 
 // PutSettings changes the shop's settings (scope admin).
@@ -343,6 +345,9 @@ func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUp
 				return cart.InvalidField("invalid_limit", "max_lines_per_cart", "max_lines_per_cart must be 1 to 10000")
 			}
 			s.MaxLinesPerCart = *u.MaxLinesPerCart
+		}
+		if err := setGuestLimit(&s, u.MaxGuestQuantityPerItem); err != nil {
+			return err
 		}
 		if u.Shipping != nil {
 			for cur, r := range u.Shipping {

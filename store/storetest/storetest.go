@@ -121,6 +121,7 @@ func testSettings(t *testing.T, open func(t *testing.T) store.Store) {
 		for _, want := range []cart.Settings{
 			{
 				DefaultCurrency: "INR", PricesIncludeTax: true, MaxQuantityPerItem: 50, MaxLinesPerCart: 200,
+				MaxGuestQuantityPerItem: 2,
 				Shipping: map[string]cart.ShippingRate{
 					"USD": {Flat: 500, FreeOver: 5000},
 					"INR": {Flat: 4000},
