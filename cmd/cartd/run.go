@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ import (
 	"github.com/cartd/cartd/store/postgres"
 	"github.com/cartd/cartd/store/sqlite"
 )
+
+// defaultGCPercent is the garbage collector's target when GOGC is not set.
+const defaultGCPercent = 400
 
 // config is cartd's configuration: flags, each defaulting to its environment twin.
 type config struct {
@@ -184,6 +188,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(c.logFormat, stderr)
+	if getenv("GOGC") == "" {
+		// A request allocates its cart's JSON and views and keeps little: with the default
+		// GOGC=100 the collector ran so often, on a heap of a few MB, that it cost a fifth of
+		// update's throughput (BENCHMARKS.md). 400 trades about 100 MB of memory for that.
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	reg, metrics := newMetrics()
 	c.onRetry = metrics.ObserveRetries(postgres.RetryReasons)
 	st, err := openStore(ctx, c)
