@@ -48,7 +48,7 @@ func (m *mutation) reserveUntil(l cart.Line) time.Time {
 
 // lapsed reports whether a line holds stock it may no longer hold: its reservation lapsed, or
 // it cannot be bought.
-func (m *mutation) lapsed(l cart.Line) bool {
+func (m *mutation) lapsed(l *cart.Line) bool {
 	return l.Item.ReservedQuantity > 0 &&
 		(l.Item.Expired(m.now) || pricing.UnavailableAt(l, m.cart.Currency, m.now) != "")
 }
@@ -56,10 +56,10 @@ func (m *mutation) lapsed(l cart.Line) bool {
 // releaseHeld gives back the stock of every line of the mutation's cart that which selects,
 // locking the stock rows in SKU order (after the cart, which the caller holds). Each line
 // keeps its quantity and holds nothing; it counts as a change of the cart.
-func (m *mutation) releaseHeld(which func(cart.Line) bool) error {
+func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 	var idx []int
-	for i, l := range m.lines {
-		if l.Item.ReservedQuantity > 0 && which(l) {
+	for i := range m.lines {
+		if l := &m.lines[i]; l.Item.ReservedQuantity > 0 && which(l) {
 			idx = append(idx, i)
 		}
 	}
@@ -71,12 +71,14 @@ func (m *mutation) releaseHeld(which func(cart.Line) bool) error {
 			return err
 		}
 		st.SKU = l.Variant.SKU
+		noteRelease(m.tx, releaseReason(l, m.now), l.Item.ReservedQuantity)
 		m.e.release(m.ctx, &st, &l.Item, m.now)
 		if err := m.tx.PutStock(m.ctx, st); err != nil {
 			return err
 		}
 		for j := range m.lines {
 			if m.lines[j].Variant.SKU == st.SKU {
+				m.keep(j)
 				m.lines[j].Stock = st
 			}
 		}
@@ -86,6 +88,15 @@ func (m *mutation) releaseHeld(which func(cart.Line) bool) error {
 		}
 	}
 	return nil
+}
+
+// releaseReason is why releaseHeld gives back what line l holds: its reservation lapsed, or
+// (still in time) it can no longer be bought.
+func releaseReason(l cart.Line, now time.Time) ReleaseReason {
+	if l.Item.Expired(now) {
+		return ReleaseExpired
+	}
+	return ReleaseUnavailable
 }
 
 // release moves an item's reservation back to the stock. The item holds nothing afterwards;
@@ -132,7 +143,7 @@ func (m *mutation) reclaim(sku string) (int64, error) {
 	slices.Sort(carts)
 	var back int64
 	for _, num := range slices.Compact(carts) {
-		n, err := m.e.releaseCart(m.ctx, m.tx, num, func(other *mutation, l cart.Line) bool {
+		n, err := m.e.releaseCart(m.ctx, m.tx, num, func(other *mutation, l *cart.Line) bool {
 			return l.Variant.SKU == sku && l.Item.Expired(other.now)
 		})
 		if err != nil {
@@ -146,7 +157,7 @@ func (m *mutation) reclaim(sku string) (int64, error) {
 // releaseCart locks cart num in tx, re-reads its lines and releases the stock of those which
 // selects (given a mutation of that cart), bumping the cart's version if it changed anything.
 // It returns how many units were released.
-func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which func(*mutation, cart.Line) bool) (int64, error) {
+func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which func(*mutation, *cart.Line) bool) (int64, error) {
 	c, err := tx.Cart(ctx, num)
 	if cart.ErrorCode(err) == cart.NotFound {
 		return 0, nil // purged since it was found (PurgeAbandonedCarts), with its stock released
@@ -160,7 +171,7 @@ func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which 
 	}
 	m := &mutation{ctx: ctx, tx: tx, e: e, now: tx.Now(), cart: c, lines: lines}
 	var units int64
-	err = m.releaseHeld(func(l cart.Line) bool {
+	err = m.releaseHeld(func(l *cart.Line) bool {
 		if which(m, l) {
 			units += l.Item.ReservedQuantity
 			return true
@@ -215,7 +226,7 @@ func (e *Engine) Sweep(ctx context.Context) (int, error) {
 		released := 0
 		for _, num := range slices.Compact(nums) {
 			var units int64
-			err := e.st.Write(ctx, func(tx store.Tx) error {
+			err := e.observedWrite(ctx, func(tx store.Tx) error {
 				var err error
 				units, err = e.releaseCart(ctx, tx, num, (*mutation).lapsed)
 				return err
@@ -265,8 +276,8 @@ func (m *mutation) checkout() error {
 		return cart.Errorf(cart.Conflict, "cart_empty", "the cart has no items to check out")
 	}
 	var unavailable, expired []string
-	for _, l := range m.lines {
-		switch {
+	for i := range m.lines {
+		switch l := &m.lines[i]; {
 		case pricing.UnavailableAt(l, m.cart.Currency, m.now) != "":
 			unavailable = append(unavailable, l.Variant.SKU)
 		case l.Item.Expired(m.now):

@@ -319,6 +319,7 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	}
 	for i, l := range m.lines {
 		if st, ok := stock[l.Variant.SKU]; ok {
+			m.keep(i)
 			m.lines[i].Stock = *st
 		}
 	}
@@ -364,7 +365,7 @@ func (m *mutation) finish() (cart.View, error) {
 // source's reservations released; mergeLine takes from it what the line reserves.
 func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	requested, none := src.Item.Quantity, int64(0)
-	if pricing.UnavailableAt(src, m.cart.Currency, m.now) != "" {
+	if pricing.UnavailableAt(&src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
 			Text:      fmt.Sprintf("%s is no longer available; it was not moved from the merged cart", src.Variant.SKU),
 			Requested: &requested, Applied: &none}})
@@ -387,7 +388,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	free := st.Available() + l.Item.ReservedQuantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Add: src.Item.Quantity, Limit: m.settings.MaxQuantityPerItem, Free: free, Reserve: m.e.Reserving(),
+		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
 	})
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
 	if res.Quantity == l.Item.Quantity && res.Reserved == l.Item.ReservedQuantity {

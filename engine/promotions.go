@@ -127,11 +127,12 @@ func (m *mutation) price() (cart.View, error) {
 			}
 		}
 	}
-	prev := map[int64]cart.LineView{}
-	for _, lv := range m.prev.Lines {
-		prev[lv.Item.Num] = lv
+	prev := make(map[int64]*cart.LineView, len(m.prev.Lines))
+	for i := range m.prev.Lines {
+		prev[m.prev.Lines[i].Item.Num] = &m.prev.Lines[i]
 	}
-	for _, lv := range v.Lines {
+	for i := range v.Lines {
+		lv := &v.Lines[i]
 		if p, ok := prev[lv.Item.Num]; ok && (p.Discount != lv.Discount || p.Tax != lv.Tax) && !slices.Contains(m.touched, lv.Item.Num) {
 			m.touched = append(m.touched, lv.Item.Num)
 		}
@@ -142,17 +143,19 @@ func (m *mutation) price() (cart.View, error) {
 // checkUnits refuses a change that takes a cart above pricing.MaxUnits units, the bound
 // within which its figures cannot overflow. A cart already above it (limits raised and
 // lowered since) may still shrink.
-func (m *mutation) checkUnits(before []cart.Line) error {
-	units := func(lines []cart.Line) (n int64) {
-		for _, l := range lines {
-			n += l.Item.Quantity
-		}
-		return n
-	}
-	if after := units(m.lines); after > pricing.MaxUnits && after > units(before) {
+func (m *mutation) checkUnits(before int64) error {
+	if after := units(m.lines); after > pricing.MaxUnits && after > before {
 		return cart.InvalidField("too_many_units", "quantity", "a cart holds at most %d units in all, not %d", int64(pricing.MaxUnits), after)
 	}
 	return nil
+}
+
+// units counts the units of lines.
+func units(lines []cart.Line) (n int64) {
+	for i := range lines {
+		n += lines[i].Item.Quantity
+	}
+	return n
 }
 
 // promotionCode reads a code as the shop or a shopper typed it: codes are case-insensitive

@@ -296,7 +296,7 @@ func (e *Engine) startSession(ctx context.Context, ch SessionChange) (SessionRes
 		if res.Change, err = m.applySession(ch); err != nil {
 			return err
 		}
-		if err := m.checkUnits(nil); err != nil {
+		if err := m.checkUnits(0); err != nil {
 			return err
 		}
 		if res.View, err = m.finish(); err != nil {
@@ -353,7 +353,7 @@ func (m *mutation) removeUnavailable() ([]cart.LineView, error) {
 	var gone []cart.LineView
 	for i := 0; i < len(m.lines); {
 		l := m.lines[i]
-		reason := pricing.UnavailableAt(l, m.cart.Currency, m.now)
+		reason := pricing.UnavailableAt(&l, m.cart.Currency, m.now)
 		if reason == "" {
 			i++
 			continue
