@@ -58,6 +58,11 @@ func FormatOf(name string) (Format, bool) {
 // one batch only briefly.
 const DefaultBatch = 500
 
+// MaxBatch is the largest batch Options.Batch may ask for; larger values are lowered to it.
+// With a CSV product of engine.MaxVariants rows running over, a batch stays within
+// engine.MaxImportBatch.
+const MaxBatch = 2000
+
 // LineError is a bad row: its line in the file (the first line is 1, a CSV header included),
 // a stable code and what is wrong.
 type LineError struct {
@@ -120,7 +125,7 @@ func Import(ctx context.Context, eng *engine.Engine, p auth.Principal, r io.Read
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
 	}
-	opt.Batch = min(opt.Batch, engine.MaxImportBatch/2)
+	opt.Batch = min(opt.Batch, MaxBatch)
 	cr := &countingReader{r: r}
 	var dec decoder
 	switch opt.Format {
