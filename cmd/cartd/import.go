@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/catalogimport"
 )
@@ -92,7 +93,11 @@ func importCatalog(ctx context.Context, args []string, getenv func(string) strin
 	})
 	pr.done(sum)
 	elapsed := time.Since(pr.start)
-	if err != nil {
+	var refused *cart.Error
+	switch {
+	case errors.As(err, &refused) && refused.Code != cart.Internal && refused.Code != cart.Unavailable:
+		return fmt.Errorf("import %s: %s", path, refused.Message) // the file, not the database
+	case err != nil:
 		return fmt.Errorf("import %s: stopped after %d rows (run it again to complete it: imported rows are unchanged the second time): %w",
 			path, sum.Rows, err)
 	}
