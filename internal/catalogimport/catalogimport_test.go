@@ -169,22 +169,29 @@ func TestImportLoadsTheGoodRowsAndNamesEachBadLine(t *testing.T) {
 	}
 }
 
-func TestReimportChangesNothing(t *testing.T) {
-	for _, name := range []string{"catalog.ndjson", "catalog.csv"} {
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
+func TestExamplesImportCleanlyAndReimportChangesNothing(t *testing.T) {
+	examples := []struct {
+		name     string
+		products []string
+		skus     []string
+	}{
+		{"catalog.ndjson", []string{"prod_hoodie", "prod_mug", "prod_print"}, []string{"HOODIE-GREY-M", "HOODIE-GREY-L", "MUG-ENAMEL", "PRINT-A2", "GIFT-BOX"}},
+		{"catalog.csv", []string{"prod_hoodie", "prod_mug", "prod_print"}, []string{"HOODIE-GREY-M", "HOODIE-GREY-L", "MUG-ENAMEL", "PRINT-A2"}},
+		{"stock.csv", nil, []string{"GIFT-BOX"}},
+	}
+	for _, ex := range examples {
+		t.Run(ex.name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("..", "..", "examples", ex.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			format, _ := catalogimport.FormatOf(name)
+			format, _ := catalogimport.FormatOf(ex.name)
 			eng := mustEngine(t)
 			first := mustImport(t, eng, format, string(raw), 2)
 			if first.Bad() != 0 || first.Imported != first.Rows || first.Rows == 0 {
 				t.Fatalf("the example does not import cleanly: %+v", first)
 			}
-			products := []string{"prod_tee", "prod_cable", "prod_runner"}
-			skus := []string{"TEE-RED-M", "TEE-RED-L", "CABLE-USBC-1M", "SNKR-LTD-42"}
-			before := mustSnapshot(t, eng, products, skus)
+			before := mustSnapshot(t, eng, ex.products, ex.skus)
 			for _, st := range before.Stock {
 				if st.Version == 0 || st.OnHand == 0 {
 					t.Fatalf("stock not set: %+v", st)
@@ -194,7 +201,7 @@ func TestReimportChangesNothing(t *testing.T) {
 			if again.Unchanged != again.Rows || again.Imported != 0 || again.Bad() != 0 || again.Rows != first.Rows {
 				t.Fatalf("re-import: %+v, want every row unchanged", again)
 			}
-			if diff := cmp.Diff(before, mustSnapshot(t, eng, products, skus)); diff != "" {
+			if diff := cmp.Diff(before, mustSnapshot(t, eng, ex.products, ex.skus)); diff != "" {
 				t.Fatalf("re-import changed the catalog (-before +after):\n%s", diff)
 			}
 		})
@@ -213,8 +220,8 @@ func TestImportIsTheSameProductAsThePUT(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustImport(t, eng, catalogimport.NDJSON, string(ndjson), 100)
-	products := []string{"prod_tee", "prod_cable", "prod_runner"}
-	skus := []string{"TEE-RED-M", "TEE-RED-L", "CABLE-USBC-1M", "SNKR-LTD-42"}
+	products := []string{"prod_hoodie", "prod_mug", "prod_print"}
+	skus := []string{"HOODIE-GREY-M", "HOODIE-GREY-L", "MUG-ENAMEL", "PRINT-A2"}
 	before := mustSnapshot(t, eng, products, skus)
 	sum := mustImport(t, eng, catalogimport.CSV, string(csv), 100)
 	if sum.Unchanged != sum.Rows || sum.Bad() != 0 {
