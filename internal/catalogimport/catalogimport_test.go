@@ -15,15 +15,33 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/catalogimport"
+	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/postgres"
+	"github.com/cartd/cartd/store/postgres/postgrestest"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
 var admin = auth.Principal{KeyNum: 1, Scopes: []auth.Scope{auth.Admin}}
 
-// mustEngine returns an engine over a new SQLite file, with reservations on.
+// mustEngine returns an engine with reservations on, over a new SQLite file or, with
+// CARTD_TEST_STORE=postgres, a new schema on the server of CARTD_TEST_POSTGRES_URL.
 func mustEngine(tb testing.TB) *engine.Engine {
 	tb.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{})
+	var (
+		st  store.Store
+		err error
+	)
+	switch kind := os.Getenv("CARTD_TEST_STORE"); kind {
+	case "", "sqlite":
+		st, err = sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{})
+	case "postgres":
+		if os.Getenv(postgrestest.EnvURL) == "" {
+			tb.Fatalf("CARTD_TEST_STORE=postgres needs %s", postgrestest.EnvURL)
+		}
+		st, err = postgres.Open(context.Background(), postgrestest.URL(tb), postgres.Options{MaxConns: 4})
+	default:
+		tb.Fatalf("CARTD_TEST_STORE=%q: want sqlite or postgres", kind)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}
