@@ -121,7 +121,8 @@ func (e *Engine) importBatch(ctx context.Context, rows []ImportRow, refused []Im
 
 // checkImportRow validates a row as PUT /v1/products and PUT /v1/inventory would, before the
 // transaction, and returns the product as it is to be stored (name trimmed, tiers sorted,
-// default variant names).
+// default variant names). Field errors name a variant as variants[i] and a stock level as
+// stock[i], for the importer to find the line.
 func checkImportRow(row ImportRow) (ImportRow, error) {
 	if row.Product == nil && len(row.Stock) == 0 {
 		return row, cart.Errorf(cart.Invalid, "empty_row", "the row holds neither a product nor stock")
@@ -138,14 +139,15 @@ func checkImportRow(row ImportRow) (ImportRow, error) {
 		row.Product = &prod
 	}
 	seen := make(map[string]bool, len(row.Stock))
-	for _, s := range row.Stock {
+	for i, s := range row.Stock {
+		f := fmt.Sprintf("stock[%d].", i)
 		switch {
 		case s.SKU == "" || len(s.SKU) > 64:
-			return row, cart.InvalidField("invalid_sku", "sku", "sku must be 1 to 64 characters")
+			return row, cart.InvalidField("invalid_sku", f+"sku", "sku must be 1 to 64 characters")
 		case seen[s.SKU]:
-			return row, cart.InvalidField("duplicate_sku", "sku", "the row sets the stock of %s twice", s.SKU)
+			return row, cart.InvalidField("duplicate_sku", f+"sku", "the row sets the stock of %s twice", s.SKU)
 		case s.OnHand < 0 || s.OnHand > maxStock:
-			return row, cart.InvalidField("invalid_on_hand", "on_hand", "on_hand of %s must be between 0 and %d", s.SKU, int64(maxStock))
+			return row, cart.InvalidField("invalid_on_hand", f+"on_hand", "on_hand of %s must be between 0 and %d", s.SKU, int64(maxStock))
 		}
 		seen[s.SKU] = true
 	}

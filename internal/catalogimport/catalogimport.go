@@ -102,8 +102,10 @@ type Options struct {
 // reasons it cannot be imported.
 type unit struct {
 	lines []int // the row's lines: one for NDJSON, one per variant for a CSV product
-	row   engine.ImportRow
-	errs  []LineError // decoding errors; a unit with any is not imported
+	// stockLines are the lines of row.Stock's levels, one each (CSV products; else nil).
+	stockLines []int
+	row        engine.ImportRow
+	errs       []LineError // decoding errors; a unit with any is not imported
 }
 
 // decoder reads units; io.EOF ends the input, and any other error stops the import (a bad
@@ -220,25 +222,33 @@ func importBatch(ctx context.Context, eng *engine.Engine, p auth.Principal, batc
 	return nil
 }
 
-// variantField finds the variant an engine field error names ("variants[3].price").
-var variantField = regexp.MustCompile(`^variants\[(\d+)\]\.?`)
+// fieldIndex finds the variant or stock level an engine field error names
+// ("variants[3].price", "stock[1].on_hand").
+var fieldIndex = regexp.MustCompile(`^(variants|stock)\[(\d+)\]\.?`)
 
 // rowError places the engine's reason for refusing a row on a line: for a CSV product, the
-// line of the variant its first field error names, without the variants[i] prefix the line
+// line of the variant or stock level its first field error names, without the prefix the line
 // makes redundant.
 func rowError(u unit, err error) LineError {
 	e := cart.AsError(err)
 	le := LineError{Line: u.lines[0], Code: e.Reason, Message: e.Message}
-	if len(u.lines) > 1 && len(e.Fields) > 0 {
-		if m := variantField.FindStringSubmatch(e.Fields[0].Field); m != nil {
-			if i, _ := strconv.Atoi(m[1]); i < len(u.lines) {
-				le.Line = u.lines[i]
-				field := strings.TrimPrefix(e.Fields[0].Field, m[0])
-				le.Message = e.Fields[0].Message
-				if field != "" && !strings.HasPrefix(le.Message, field) {
-					le.Message = field + ": " + le.Message
-				}
-			}
+	if len(u.lines) == 1 || len(e.Fields) == 0 {
+		return le
+	}
+	m := fieldIndex.FindStringSubmatch(e.Fields[0].Field)
+	if m == nil {
+		return le
+	}
+	lines := u.lines
+	if m[1] == "stock" {
+		lines = u.stockLines
+	}
+	if i, _ := strconv.Atoi(m[2]); i < len(lines) {
+		le.Line = lines[i]
+		field := strings.TrimPrefix(e.Fields[0].Field, m[0])
+		le.Message = e.Fields[0].Message
+		if field != "" && !strings.HasPrefix(le.Message, field) {
+			le.Message = field + ": " + le.Message
 		}
 	}
 	return le

@@ -122,6 +122,8 @@ func TestImportLoadsTheGoodRowsAndNamesEachBadLine(t *testing.T) {
 		"p7,Seven,v7,S7,100,-2", // line 4: negative stock
 		"p6,Six,v6c,S6C,100,1",  // line 5: p6 again, apart
 		"p8,Eight,v8,S8,100,",   // line 6: no stock given
+		"p9,Nine,v9,S9,100,1",   // line 7: p9 refused for line 8
+		"p9,Nine,v9b,S9B,100,-1",
 	}, "\n")
 
 	tests := []struct {
@@ -141,9 +143,9 @@ func TestImportLoadsTheGoodRowsAndNamesEachBadLine(t *testing.T) {
 		{"CSV", catalogimport.CSV, csvInput, []int{3, 4, 5, 6},
 			[]string{"product_rejected", "invalid_value", "invalid_product", "malformed_row"},
 			5, []string{"p1"}, []string{"p2", "p3", "p4"}, map[string]int64{"S1": 5, "S2A": 0, "S3": 0}},
-		{"CSV with short, split and stockless rows", catalogimport.CSV, csvTail, []int{2, 3, 4, 5},
-			[]string{"product_rejected", "malformed_row", "invalid_on_hand", "product_split"},
-			5, []string{"p8"}, []string{"p6", "p7"}, map[string]int64{"S6": 0, "S8": 0}},
+		{"CSV with short, split and stockless rows", catalogimport.CSV, csvTail, []int{2, 3, 4, 5, 7, 8},
+			[]string{"product_rejected", "malformed_row", "invalid_on_hand", "product_split", "product_rejected", "invalid_on_hand"},
+			7, []string{"p8"}, []string{"p6", "p7", "p9"}, map[string]int64{"S6": 0, "S8": 0, "S9": 0}},
 	}
 	for _, tt := range tests {
 		for _, batch := range []int{1, 3, 500} {

@@ -368,6 +368,7 @@ func (d *csvDecoder) productUnit(id string, g group) unit {
 			bad(line, "invalid_value", "%v", err)
 		} else if onHand != nil {
 			stock = append(stock, engine.StockLevel{SKU: v.SKU, OnHand: *onHand})
+			u.stockLines = append(u.stockLines, line)
 		}
 		p.Variants = append(p.Variants, v)
 	}
