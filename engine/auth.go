@@ -22,6 +22,12 @@ const (
 func (e *Engine) Authenticate(ctx context.Context, secret string) (auth.Principal, error) {
 	bad := cart.Errorf(cart.Unauthorized, "invalid_credentials", "missing, unknown, revoked or expired credentials")
 	h := auth.Hash(secret)
+	isKey := strings.HasPrefix(secret, auth.KeyPrefix)
+	if isKey {
+		if p, ok := e.keys.get(h, time.Now()); ok {
+			return p, nil
+		}
+	}
 	var p auth.Principal
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		switch {
@@ -50,6 +56,9 @@ func (e *Engine) Authenticate(ctx context.Context, secret string) (auth.Principa
 	})
 	if cart.ErrorCode(err) == cart.NotFound {
 		return auth.Principal{}, bad
+	}
+	if err == nil && isKey {
+		e.keys.put(h, p, time.Now())
 	}
 	return p, err
 }

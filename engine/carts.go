@@ -378,11 +378,12 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 // the call's own changes, so a line the call moves to another tier is not mistaken for a
 // price change.
 func (m *mutation) storePrices() error {
-	for i, l := range m.lines {
-		old, current, changed := pricing.PriceChange(l, m.cart.Currency)
+	for i := range m.lines {
+		old, current, changed := pricing.PriceChange(&m.lines[i], m.cart.Currency)
 		if !changed {
 			continue
 		}
+		l := m.lines[i]
 		l.Item.UnitPrice = current
 		if err := m.write(i, l, false, []cart.Message{pricing.PriceChangedMessage(l, m.cart.Currency, old, current)}); err != nil {
 			return err
@@ -393,8 +394,8 @@ func (m *mutation) storePrices() error {
 
 // find returns the index of the line an update names, or -1 for a variant not yet in the cart.
 func (m *mutation) find(ref ItemRef) (int, error) {
-	for i, l := range m.lines {
-		switch {
+	for i := range m.lines {
+		switch l := &m.lines[i]; {
 		case ref.ItemNum != 0 && l.Item.Num == ref.ItemNum,
 			ref.ItemNum == 0 && !l.Variant.Deleted && (ref.SKU != "" && l.Variant.SKU == ref.SKU || ref.VariantID != "" && l.Variant.ID == ref.VariantID):
 			return i, nil
@@ -435,7 +436,7 @@ func (m *mutation) newLine(ref ItemRef) (cart.Line, error) {
 			return cart.Line{}, err
 		}
 	}
-	switch pricing.UnavailableAt(l, m.cart.Currency, m.now) {
+	switch pricing.UnavailableAt(&l, m.cart.Currency, m.now) {
 	case "":
 	case cart.UnavailableNoPrice:
 		return cart.Line{}, cart.InvalidField("currency_unavailable", field, "%s has no price in %s", v.SKU, m.cart.Currency)
@@ -486,7 +487,7 @@ func (m *mutation) apply(u Update) error {
 	if !u.Change.Set {
 		want = l.Item.Quantity + min(u.Change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
 	}
-	if !created && want > 0 && pricing.UnavailableAt(l, m.cart.Currency, m.now) != "" {
+	if !created && want > 0 && pricing.UnavailableAt(&l, m.cart.Currency, m.now) != "" {
 		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
 	}
 	stock, err := m.tx.Stock(m.ctx, l.Variant.SKU)

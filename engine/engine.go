@@ -28,6 +28,7 @@ type Engine struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	inflight inflight
+	keys     keyCache
 }
 
 // New returns an Engine over st.

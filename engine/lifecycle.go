@@ -48,7 +48,7 @@ func (m *mutation) reserveUntil(l cart.Line) time.Time {
 
 // lapsed reports whether a line holds stock it may no longer hold: its reservation lapsed, or
 // it cannot be bought.
-func (m *mutation) lapsed(l cart.Line) bool {
+func (m *mutation) lapsed(l *cart.Line) bool {
 	return l.Item.ReservedQuantity > 0 &&
 		(l.Item.Expired(m.now) || pricing.UnavailableAt(l, m.cart.Currency, m.now) != "")
 }
@@ -56,10 +56,10 @@ func (m *mutation) lapsed(l cart.Line) bool {
 // releaseHeld gives back the stock of every line of the mutation's cart that which selects,
 // locking the stock rows in SKU order (after the cart, which the caller holds). Each line
 // keeps its quantity and holds nothing; it counts as a change of the cart.
-func (m *mutation) releaseHeld(which func(cart.Line) bool) error {
+func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 	var idx []int
-	for i, l := range m.lines {
-		if l.Item.ReservedQuantity > 0 && which(l) {
+	for i := range m.lines {
+		if l := &m.lines[i]; l.Item.ReservedQuantity > 0 && which(l) {
 			idx = append(idx, i)
 		}
 	}
@@ -132,7 +132,7 @@ func (m *mutation) reclaim(sku string) (int64, error) {
 	slices.Sort(carts)
 	var back int64
 	for _, num := range slices.Compact(carts) {
-		n, err := m.e.releaseCart(m.ctx, m.tx, num, func(other *mutation, l cart.Line) bool {
+		n, err := m.e.releaseCart(m.ctx, m.tx, num, func(other *mutation, l *cart.Line) bool {
 			return l.Variant.SKU == sku && l.Item.Expired(other.now)
 		})
 		if err != nil {
@@ -146,7 +146,7 @@ func (m *mutation) reclaim(sku string) (int64, error) {
 // releaseCart locks cart num in tx, re-reads its lines and releases the stock of those which
 // selects (given a mutation of that cart), bumping the cart's version if it changed anything.
 // It returns how many units were released.
-func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which func(*mutation, cart.Line) bool) (int64, error) {
+func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which func(*mutation, *cart.Line) bool) (int64, error) {
 	c, err := tx.Cart(ctx, num)
 	if err != nil {
 		return 0, err
@@ -157,7 +157,7 @@ func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which 
 	}
 	m := &mutation{ctx: ctx, tx: tx, e: e, now: tx.Now(), cart: c, lines: lines}
 	var units int64
-	err = m.releaseHeld(func(l cart.Line) bool {
+	err = m.releaseHeld(func(l *cart.Line) bool {
 		if which(m, l) {
 			units += l.Item.ReservedQuantity
 			return true
@@ -262,8 +262,8 @@ func (m *mutation) checkout() error {
 		return cart.Errorf(cart.Conflict, "cart_empty", "the cart has no items to check out")
 	}
 	var unavailable, expired []string
-	for _, l := range m.lines {
-		switch {
+	for i := range m.lines {
+		switch l := &m.lines[i]; {
 		case pricing.UnavailableAt(l, m.cart.Currency, m.now) != "":
 			unavailable = append(unavailable, l.Variant.SKU)
 		case l.Item.Expired(m.now):

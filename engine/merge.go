@@ -364,7 +364,7 @@ func (m *mutation) finish() (cart.View, error) {
 // source's reservations released; mergeLine takes from it what the line reserves.
 func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	requested, none := src.Item.Quantity, int64(0)
-	if pricing.UnavailableAt(src, m.cart.Currency, m.now) != "" {
+	if pricing.UnavailableAt(&src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
 			Text:      fmt.Sprintf("%s is no longer available; it was not moved from the merged cart", src.Variant.SKU),
 			Requested: &requested, Applied: &none}})

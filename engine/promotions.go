@@ -127,11 +127,12 @@ func (m *mutation) price() (cart.View, error) {
 			}
 		}
 	}
-	prev := map[int64]cart.LineView{}
-	for _, lv := range m.prev.Lines {
-		prev[lv.Item.Num] = lv
+	prev := make(map[int64]*cart.LineView, len(m.prev.Lines))
+	for i := range m.prev.Lines {
+		prev[m.prev.Lines[i].Item.Num] = &m.prev.Lines[i]
 	}
-	for _, lv := range v.Lines {
+	for i := range v.Lines {
+		lv := &v.Lines[i]
 		if p, ok := prev[lv.Item.Num]; ok && (p.Discount != lv.Discount || p.Tax != lv.Tax) && !slices.Contains(m.touched, lv.Item.Num) {
 			m.touched = append(m.touched, lv.Item.Num)
 		}
@@ -144,8 +145,8 @@ func (m *mutation) price() (cart.View, error) {
 // lowered since) may still shrink.
 func (m *mutation) checkUnits(before []cart.Line) error {
 	units := func(lines []cart.Line) (n int64) {
-		for _, l := range lines {
-			n += l.Item.Quantity
+		for i := range lines {
+			n += lines[i].Item.Quantity
 		}
 		return n
 	}

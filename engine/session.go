@@ -353,7 +353,7 @@ func (m *mutation) removeUnavailable() ([]cart.LineView, error) {
 	var gone []cart.LineView
 	for i := 0; i < len(m.lines); {
 		l := m.lines[i]
-		reason := pricing.UnavailableAt(l, m.cart.Currency, m.now)
+		reason := pricing.UnavailableAt(&l, m.cart.Currency, m.now)
 		if reason == "" {
 			i++
 			continue

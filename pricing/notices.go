@@ -14,7 +14,7 @@ import (
 // since the line was last written (DESIGN §9). A quantity change that moves a line to another
 // tier is never a price change, because every write stores the price at the tier of the
 // quantity it stores. Unavailable lines have no price to compare and report nothing.
-func PriceChange(l cart.Line, currency string) (old, current int64, changed bool) {
+func PriceChange(l *cart.Line, currency string) (old, current int64, changed bool) {
 	if Unavailable(l, currency) != "" {
 		return l.Item.UnitPrice, l.Item.UnitPrice, false
 	}
@@ -52,12 +52,15 @@ func PriceChangedMessage(l cart.Line, currency string, old, current int64) cart.
 // quantity is above the available stock, and applied is what is available.
 func Notices(v cart.View, reserve bool) []cart.Message {
 	var out []cart.Message
-	for _, lv := range v.Lines {
-		if old, current, changed := PriceChange(lv.Line, v.Cart.Currency); changed {
+	// By index: a line is large, and carts hold up to a thousand.
+	for i := range v.Lines {
+		lv := &v.Lines[i]
+		if old, current, changed := PriceChange(&lv.Line, v.Cart.Currency); changed {
 			out = append(out, PriceChangedMessage(lv.Line, v.Cart.Currency, old, current))
 		}
 	}
-	for _, lv := range v.Lines {
+	for i := range v.Lines {
+		lv := &v.Lines[i]
 		if lv.InventoryStatus != cart.Insufficient {
 			continue
 		}

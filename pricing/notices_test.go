@@ -32,7 +32,7 @@ func TestPriceChange(t *testing.T) {
 	tests[5].l.Variant.Prices = map[string]int64{"EUR": 900}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			old, current, changed := PriceChange(tt.l, "USD")
+			old, current, changed := PriceChange(&tt.l, "USD")
 			if old != tt.old || current != tt.current || changed != tt.changed {
 				t.Errorf("PriceChange = %d, %d, %v; want %d, %d, %v", old, current, changed, tt.old, tt.current, tt.changed)
 			}

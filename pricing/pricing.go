@@ -51,7 +51,7 @@ func UnitPrice(v cart.Variant, currency string, quantity int64) (price int64, ok
 // Unavailable reports why a line cannot be bought in the cart's currency, whatever the
 // instant, or "" when it can: one of cart.UnavailableDeleted, UnavailableInactive and
 // UnavailableNoPrice. UnavailableAt also considers the line's sale.
-func Unavailable(l cart.Line, currency string) string {
+func Unavailable(l *cart.Line, currency string) string {
 	switch {
 	case l.Variant.Deleted || l.Product.Deleted:
 		return cart.UnavailableDeleted
@@ -67,7 +67,7 @@ func Unavailable(l cart.Line, currency string) string {
 // UnavailableAt reports why a line cannot be bought at the instant now, or "" when it can:
 // Unavailable's reasons, and a sale that has not started (cart.UnavailableSaleNotStarted) or
 // has ended (cart.UnavailableSaleEnded).
-func UnavailableAt(l cart.Line, currency string, now time.Time) string {
+func UnavailableAt(l *cart.Line, currency string, now time.Time) string {
 	if r := Unavailable(l, currency); r != "" {
 		return r
 	}
@@ -108,7 +108,7 @@ type Input struct {
 // was checked out, whatever the catalog and the clock say since.
 func Price(in Input) (cart.View, error) {
 	c, lines, s, now, reserve := in.Cart, in.Lines, in.Settings, in.Now, in.Reserve
-	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax}
+	v := cart.View{Cart: c, At: now, PricesIncludeTax: s.PricesIncludeTax, Lines: make([]cart.LineView, 0, len(lines))}
 	var err error
 	acc := func(dst *int64, x int64) {
 		if err == nil {
@@ -116,8 +116,9 @@ func Price(in Input) (cart.View, error) {
 		}
 	}
 	frozen := c.Status == cart.StatusCompleted
-	for _, l := range lines {
-		lv := cart.LineView{Line: l}
+	for i := range lines {
+		l := &lines[i] // not a copy: a line is large, and carts hold up to a thousand
+		lv := cart.LineView{Line: *l}
 		lv.Available = l.Stock.Available()
 		if reserve {
 			lv.Available += l.Item.ReservedQuantity
@@ -227,7 +228,7 @@ func shipping(s cart.Settings, currency string, base int64, hasLines bool) int64
 	return r.Flat
 }
 
-func inventoryStatus(l cart.Line, available int64, reserve bool) string {
+func inventoryStatus(l *cart.Line, available int64, reserve bool) string {
 	held := l.Item.Quantity <= available
 	if reserve {
 		held = l.Item.ReservedQuantity >= l.Item.Quantity

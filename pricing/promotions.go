@@ -330,7 +330,7 @@ func check(p cart.Promotion, v *cart.View, now time.Time, order []int) (eligible
 	}
 	var units int64
 	for _, i := range order {
-		if Eligible(p, v.Lines[i].Line) {
+		if Eligible(&p, &v.Lines[i].Line) {
 			eligible = append(eligible, i)
 			units += v.Lines[i].Item.Quantity
 		}
@@ -350,7 +350,7 @@ func check(p cart.Promotion, v *cart.View, now time.Time, order []int) (eligible
 
 // Eligible reports whether a line matches a promotion's eligibility lists: every list that is
 // not empty must name the line's SKU, product, brand or sale.
-func Eligible(p cart.Promotion, l cart.Line) bool {
+func Eligible(p *cart.Promotion, l *cart.Line) bool {
 	in := func(list []string, s string) bool { return len(list) == 0 || slices.Contains(list, s) }
 	return in(p.SKUs, l.Variant.SKU) && in(p.ProductIDs, l.Product.ID) && in(p.Brands, l.Product.Brand) &&
 		in(p.SaleIDs, l.Variant.SaleID)

@@ -127,8 +127,17 @@ const (
 
 // VariantBySKU finds the live variant with a SKU.
 func (t *txn) VariantBySKU(ctx context.Context, sku string) (cart.Variant, cart.Product, error) {
-	return t.variant(ctx, qVariantBySKU, sku,
+	if t.c != nil {
+		if e, ok := t.c.liveBySKU[sku]; ok {
+			return e.v, e.p, nil
+		}
+	}
+	v, p, err := t.variant(ctx, qVariantBySKU, sku,
 		cart.Errorf(cart.NotFound, "variant_not_found", "no variant with SKU %q", sku))
+	if err == nil && t.c != nil {
+		put(t.c, t.c.liveBySKU, sku, variantEntry{v, p})
+	}
+	return v, p, err
 }
 
 // VariantByID finds a live variant by the id the shop gave it.
@@ -192,6 +201,9 @@ const (
 // its variants are first marked deleted, freeing their SKUs, and the ones listed are then
 // revived with their new SKUs, so variants may swap or hand over SKUs in one PUT.
 func (t *txn) PutProduct(ctx context.Context, p *cart.Product) error {
+	if t.c != nil {
+		t.c.dropCatalog()
+	}
 	if err := t.checkProduct(ctx, p); err != nil {
 		return err
 	}
@@ -331,6 +343,9 @@ const qDeleteProduct = `
 // DeleteProduct marks a live product and all its variants deleted, at the transaction's
 // instant; items keep pointing at them and show them unavailable.
 func (t *txn) DeleteProduct(ctx context.Context, id string) error {
+	if t.c != nil {
+		t.c.dropCatalog()
+	}
 	var num int64
 	err := t.queryRow(ctx, qDeleteProduct, micros(t.now), id).Scan(&num)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -114,5 +114,5 @@ const qRevokeToken = `
 // instant, so a retried revocation does not rewrite history. Another customer's token is
 // NotFound, as if it did not exist.
 func (t *txn) RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error {
-	return t.execOne(ctx, errTokenNotFound(), "revoke token", qRevokeToken, micros(at), num, customerID)
+	return t.execOne(ctx, errTokenNotFound, "revoke token", qRevokeToken, micros(at), num, customerID)
 }

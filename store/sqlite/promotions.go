@@ -87,7 +87,28 @@ const qAutoPromotions = `
 
 // AutoPromotions reads the automatic promotions in effect at an instant.
 func (t *txn) AutoPromotions(ctx context.Context, at time.Time) ([]cart.Promotion, error) {
-	rows, err := t.query(ctx, qAutoPromotions, micros(at), micros(at))
+	if t.c == nil {
+		return t.autoPromotions(ctx, qAutoPromotions, micros(at), micros(at))
+	}
+	if !t.c.autoLoaded {
+		all, err := t.autoPromotions(ctx, qAllAutoPromotions)
+		if err != nil {
+			return nil, err
+		}
+		t.c.auto, t.c.autoLoaded = all, true
+		t.c.undo = append(t.c.undo, func() { t.c.auto, t.c.autoLoaded = nil, false })
+	}
+	return t.c.autoAt(at), nil
+}
+
+// qAllAutoPromotions is qAutoPromotions at every instant: what the writer's cache holds.
+const qAllAutoPromotions = `
+	SELECT ` + promotionColumns + ` FROM promotions pr
+	WHERE pr.method = 'auto' AND pr.active = 1 AND pr.deleted = 0
+	ORDER BY pr.code`
+
+func (t *txn) autoPromotions(ctx context.Context, query string, args ...any) ([]cart.Promotion, error) {
+	rows, err := t.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get automatic promotions: %w", dbErr(ctx, err))
 	}
@@ -121,6 +142,19 @@ const qCoupons = `
 
 // Coupons reads the codes applied to a cart with their promotions.
 func (t *txn) Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error) {
+	if t.c != nil {
+		if cs, ok := t.c.coupons[cartNum]; ok {
+			return cs, nil
+		}
+	}
+	cs, err := t.coupons(ctx, cartNum)
+	if err == nil && t.c != nil {
+		put(t.c, t.c.coupons, cartNum, cs)
+	}
+	return cs, err
+}
+
+func (t *txn) coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error) {
 	rows, err := t.query(ctx, qCoupons, cartNum)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get coupons: %w", dbErr(ctx, err))
@@ -176,6 +210,9 @@ const qPutPromotion = `
 
 // PutPromotion creates or replaces a promotion by code.
 func (t *txn) PutPromotion(ctx context.Context, p *cart.Promotion) error {
+	if t.c != nil {
+		t.c.dropPromotions()
+	}
 	var cols [6]any
 	for i, c := range []struct {
 		v     any
@@ -207,14 +244,22 @@ const qDeletePromotion = `UPDATE promotions SET deleted = 1, updated_at = ? WHER
 
 // DeletePromotion withdraws a live promotion at the transaction's instant.
 func (t *txn) DeletePromotion(ctx context.Context, code string) error {
-	return t.execOne(ctx, errPromotionNotFound(code), "delete promotion", qDeletePromotion, micros(t.now), code)
+	if t.c != nil {
+		t.c.dropPromotions()
+	}
+	return t.execOne(ctx, func() *cart.Error { return errPromotionNotFound(code) }, "delete promotion", qDeletePromotion, micros(t.now), code)
 }
 
 const qAddCoupon = `INSERT INTO cart_coupons (cart_num, code, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 
 // AddCoupon applies a code to a cart.
 func (t *txn) AddCoupon(ctx context.Context, c cart.Coupon) error {
-	return t.execOne(ctx, cart.Errorf(cart.Conflict, "coupon_already_applied", "the cart has coupon %s already", c.Code),
+	if t.c != nil {
+		drop(t.c, t.c.coupons, c.CartNum)
+	}
+	return t.execOne(ctx, func() *cart.Error {
+		return cart.Errorf(cart.Conflict, "coupon_already_applied", "the cart has coupon %s already", c.Code)
+	},
 		"add coupon", qAddCoupon, c.CartNum, c.Code, micros(c.AddedAt))
 }
 
@@ -222,6 +267,11 @@ const qRemoveCoupon = `DELETE FROM cart_coupons WHERE cart_num = ? AND code = ?`
 
 // RemoveCoupon takes a code off a cart.
 func (t *txn) RemoveCoupon(ctx context.Context, cartNum int64, code string) error {
-	return t.execOne(ctx, cart.Errorf(cart.NotFound, "coupon_not_found", "the cart has no coupon %s", code),
+	if t.c != nil {
+		drop(t.c, t.c.coupons, cartNum)
+	}
+	return t.execOne(ctx, func() *cart.Error {
+		return cart.Errorf(cart.NotFound, "coupon_not_found", "the cart has no coupon %s", code)
+	},
 		"remove coupon", qRemoveCoupon, cartNum, code)
 }

@@ -38,13 +38,28 @@ const qSale = `SELECT ` + saleColumns + ` FROM sales sa WHERE sa.id = ?`
 
 // Sale reads a sale by its id.
 func (t *txn) Sale(ctx context.Context, id string) (cart.Sale, error) {
+	notFound := cart.Errorf(cart.NotFound, "sale_not_found", "sale %q not found", id)
+	if t.c != nil {
+		if s, ok := t.c.sales[id]; ok {
+			if s.Num == 0 {
+				return cart.Sale{}, notFound
+			}
+			return s, nil
+		}
+	}
 	var r saleRow
 	err := t.queryRow(ctx, qSale, id).Scan(r.dest()...)
 	if errors.Is(err, sql.ErrNoRows) {
-		return cart.Sale{}, cart.Errorf(cart.NotFound, "sale_not_found", "sale %q not found", id)
+		if t.c != nil {
+			put(t.c, t.c.sales, id, cart.Sale{})
+		}
+		return cart.Sale{}, notFound
 	}
 	if err != nil {
 		return cart.Sale{}, fmt.Errorf("sqlite: get sale: %w", dbErr(ctx, err))
+	}
+	if t.c != nil {
+		put(t.c, t.c.sales, id, r.sale())
 	}
 	return r.sale(), nil
 }
@@ -61,6 +76,9 @@ const qPutSale = `
 
 // PutSale upserts a sale by id; one that exists keeps its num and created_at.
 func (t *txn) PutSale(ctx context.Context, s *cart.Sale) error {
+	if t.c != nil {
+		t.c.dropCatalog()
+	}
 	var created int64
 	err := t.queryRow(ctx, qPutSale, s.ID, s.Name, micros(s.StartsAt), micros(s.EndsAt),
 		micros(s.CreatedAt), micros(s.UpdatedAt)).Scan(&s.Num, &created)

@@ -88,6 +88,7 @@ type Store struct {
 	read  *pool // several connections, query_only
 	now   func() time.Time
 
+	cache      *writeCache    // the writer's (cache.go); only the writer goroutine touches it
 	writes     chan *writeReq // to the writer goroutine (see Write)
 	stop       chan struct{}  // closed by Close
 	writerDone chan struct{}  // closed when the writer has stopped
@@ -127,6 +128,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.write.close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", dbErr(ctx, err))
 	}
+	s.cache = newWriteCache()
 	s.writes, s.stop, s.writerDone = make(chan *writeReq, maxBatch), make(chan struct{}), make(chan struct{})
 	go s.writer()
 	return s, nil
@@ -236,8 +238,8 @@ var statements = []string{
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,
 	qInsertSession, qSessionByHash, qPurgeSessions,
 	qIdempotency, qPutIdempotency, qPurgeIdempotency,
-	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint,
-	qPromotion, qAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
+	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint, qDataVersion,
+	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

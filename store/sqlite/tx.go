@@ -23,6 +23,9 @@ type txn struct {
 	// statement interrupted by one caller's cancellation would roll back the whole shared
 	// transaction (SQLite aborts a transaction whose write statement is interrupted).
 	wctx context.Context
+	// c, set on the writer's transactions, is the writer's cache (cache.go): reads look there
+	// first, and writes keep it as the database is.
+	c *writeCache
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -63,8 +66,9 @@ func (t *txn) stmtCtx(ctx context.Context) context.Context {
 }
 
 // execOne runs a statement that must change exactly one row; none changed means the row does
-// not exist, and the caller's notFound is returned.
-func (t *txn) execOne(ctx context.Context, notFound *cart.Error, op, query string, args ...any) error {
+// not exist, and the caller's notFound error is returned (built only then: these statements
+// run on every cart change).
+func (t *txn) execOne(ctx context.Context, notFound func() *cart.Error, op, query string, args ...any) error {
 	res, err := t.exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, dbErr(ctx, err))
@@ -74,7 +78,7 @@ func (t *txn) execOne(ctx context.Context, notFound *cart.Error, op, query strin
 		return fmt.Errorf("sqlite: %s: %w", op, dbErr(ctx, err))
 	}
 	if n == 0 {
-		return notFound
+		return notFound()
 	}
 	return nil
 }
@@ -86,6 +90,17 @@ const qSettings = `
 
 // Settings returns the stored settings, or the defaults when none were ever stored.
 func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
+	if t.c != nil && t.c.settings != nil {
+		return *t.c.settings, nil
+	}
+	s, err := t.settings(ctx)
+	if err == nil && t.c != nil {
+		t.c.putSettings(s)
+	}
+	return s, err
+}
+
+func (t *txn) settings(ctx context.Context) (cart.Settings, error) {
 	var (
 		s        cart.Settings
 		shipping []byte
@@ -129,6 +144,13 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: put settings: %w", dbErr(ctx, err))
 	}
+	if t.c != nil {
+		// Read back rather than mirrored: the shipping rules go through JSON.
+		t.c.settings = nil
+		if _, err := t.Settings(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -140,12 +162,20 @@ const qCart = `SELECT ` + cartColumns + ` FROM carts WHERE num = ?`
 
 // Cart reads one cart. The write lock a Tx holds already serializes changes to it.
 func (t *txn) Cart(ctx context.Context, num int64) (cart.Cart, error) {
+	if t.c != nil {
+		if c, ok := t.c.carts[num]; ok {
+			return c, nil
+		}
+	}
 	c, err := scanCart(t.queryRow(ctx, qCart, num))
 	if errors.Is(err, sql.ErrNoRows) {
 		return cart.Cart{}, errCartNotFound()
 	}
 	if err != nil {
 		return cart.Cart{}, fmt.Errorf("sqlite: get cart: %w", dbErr(ctx, err))
+	}
+	if t.c != nil {
+		t.c.putCart(c)
 	}
 	return c, nil
 }
@@ -212,6 +242,10 @@ func (t *txn) InsertCart(ctx context.Context, c *cart.Cart) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: insert cart: %w", dbErr(ctx, err))
 	}
+	if t.c != nil {
+		t.c.putCart(*c)
+		put(t.c, t.c.cartItems, c.Num, []int64{})
+	}
 	return nil
 }
 
@@ -223,9 +257,13 @@ const qUpdateCart = `
 // UpdateCart stores every field of the cart but Num and CreatedAt; NotFound if there is no
 // such cart.
 func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
-	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
+	err := t.execOne(ctx, errCartNotFound, "update cart", qUpdateCart,
 		c.CustomerID, c.Currency, string(c.Status), c.Version, column.JSONText(c.Metadata),
 		column.NullNum(c.MergedInto), micros(c.UpdatedAt), micros(c.LastActivity), c.Num)
+	if err == nil && t.c != nil {
+		t.c.updateCart(c)
+	}
+	return err
 }
 
 // itemColumns are the columns itemRow scans, for a query naming cart_items "i".
@@ -274,6 +312,9 @@ func (t *txn) InsertItem(ctx context.Context, it *cart.Item) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: insert item: %w", dbErr(ctx, err))
 	}
+	if t.c != nil {
+		t.c.insertItem(*it)
+	}
 	return nil
 }
 
@@ -286,16 +327,24 @@ const qUpdateItem = `
 // UpdateItem stores what a change may alter; the cart, variant and CreatedAt are fixed at
 // insert. NotFound if there is no such item.
 func (t *txn) UpdateItem(ctx context.Context, it cart.Item) error {
-	return t.execOne(ctx, errItemNotFound(), "update item", qUpdateItem,
+	err := t.execOne(ctx, errItemNotFound, "update item", qUpdateItem,
 		it.Quantity, it.ReservedQuantity, it.Backorder, it.AddedUnitPrice, it.UnitPrice,
 		it.Notes, column.JSONText(it.Metadata), nullMicros(it.ReservedUntil), micros(it.UpdatedAt), it.Num)
+	if err == nil && t.c != nil {
+		t.c.updateItem(it)
+	}
+	return err
 }
 
 const qDeleteItem = `DELETE FROM cart_items WHERE num = ?`
 
 // DeleteItem removes one item; NotFound if there is no such item.
 func (t *txn) DeleteItem(ctx context.Context, itemNum int64) error {
-	return t.execOne(ctx, errItemNotFound(), "delete item", qDeleteItem, itemNum)
+	err := t.execOne(ctx, errItemNotFound, "delete item", qDeleteItem, itemNum)
+	if err == nil && t.c != nil {
+		t.c.deleteItem(itemNum)
+	}
+	return err
 }
 
 const qDeleteItems = `DELETE FROM cart_items WHERE cart_num = ?`
@@ -304,6 +353,9 @@ const qDeleteItems = `DELETE FROM cart_items WHERE cart_num = ?`
 func (t *txn) DeleteItems(ctx context.Context, cartNum int64) error {
 	if _, err := t.exec(ctx, qDeleteItems, cartNum); err != nil {
 		return fmt.Errorf("sqlite: delete items: %w", dbErr(ctx, err))
+	}
+	if t.c != nil {
+		t.c.deleteItems(cartNum)
 	}
 	return nil
 }
@@ -324,6 +376,11 @@ const qLines = `
 // runs on every cart read and write, for carts of up to a thousand lines, so the scan targets
 // are allocated once and reused across rows.
 func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
+	if t.c != nil {
+		if lines, ok := t.c.lines(cartNum); ok {
+			return lines, nil
+		}
+	}
 	rows, err := t.query(ctx, qLines, cartNum)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))
@@ -358,6 +415,9 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))
 	}
+	if t.c != nil {
+		t.c.putLines(cartNum, lines)
+	}
 	return lines, nil
 }
 
@@ -365,6 +425,19 @@ const qStock = `SELECT on_hand, reserved, backordered, version, updated_at FROM 
 
 // Stock reads a SKU's stock; a SKU never stocked has zero stock.
 func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
+	if t.c != nil {
+		if s, ok := t.c.stock[sku]; ok {
+			return s, nil
+		}
+	}
+	s, err := t.readStock(ctx, sku)
+	if err == nil && t.c != nil {
+		put(t.c, t.c.stock, sku, s)
+	}
+	return s, err
+}
+
+func (t *txn) readStock(ctx context.Context, sku string) (cart.Stock, error) {
 	s := cart.Stock{SKU: sku}
 	var updated int64
 	err := t.queryRow(ctx, qStock, sku).Scan(&s.OnHand, &s.Reserved, &s.Backordered, &s.Version, &updated)
@@ -393,6 +466,9 @@ func (t *txn) PutStock(ctx context.Context, s cart.Stock) error {
 	_, err := t.exec(ctx, qPutStock, s.SKU, s.OnHand, s.Reserved, s.Backordered, s.Version, micros(s.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put stock: %w", dbErr(ctx, err))
+	}
+	if t.c != nil {
+		t.c.putStock(s)
 	}
 	return nil
 }

@@ -145,7 +145,16 @@ func (s *Store) runBatch(batch []*writeReq, results []error) error {
 		return fmt.Errorf("sqlite: begin write: %w", dbErr(ctx, err))
 	}
 	defer tx.Rollback()
-	t := &txn{tx: tx, p: s.write, wctx: ctx}
+	t := &txn{tx: tx, p: s.write, wctx: ctx, c: s.cache}
+	if err := s.cache.begin(ctx, t); err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			s.cache.rollbackTo(0) // the cache is as the database is: without this group
+		}
+	}()
 	single := len(batch) == 1
 	ran := false
 	for i, req := range batch {
@@ -160,6 +169,7 @@ func (s *Store) runBatch(batch []*writeReq, results []error) error {
 		}
 		// The clock is read once the write lock is held, so that instants follow commit order.
 		t.now = s.reading()
+		mark := s.cache.mark()
 		results[i] = run(req.fn, t)
 		switch {
 		case results[i] != nil && single:
@@ -168,6 +178,7 @@ func (s *Store) runBatch(batch []*writeReq, results []error) error {
 			if _, err := t.exec(ctx, qRollbackToSavepoint); err != nil {
 				return fmt.Errorf("sqlite: rollback to savepoint: %w", dbErr(ctx, err))
 			}
+			s.cache.rollbackTo(mark)
 			fallthrough
 		case !single:
 			if _, err := t.exec(ctx, qReleaseSavepoint); err != nil {
@@ -182,6 +193,8 @@ func (s *Store) runBatch(batch []*writeReq, results []error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", dbErr(ctx, err))
 	}
+	committed = true
+	s.cache.commit()
 	return nil
 }
 

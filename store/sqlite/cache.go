@@ -1,0 +1,337 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/column"
+)
+
+// The writer's cache.
+//
+// Every cart change runs on the one write connection, and most of what it reads it read
+// before: the cart row, its lines with their variants, products, stock and sales, the
+// promotions, the settings. Reading and decoding a whole cart again on every change made a
+// quantity change cost O(lines) and was most of the writer's time. So the writer keeps the
+// rows it read or wrote, decoded, and its transactions read them from memory.
+//
+// It is correct by construction rather than by expiry: only the writer connection writes, and
+// every Tx method that writes a cached row updates (or drops) the cached copy in the same
+// step, as the database would change the row. Each change is recorded with its undo, so a call
+// whose savepoint rolls back, or a group whose COMMIT fails, leaves the cache as the database
+// is. Writes by anything else (another process on the same file: `cartd import`, `cartd keys`)
+// are detected at the start of every group with PRAGMA data_version, which changes when
+// another connection commits, and empty the cache.
+//
+// Read transactions (the read pool) never use it: they read their own snapshot, which may be
+// older than the writer's latest state.
+type writeCache struct {
+	dataVersion int64
+	settings    *cart.Settings
+	carts       map[int64]cart.Cart
+	items       map[int64]cart.Item
+	// cartItems is the complete list of a cart's item numbers, ascending. Whenever a cart's
+	// list is present, every item on it is in items.
+	cartItems map[int64][]int64
+	stock     map[string]cart.Stock
+	variants  map[int64]variantEntry // by Num, deleted ones included (as Lines joins them)
+	liveBySKU map[string]variantEntry
+	sales     map[string]cart.Sale // by ID; the zero Sale for a sale not stored
+	// auto holds every automatic promotion that is active and not withdrawn, in code order,
+	// whatever its dates; AutoPromotions filters by instant. autoLoaded says it is filled.
+	auto       []cart.Promotion
+	autoLoaded bool
+	coupons    map[int64][]cart.Coupon
+
+	undo []func()
+}
+
+type variantEntry struct {
+	v cart.Variant
+	p cart.Product
+}
+
+// Bounds past which the cache is emptied at the start of a group, so that memory stays
+// bounded by the working set of recent carts rather than by everything ever touched.
+const (
+	maxCachedItems = 500_000
+	maxCachedCarts = 200_000
+)
+
+func newWriteCache() *writeCache {
+	c := &writeCache{}
+	c.reset()
+	return c
+}
+
+// reset empties the cache, not undoably: begin uses it between groups, dropAll within one.
+func (c *writeCache) reset() {
+	c.settings = nil
+	c.carts = map[int64]cart.Cart{}
+	c.items = map[int64]cart.Item{}
+	c.cartItems = map[int64][]int64{}
+	c.stock = map[string]cart.Stock{}
+	c.variants = map[int64]variantEntry{}
+	c.liveBySKU = map[string]variantEntry{}
+	c.sales = map[string]cart.Sale{}
+	c.auto, c.autoLoaded = nil, false
+	c.coupons = map[int64][]cart.Coupon{}
+}
+
+const qDataVersion = `PRAGMA data_version`
+
+// begin runs at the start of a group, in its transaction: it empties the cache if another
+// connection committed since the last group, or if the cache outgrew its bounds.
+func (c *writeCache) begin(ctx context.Context, t *txn) error {
+	var v int64
+	if err := t.queryRow(ctx, qDataVersion).Scan(&v); err != nil {
+		c.reset()
+		c.dataVersion = -1 // unknown: the next group starts afresh too
+		c.undo = c.undo[:0]
+		return fmt.Errorf("sqlite: data version: %w", dbErr(ctx, err))
+	}
+	if v != c.dataVersion || len(c.items) > maxCachedItems || len(c.carts) > maxCachedCarts {
+		c.reset()
+		c.dataVersion = v
+	}
+	c.undo = c.undo[:0]
+	return nil
+}
+
+// mark and rollbackTo bracket one call: rolling back undoes, newest first, what the call did
+// to the cache.
+func (c *writeCache) mark() int { return len(c.undo) }
+
+func (c *writeCache) rollbackTo(mark int) {
+	for i := len(c.undo) - 1; i >= mark; i-- {
+		c.undo[i]()
+		c.undo[i] = nil
+	}
+	c.undo = c.undo[:mark]
+}
+
+// commit forgets the undo log once the group's COMMIT has returned.
+func (c *writeCache) commit() {
+	clear(c.undo)
+	c.undo = c.undo[:0]
+}
+
+// put sets m[k] = v, recording how to undo it.
+func put[K comparable, V any](c *writeCache, m map[K]V, k K, v V) {
+	old, had := m[k]
+	m[k] = v
+	c.undo = append(c.undo, func() {
+		if had {
+			m[k] = old
+		} else {
+			delete(m, k)
+		}
+	})
+}
+
+// drop deletes m[k], recording how to undo it.
+func drop[K comparable, V any](c *writeCache, m map[K]V, k K) {
+	old, had := m[k]
+	if !had {
+		return
+	}
+	delete(m, k)
+	c.undo = append(c.undo, func() { m[k] = old })
+}
+
+// swap replaces a whole map with an empty one, recording how to undo it.
+func swap[K comparable, V any](c *writeCache, m *map[K]V) {
+	old := *m
+	if len(old) == 0 {
+		return
+	}
+	*m = map[K]V{}
+	c.undo = append(c.undo, func() { *m = old })
+}
+
+func (c *writeCache) putSettings(s cart.Settings) {
+	old := c.settings
+	c.settings = &s
+	c.undo = append(c.undo, func() { c.settings = old })
+}
+
+// lines assembles a cart's lines from the cache; false if any part of them is missing.
+func (c *writeCache) lines(cartNum int64) ([]cart.Line, bool) {
+	nums, ok := c.cartItems[cartNum]
+	if !ok {
+		return nil, false
+	}
+	if len(nums) == 0 {
+		return nil, true // as the query returns no rows
+	}
+	lines := make([]cart.Line, 0, len(nums))
+	for _, n := range nums {
+		it, ok := c.items[n]
+		if !ok {
+			return nil, false
+		}
+		ve, ok := c.variants[it.VariantNum]
+		if !ok {
+			return nil, false
+		}
+		st, ok := c.stock[ve.v.SKU]
+		if !ok {
+			return nil, false
+		}
+		var sale cart.Sale
+		if ve.v.SaleID != "" {
+			if sale, ok = c.sales[ve.v.SaleID]; !ok {
+				return nil, false
+			}
+		}
+		lines = append(lines, cart.Line{Item: it, Variant: ve.v, Product: ve.p, Stock: st, Sale: sale})
+	}
+	return lines, true
+}
+
+// putLines caches what a read of a cart's lines returned.
+func (c *writeCache) putLines(cartNum int64, lines []cart.Line) {
+	nums := make([]int64, len(lines))
+	for i, l := range lines {
+		nums[i] = l.Item.Num
+		put(c, c.items, l.Item.Num, l.Item)
+		put(c, c.variants, l.Variant.Num, variantEntry{l.Variant, l.Product})
+		put(c, c.stock, l.Variant.SKU, l.Stock)
+		if l.Variant.SaleID != "" {
+			put(c, c.sales, l.Variant.SaleID, l.Sale)
+		}
+	}
+	put(c, c.cartItems, cartNum, nums)
+}
+
+// putCart caches a cart as stored: times as microseconds in UTC, empty metadata as none.
+func (c *writeCache) putCart(k cart.Cart) {
+	k.Metadata = storedJSON(k.Metadata)
+	k.CreatedAt, k.UpdatedAt, k.LastActivity = stored(k.CreatedAt), stored(k.UpdatedAt), stored(k.LastActivity)
+	put(c, c.carts, k.Num, k)
+}
+
+// updateCart mirrors UpdateCart, which leaves CreatedAt as it was.
+func (c *writeCache) updateCart(k cart.Cart) {
+	old, ok := c.carts[k.Num]
+	if !ok {
+		return
+	}
+	k.CreatedAt = old.CreatedAt
+	c.putCart(k)
+}
+
+// insertItem mirrors InsertItem; the item is cached only with its cart's list, which it joins.
+func (c *writeCache) insertItem(it cart.Item) {
+	nums, ok := c.cartItems[it.CartNum]
+	if !ok {
+		return
+	}
+	put(c, c.items, it.Num, storedItem(it))
+	i, _ := slices.BinarySearch(nums, it.Num)
+	put(c, c.cartItems, it.CartNum, slices.Insert(slices.Clone(nums), i, it.Num))
+}
+
+// updateItem mirrors UpdateItem, which leaves the cart, variant and CreatedAt as they were.
+func (c *writeCache) updateItem(it cart.Item) {
+	old, ok := c.items[it.Num]
+	if !ok {
+		return
+	}
+	it.CartNum, it.VariantNum, it.CreatedAt = old.CartNum, old.VariantNum, old.CreatedAt
+	put(c, c.items, it.Num, storedItem(it))
+}
+
+func (c *writeCache) deleteItem(num int64) {
+	old, ok := c.items[num]
+	if !ok {
+		return
+	}
+	drop(c, c.items, num)
+	if nums, ok := c.cartItems[old.CartNum]; ok {
+		put(c, c.cartItems, old.CartNum, slices.DeleteFunc(slices.Clone(nums), func(n int64) bool { return n == num }))
+	}
+}
+
+func (c *writeCache) deleteItems(cartNum int64) {
+	for _, n := range c.cartItems[cartNum] {
+		drop(c, c.items, n)
+	}
+	put(c, c.cartItems, cartNum, []int64{})
+}
+
+func (c *writeCache) putStock(s cart.Stock) {
+	s.UpdatedAt = stored(s.UpdatedAt)
+	put(c, c.stock, s.SKU, s)
+}
+
+// dropCatalog forgets every variant, product and sale: catalog writes are rare, and the rows a
+// product write touches (its variants, their deleted flags, SKUs moving between products) are
+// easier to read again than to mirror.
+func (c *writeCache) dropCatalog() {
+	swap(c, &c.variants)
+	swap(c, &c.liveBySKU)
+	swap(c, &c.sales)
+}
+
+// dropPromotions forgets the promotions and every cart's coupons, which embed them.
+func (c *writeCache) dropPromotions() {
+	oldAuto, oldLoaded := c.auto, c.autoLoaded
+	c.auto, c.autoLoaded = nil, false
+	c.undo = append(c.undo, func() { c.auto, c.autoLoaded = oldAuto, oldLoaded })
+	swap(c, &c.coupons)
+}
+
+// dropAll forgets everything, undoably: for writes whose effects on cached rows are not
+// mirrored one by one.
+func (c *writeCache) dropAll() {
+	old := *c
+	c.reset()
+	c.undo = append(c.undo, func() {
+		undo := c.undo
+		*c = old
+		c.undo = undo
+	})
+}
+
+// autoAt filters the cached automatic promotions as qAutoPromotions does.
+func (c *writeCache) autoAt(at time.Time) []cart.Promotion {
+	us := micros(at)
+	var out []cart.Promotion
+	for _, p := range c.auto {
+		if (p.StartsAt.IsZero() || micros(p.StartsAt) <= us) && (p.EndsAt.IsZero() || micros(p.EndsAt) > us) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stored is a time as it reads back from storage.
+func stored(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return fromMicros(micros(t))
+}
+
+// storedJSON is client JSON as it reads back from storage: empty is NULL, which reads as nil.
+func storedJSON(m []byte) []byte {
+	return column.RawJSON(bytesOf(column.JSONText(m)))
+}
+
+func bytesOf(v any) []byte {
+	if s, ok := v.(string); ok {
+		return []byte(s)
+	}
+	return nil
+}
+
+func storedItem(it cart.Item) cart.Item {
+	it.Metadata = storedJSON(it.Metadata)
+	it.ReservedUntil = stored(it.ReservedUntil)
+	it.CreatedAt, it.UpdatedAt = stored(it.CreatedAt), stored(it.UpdatedAt)
+	return it
+}
