@@ -40,7 +40,7 @@ func (s *Server) handleCatalogImport(w http.ResponseWriter, r *http.Request, p a
 	}
 	var format catalogimport.Format
 	switch mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt {
-	case "application/x-ndjson", "application/jsonl":
+	case "application/x-ndjson":
 		format = catalogimport.NDJSON
 	case "text/csv":
 		format = catalogimport.CSV
