@@ -153,6 +153,23 @@ func TestBatch(t *testing.T) {
 		})
 	}
 
+	t.Run("a stock problem after a removal and an update carries the cart as it was", func(t *testing.T) {
+		id := newCart(t)
+		a := s.mustAdd(t, id, "A", 2)
+		s.mustAdd(t, id, "B", 1)
+		path, body := batch(id,
+			map[string]any{"sku": "B", "quantity": 0},
+			map[string]any{"item_id": a, "quantity": 4},
+			map[string]any{"sku": "SCARCE", "quantity": 6})
+		p := s.mustReject(t, id, skus, 409, "insufficient_stock", "PATCH", path, s.Admin, body)
+		if p.Cart == nil || p.Cart.item("B") == nil || p.Cart.item("B").Quantity != 1 || p.Cart.item("A").Quantity != 2 || len(p.Cart.Items) != 2 {
+			t.Errorf("the problem's cart is not the cart as it was (A 2, B 1): %+v", p.Cart)
+		}
+		if p.Cart != nil && len(p.Cart.Items) == 2 && p.Cart.Items[0].SKU != "A" {
+			t.Errorf("the problem's cart lists its lines out of order: %+v", p.Cart.Items)
+		}
+	})
+
 	t.Run("a change naming a line that became unavailable is 409 naming it", func(t *testing.T) {
 		s.mustProduct(t, "prod_gone", 100, 10, "GONE")
 		id := newCart(t)

@@ -463,6 +463,8 @@ type settingsRequest struct {
 	MaxQuantityPerItem *int64                       `json:"max_quantity_per_item"`
 	MaxLinesPerCart    *int64                       `json:"max_lines_per_cart"`
 	Shipping           map[string]cart.ShippingRate `json:"shipping"`
+	// MaxGuestQuantityPerItem is the guest cap (engine.SettingsUpdate).
+	MaxGuestQuantityPerItem *int64 `json:"max_guest_quantity_per_item"`
 }
 
 // decodeSettings reads PUT /v1/settings; fields left out keep their values.

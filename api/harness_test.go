@@ -13,6 +13,7 @@ import (
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/limits"
 	"github.com/cartd/cartd/store"
 )
 
@@ -33,6 +34,9 @@ type serverOptions struct {
 	Now func() time.Time
 	// SweepEvery, when set, runs the engine's sweeper at that interval while the server runs.
 	SweepEvery time.Duration
+	// Guard and Drainer, when set, guard the server and drain it (api.Config).
+	Guard   *limits.Guard
+	Drainer *limits.Drainer
 }
 
 // mustServer starts a server with reservations of 15 minutes unless opts say otherwise.
@@ -59,7 +63,7 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := httptest.NewServer(api.New(eng, api.Config{MaxBody: o.MaxBody}))
+	hs := httptest.NewServer(api.New(eng, api.Config{MaxBody: o.MaxBody, Guard: o.Guard, Drainer: o.Drainer}))
 	tb.Cleanup(func() {
 		hs.Close()
 		stopSweeper()

@@ -14,7 +14,8 @@ import (
 
 // MaxImportBody bounds the body of POST /v1/catalog/import: some 12,000 CSV variants, which
 // import well within cartd's 30 s write timeout even on PostgreSQL (about 1.7 ms a variant
-// there, the round trips of its statements). Larger catalogs go through `cartd import`.
+// there, the round trips of its statements). The node's own body cap (--max-body, 1 MiB by
+// default) applies before it. Larger catalogs go through `cartd import`.
 const MaxImportBody = 2 << 20
 
 // handleCatalogImport loads NDJSON (application/x-ndjson) or CSV (text/csv) rows, as `cartd

@@ -26,6 +26,7 @@ import (
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/limits"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
@@ -863,11 +864,35 @@ func TestOpenAPIContract(t *testing.T) {
 		wantProblem(t, c.call(t, dead, 503, "GET", "/readyz", "", nil), "not_ready")
 	})
 
+	t.Run("a rate-limited key gets 429 from every operation", func(t *testing.T) {
+		g := limits.New(limits.Config{Key: limits.Rate{PerSecond: 1.0 / 3600, Burst: 1}})
+		limited := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, Guard: g})
+		c.call(t, limited, 200, "GET", "/v1/settings", limited.Admin, nil) // the key's one request
+		for _, o := range c.operations() {
+			if o.secured(c.doc) {
+				wantProblem(t, c.call(t, limited, 429, o.Method, fill(o.Path), limited.Admin, validBody[o.Op.OperationID]), "rate_limited")
+			}
+		}
+	})
+
+	t.Run("a node at its cap of requests in flight answers 503 from every operation", func(t *testing.T) {
+		g := limits.New(limits.Config{MaxInFlight: 1})
+		busy := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, Guard: g})
+		held := holdInFlight(t, busy, g, 1)
+		for _, o := range c.operations() {
+			if o.secured(c.doc) {
+				wantProblem(t, c.call(t, busy, 503, o.Method, fill(o.Path), busy.Admin, validBody[o.Op.OperationID]), "overloaded")
+			}
+		}
+		c.call(t, busy, 200, "GET", "/readyz", "", nil) // probes pass however busy
+		if status := held[0].finish(t); status != 201 {
+			t.Fatalf("held request: %d", status)
+		}
+	})
+
 	// Statuses documented because the handlers can answer them, but which no request through
 	// the API can provoke today ("*" for every operation).
-	unreachable := map[string]string{
-		"* 503": "database_busy needs SQLite to stay locked past busy_timeout",
-	}
+	unreachable := map[string]string{}
 	t.Run("every documented status was produced", func(t *testing.T) {
 		for _, o := range c.operations() {
 			id := o.Op.OperationID

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // statusOf maps the engine's error codes to HTTP statuses: the one table of the native API.
@@ -54,7 +55,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	p := problem{Type: problemTypeBase + e.Reason, Title: http.StatusText(status), Status: status,
 		Detail: e.Message, Code: e.Reason, Errors: e.Fields, Available: e.Available}
 	if status >= 500 {
-		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		if !quiet(e) {
+			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		p.Detail = "the server could not complete the request"
 		if e.Code == cart.Unavailable {
 			p.Detail = e.Message
@@ -96,3 +99,9 @@ func writeBody(w http.ResponseWriter, status int, contentType string, v any, log
 }
 
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// quiet reports an error not worth a log line: a refusal of the node's own choosing (at
+// capacity, shutting down), which under load would otherwise log once per request refused.
+func quiet(e *cart.Error) bool {
+	return e.Code == cart.Unavailable && (e.Reason == limits.Overloaded || e.Reason == "shutting_down")
+}

@@ -292,11 +292,14 @@ type settingsJSON struct {
 	MaxLinesPerCart    int64                        `json:"max_lines_per_cart"`
 	Shipping           map[string]cart.ShippingRate `json:"shipping"`
 	UpdatedAt          *string                      `json:"updated_at"`
+	// MaxGuestQuantityPerItem is the guest cap; 0 means none of its own.
+	MaxGuestQuantityPerItem int64 `json:"max_guest_quantity_per_item"`
 }
 
 func renderSettings(s cart.Settings) settingsJSON {
 	out := settingsJSON{Object: "settings", DefaultCurrency: s.DefaultCurrency, PricesIncludeTax: s.PricesIncludeTax,
-		MaxQuantityPerItem: s.MaxQuantityPerItem, MaxLinesPerCart: s.MaxLinesPerCart, Shipping: s.Shipping, UpdatedAt: optTime(s.UpdatedAt)}
+		MaxQuantityPerItem: s.MaxQuantityPerItem, MaxLinesPerCart: s.MaxLinesPerCart, Shipping: s.Shipping, UpdatedAt: optTime(s.UpdatedAt),
+		MaxGuestQuantityPerItem: s.MaxGuestQuantityPerItem}
 	if out.Shipping == nil {
 		out.Shipping = map[string]cart.ShippingRate{}
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 //go:embed openapi.json
@@ -31,6 +33,11 @@ const DefaultMaxBody = 1 << 20
 type Config struct {
 	Logger  *slog.Logger
 	MaxBody int64 // request body limit in bytes; 0 means DefaultMaxBody
+	// Guard, when set, rate-limits requests by their Bearer credential (or address) and caps
+	// those in flight; /healthz, /readyz and /openapi.json pass unguarded.
+	Guard *limits.Guard
+	// Drainer, when set, makes /readyz answer 503 once the node starts shutting down.
+	Drainer *limits.Drainer
 }
 
 // Server is the native API over an engine.
@@ -39,6 +46,8 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
+	guarded http.Handler
+	drainer *limits.Drainer
 }
 
 // New returns the native API server.
@@ -49,8 +58,9 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	s := &Server{eng: eng, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	s := &Server{eng: eng, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), drainer: cfg.Drainer}
 	s.routes()
+	s.guarded = cfg.Guard.Wrap(http.HandlerFunc(s.serve), limits.Door{Fail: s.writeError, Credential: limits.Bearer, Exempt: isSystem})
 	return s
 }
 
@@ -93,10 +103,25 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /v1/carts/{id}/checkout", s.authed(s.handleCheckout))
 }
 
-// ServeHTTP serves the API. Requests no route matches get problem+json 404 or 405, and a
-// panicking handler answers 500 instead of dropping the connection.
+// ServeHTTP serves the API through its guard (Config.Guard).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.guarded.ServeHTTP(w, r)
+}
+
+// serve serves the API. Requests no route matches get problem+json 404 or 405, and a
+// panicking handler answers 500 instead of dropping the connection.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(s.mux, w, r, s.notMatched, s.writeError)
+}
+
+// isSystem names the routes no limit applies to: the probes a load balancer polls however
+// busy the node is, and the static document.
+func isSystem(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/openapi.json":
+		return r.Method == http.MethodGet || r.Method == http.MethodHead
+	}
+	return false
 }
 
 // notMatched answers a request no route matches, given the status and headers the mux chose.
@@ -132,6 +157,7 @@ func (s *Server) authed(h principalHandler) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
+		reqinfo.SetPrincipal(r.Context(), p)
 		h(w, r, p)
 	}
 }
@@ -192,6 +218,10 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.drainer.Draining() {
+		s.writeError(w, r, cart.Errorf(cart.Unavailable, "shutting_down", "the node is shutting down"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.eng.Ready(ctx); err != nil {

@@ -196,6 +196,10 @@ type Settings struct {
 	MaxLinesPerCart    int64
 	Shipping           map[string]ShippingRate
 	UpdatedAt          time.Time
+	// MaxGuestQuantityPerItem caps the units of one item in a guest cart (one without a
+	// customer), below MaxQuantityPerItem, so that anonymous sessions cannot lock up scarce
+	// stock; 0 means no cap of its own.
+	MaxGuestQuantityPerItem int64
 }
 
 // DefaultSettings are the settings of a new store.

@@ -49,6 +49,9 @@ type QuantityRequest struct {
 	CurrentBackorder bool
 	Change           Change
 	Limit            int64 // most units per line
+	// GuestLimit, when above 0, is the most units per line of a guest cart (settings'
+	// max_guest_quantity_per_item): checked like Limit, with a reason of its own.
+	GuestLimit int64
 	// Free is what the line could hold: the SKU's available stock plus CurrentReserved.
 	Free    int64
 	Policy  Policy
@@ -88,6 +91,10 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 	}
 	if requested > q.Limit {
 		return QuantityResult{}, InvalidField("quantity_limit", field(q.Change), "quantity %d is above the limit of %d per item", requested, q.Limit)
+	}
+	if q.GuestLimit > 0 && requested > q.GuestLimit {
+		return QuantityResult{}, InvalidField("guest_quantity_limit", field(q.Change),
+			"quantity %d is above the limit of %d per item for a guest cart; a signed-in customer's cart may hold up to %d", requested, q.GuestLimit, q.Limit)
 	}
 	free := max(q.Free, 0)
 	res := QuantityResult{Requested: requested, Quantity: requested}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -300,6 +301,8 @@ type mutation struct {
 	// and RemovedItems); created, the lines it inserted.
 	touched, removed []int64
 	created          map[int64]bool
+	// orig holds the lines the call changed or removed, as they were (keep, original).
+	orig map[int64]cart.Line
 	// off are the cart's coupons and the automatic promotions (mutation.offers), prev the
 	// cart as priced before the call (mutation.snapshot), and couponCalls the codes the call
 	// applied or removed itself.
@@ -320,7 +323,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return err
 		}
 		now := tx.Now()
-		before := func(err *cart.Error) error {
+		before := func(lines []cart.Line, err *cart.Error) error {
 			if v, perr := e.price(ctx, tx, c, lines, s, now); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
@@ -328,12 +331,16 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return err
 		}
 		if opt.IfMatch != nil && *opt.IfMatch != c.Version {
-			return before(cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
+			return before(lines, cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
 		}
 		if c.Status != cart.StatusActive {
-			return before(cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
+			return before(lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
-		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: slices.Clone(lines)}
+		unitsBefore := units(lines)
+		// The mutation owns the lines the store returned (a fresh slice): rather than copy a
+		// cart of up to a thousand lines on every change, it keeps the lines it changes as they
+		// were (mutation.keep), to rebuild the cart as it was should the call fail.
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: lines}
 		if err := m.snapshot(); err != nil {
 			return err
 		}
@@ -348,11 +355,11 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if err := fn(m); err != nil {
 			var ce *cart.Error
 			if errors.As(err, &ce) && (ce.Code == cart.StockShort || ce.Code == cart.Conflict) {
-				return before(ce)
+				return before(m.original(), ce)
 			}
 			return err
 		}
-		if err := m.checkUnits(lines); err != nil {
+		if err := m.checkUnits(unitsBefore); err != nil {
 			return err
 		}
 		if m.changed {
@@ -509,7 +516,7 @@ func (m *mutation) apply(u Update) error {
 	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, GuestLimit: m.guestLimit(), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
 		Lapsed: !created && l.Item.Expired(m.now),
 	})
 	var ce *cart.Error
@@ -542,6 +549,7 @@ func (m *mutation) apply(u Update) error {
 			return err
 		}
 		m.changed = true
+		m.keep(i)
 		m.lines = slices.Delete(m.lines, i, i+1)
 		m.touched = slices.DeleteFunc(m.touched, func(n int64) bool { return n == l.Item.Num })
 		if !m.created[l.Item.Num] {
@@ -578,6 +586,7 @@ func (m *mutation) write(i int, l cart.Line, created bool, msgs []cart.Message) 
 		if err := m.tx.UpdateItem(m.ctx, l.Item); err != nil {
 			return err
 		}
+		m.keep(i)
 		m.lines[i] = l
 	}
 	if !slices.Contains(m.touched, l.Item.Num) {
@@ -587,6 +596,46 @@ func (m *mutation) write(i int, l cart.Line, created bool, msgs []cart.Message) 
 		msgs[j].ItemNum = l.Item.Num
 	}
 	return m.note(msgs)
+}
+
+// keep records line i as it was before the call first changed it (see original).
+func (m *mutation) keep(i int) {
+	n := m.lines[i].Item.Num
+	if m.created[n] {
+		return
+	}
+	if m.orig == nil {
+		m.orig = map[int64]cart.Line{}
+	}
+	if _, ok := m.orig[n]; !ok {
+		m.orig[n] = m.lines[i]
+	}
+}
+
+// original rebuilds the cart's lines as they were before the call: its lines without those it
+// created, those it changed or removed as kept, in the store's order (oldest, lowest Num,
+// first).
+func (m *mutation) original() []cart.Line {
+	out := make([]cart.Line, 0, len(m.lines)+len(m.orig))
+	present := make(map[int64]bool, len(m.orig))
+	for i := range m.lines {
+		n := m.lines[i].Item.Num
+		switch o, kept := m.orig[n]; {
+		case m.created[n]:
+		case kept:
+			out = append(out, o)
+			present[n] = true
+		default:
+			out = append(out, m.lines[i])
+		}
+	}
+	for n, o := range m.orig {
+		if !present[n] {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b cart.Line) int { return cmp.Compare(a.Item.Num, b.Item.Num) })
+	return out
 }
 
 func (m *mutation) note(msgs []cart.Message) error {

@@ -255,6 +255,11 @@ func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, exc
 			take = it.ReservedQuantity // due anyway: released whole, as the sweeper would
 		}
 		if take > 0 {
+			if it.Expired(now) {
+				noteRelease(tx, ReleaseExpired, take)
+			} else {
+				noteRelease(tx, ReleaseStockLowered, take)
+			}
 			excess -= take
 			it.ReservedQuantity -= take
 			if it.ReservedQuantity == 0 && !it.Expired(now) {
@@ -315,6 +320,8 @@ type SettingsUpdate struct {
 	MaxQuantityPerItem *int64
 	MaxLinesPerCart    *int64
 	Shipping           map[string]cart.ShippingRate
+	// MaxGuestQuantityPerItem: 0 lifts the guest cap (see cart.Settings).
+	MaxGuestQuantityPerItem *int64
 }
 
 // PutSettings changes the shop's settings (scope admin).
@@ -348,6 +355,9 @@ func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUp
 				return cart.InvalidField("invalid_limit", "max_lines_per_cart", "max_lines_per_cart must be 1 to 10000")
 			}
 			s.MaxLinesPerCart = *u.MaxLinesPerCart
+		}
+		if err := setGuestLimit(&s, u.MaxGuestQuantityPerItem); err != nil {
+			return err
 		}
 		if u.Shipping != nil {
 			for cur, r := range u.Shipping {

@@ -122,7 +122,7 @@ func (e *Engine) openCustomerCart(ctx context.Context, customer string, u Custom
 		if err := m.upsert(u); err != nil {
 			return err
 		}
-		if err := m.checkUnits(nil); err != nil {
+		if err := m.checkUnits(0); err != nil {
 			return err
 		}
 		if view, err = m.finish(); err != nil {

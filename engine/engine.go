@@ -20,6 +20,8 @@ type Config struct {
 	// change. Zero turns reservations off: stock is checked at change time, nothing is held.
 	ReservationTTL time.Duration
 	Logger         *slog.Logger
+	// Observer, when set, is told the outcomes of calls, for metrics (see Observer).
+	Observer Observer
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -27,6 +29,7 @@ type Engine struct {
 	st       store.Store
 	ttl      time.Duration
 	log      *slog.Logger
+	obs      Observer // nil: nothing observed
 	inflight inflight
 	keys     keyCache
 }
@@ -36,7 +39,19 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+}
+
+// ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'
+// reservations gauge, read at scrape time so that it is exact whichever node changed what.
+func (e *Engine) ReservedUnits(ctx context.Context) (int64, error) {
+	var n int64
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		n, err = tx.ReservedUnits(ctx)
+		return err
+	})
+	return n, err
 }
 
 // Reserving reports whether lines hold stock.

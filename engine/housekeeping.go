@@ -47,6 +47,9 @@ func (e *Engine) Sweeper(ctx context.Context, every time.Duration) {
 		case <-t.C:
 		}
 		n, err := e.Sweep(ctx)
+		if e.obs != nil && ctx.Err() == nil {
+			e.obs.SweepRan(n, err)
+		}
 		switch {
 		case err != nil && ctx.Err() == nil:
 			e.log.ErrorContext(ctx, "sweeper: release reservations", "err", err)

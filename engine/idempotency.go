@@ -72,9 +72,15 @@ func (f *inflight) acquire(k string) (release func(), ok bool) {
 // is never applied without its record nor recorded without being applied. A call that fails
 // records nothing: its change was rolled back, so it may be retried with the same key.
 func (e *Engine) write(ctx context.Context, opt Options, result func() any, fn func(store.Tx) error) error {
+	err := e.recordedWrite(ctx, opt, result, fn)
+	e.observeCall(result, err)
+	return err
+}
+
+func (e *Engine) recordedWrite(ctx context.Context, opt Options, result func() any, fn func(store.Tx) error) error {
 	idem := opt.Idempotency
 	if idem == nil {
-		return e.st.Write(ctx, fn)
+		return e.observedWrite(ctx, fn)
 	}
 	if idem.Key == "" || len(idem.Key) > MaxIdempotencyKey {
 		return cart.InvalidField("invalid_idempotency_key", "Idempotency-Key", "an Idempotency-Key is 1 to %d characters", MaxIdempotencyKey)
@@ -88,7 +94,7 @@ func (e *Engine) write(ctx context.Context, opt Options, result func() any, fn f
 	if err := e.st.Read(ctx, func(tx store.ReadTx) error { return replay(ctx, tx, idem) }); err != nil {
 		return err
 	}
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.observedWrite(ctx, func(tx store.Tx) error {
 		if err := replay(ctx, tx, idem); err != nil {
 			return err
 		}

@@ -71,12 +71,14 @@ func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 			return err
 		}
 		st.SKU = l.Variant.SKU
+		noteRelease(m.tx, releaseReason(l, m.now), l.Item.ReservedQuantity)
 		m.e.release(m.ctx, &st, &l.Item, m.now)
 		if err := m.tx.PutStock(m.ctx, st); err != nil {
 			return err
 		}
 		for j := range m.lines {
 			if m.lines[j].Variant.SKU == st.SKU {
+				m.keep(j)
 				m.lines[j].Stock = st
 			}
 		}
@@ -86,6 +88,15 @@ func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 		}
 	}
 	return nil
+}
+
+// releaseReason is why releaseHeld gives back what line l holds: its reservation lapsed, or
+// (still in time) it can no longer be bought.
+func releaseReason(l cart.Line, now time.Time) ReleaseReason {
+	if l.Item.Expired(now) {
+		return ReleaseExpired
+	}
+	return ReleaseUnavailable
 }
 
 // release moves an item's reservation back to the stock. The item holds nothing afterwards;
@@ -212,7 +223,7 @@ func (e *Engine) Sweep(ctx context.Context) (int, error) {
 		released := 0
 		for _, num := range slices.Compact(nums) {
 			var units int64
-			err := e.st.Write(ctx, func(tx store.Tx) error {
+			err := e.observedWrite(ctx, func(tx store.Tx) error {
 				var err error
 				units, err = e.releaseCart(ctx, tx, num, (*mutation).lapsed)
 				return err

@@ -319,6 +319,7 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	}
 	for i, l := range m.lines {
 		if st, ok := stock[l.Variant.SKU]; ok {
+			m.keep(i)
 			m.lines[i].Stock = *st
 		}
 	}
@@ -387,7 +388,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	free := st.Available() + l.Item.ReservedQuantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Add: src.Item.Quantity, Limit: m.settings.MaxQuantityPerItem, Free: free, Reserve: m.e.Reserving(),
+		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
 	})
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
 	if res.Quantity == l.Item.Quantity && res.Reserved == l.Item.ReservedQuantity {

@@ -143,17 +143,19 @@ func (m *mutation) price() (cart.View, error) {
 // checkUnits refuses a change that takes a cart above pricing.MaxUnits units, the bound
 // within which its figures cannot overflow. A cart already above it (limits raised and
 // lowered since) may still shrink.
-func (m *mutation) checkUnits(before []cart.Line) error {
-	units := func(lines []cart.Line) (n int64) {
-		for i := range lines {
-			n += lines[i].Item.Quantity
-		}
-		return n
-	}
-	if after := units(m.lines); after > pricing.MaxUnits && after > units(before) {
+func (m *mutation) checkUnits(before int64) error {
+	if after := units(m.lines); after > pricing.MaxUnits && after > before {
 		return cart.InvalidField("too_many_units", "quantity", "a cart holds at most %d units in all, not %d", int64(pricing.MaxUnits), after)
 	}
 	return nil
+}
+
+// units counts the units of lines.
+func units(lines []cart.Line) (n int64) {
+	for i := range lines {
+		n += lines[i].Item.Quantity
+	}
+	return n
 }
 
 // promotionCode reads a code as the shop or a shopper typed it: codes are case-insensitive

@@ -296,7 +296,7 @@ func (e *Engine) startSession(ctx context.Context, ch SessionChange) (SessionRes
 		if res.Change, err = m.applySession(ch); err != nil {
 			return err
 		}
-		if err := m.checkUnits(nil); err != nil {
+		if err := m.checkUnits(0); err != nil {
 			return err
 		}
 		if res.View, err = m.finish(); err != nil {

@@ -79,6 +79,9 @@ type ReadTx interface {
 	// does not lock. (A line unavailable only for want of a price in its cart's currency is
 	// not found here; the cart's next write releases it.)
 	UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
+	// ReservedUnits returns the units reserved over every SKU (the sum of stock.reserved): the
+	// stock carts hold right now, which the metrics report at scrape time.
+	ReservedUnits(ctx context.Context) (int64, error)
 
 	// Sale returns a sale by the id the shop gave it; NotFound if there is none.
 	Sale(ctx context.Context, id string) (cart.Sale, error)

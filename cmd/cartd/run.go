@@ -22,6 +22,9 @@ import (
 	"github.com/cartd/cartd/dialect/sourcehub"
 	"github.com/cartd/cartd/dialect/storefront"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/observe"
+	"github.com/cartd/cartd/internal/reqinfo"
 	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/postgres"
 	"github.com/cartd/cartd/store/sqlite"
@@ -39,6 +42,12 @@ type config struct {
 	adminKey       string
 	logFormat      string
 	publicURL      string // base of links in responses; "" until serve resolves it to http://ADDR
+	// Operating cartd (cmd/cartd/observe.go).
+	cors        observe.CORS
+	metricsAddr string              // "": /metrics on --addr
+	onRetry     func(reason string) // set by serve: the store's retry counter
+	// Operating cartd (cmd/cartd/limits.go).
+	limits limitsConfig
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -72,8 +81,19 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&c.durability, "durability", env("CARTD_DURABILITY", "normal"), "normal: a 2xx survives a crash of cartd; full: also an OS crash, every commit fsynced (CARTD_DURABILITY)")
 	fs.StringVar(&c.logFormat, "log-format", env("CARTD_LOG_FORMAT", "json"), "log format: json or text (CARTD_LOG_FORMAT)")
 	fs.StringVar(&c.publicURL, "public-url", env("CARTD_PUBLIC_URL", ""), "base URL of links in responses, such as eBay's cartWebUrl; default http://ADDR (CARTD_PUBLIC_URL)")
+	corsOrigins := fs.String("cors-origins", env("CARTD_CORS_ORIGINS", ""), "comma-separated origins browsers may call from (https://shop.example), or *; empty: CORS off (CARTD_CORS_ORIGINS)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("CARTD_METRICS_ADDR", ""), "serve GET /metrics on this address instead of --addr (CARTD_METRICS_ADDR)")
+	if err := c.limits.register(fs, env); err != nil {
+		return c, fs, err
+	}
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
 	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	if c.cors, err = observe.ParseCORSOrigins(*corsOrigins); err != nil {
+		return c, fs, fmt.Errorf("--cors-origins: %w", err)
+	}
+	if err := c.limits.validate(); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -131,11 +151,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 0
 }
 
+// newLogger logs to w; a record logged with a request's context carries its request_id.
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
+		return slog.New(reqinfo.LogHandler(slog.NewTextHandler(w, nil)))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(reqinfo.LogHandler(slog.NewJSONHandler(w, nil)))
 }
 
 // openStore opens the database named by --db; its migrations run as it opens.
@@ -148,7 +169,7 @@ func openStore(ctx context.Context, c config) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d})
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), FullDurability: c.durability == "full"})
+		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), FullDurability: c.durability == "full", OnRetry: c.onRetry})
 	}
 	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://...", redactDB(c.db))
 }
@@ -167,12 +188,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(c.logFormat, stderr)
+	reg, metrics := newMetrics()
+	c.onRetry = metrics.ObserveRetries(postgres.RetryReasons)
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log})
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics})
+	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
 	if c.adminKey != "" {
 		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
 			return fmt.Errorf("CARTD_ADMIN_KEY: %w", err)
@@ -191,12 +215,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if c.publicURL == "" {
 		c.publicURL = "http://" + ln.Addr().String()
 	}
+	drainer := &limits.Drainer{}
 	srv := &http.Server{
-		Handler:           handler(eng, c, log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           observed(handler(eng, c, log, drainer), c, reg, metrics, log),
+		ReadHeaderTimeout: c.limits.readHeaderTimeout,
+		ReadTimeout:       c.limits.readTimeout,
+		WriteTimeout:      c.limits.writeTimeout,
+		IdleTimeout:       c.limits.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("cartd listening", "addr", ln.Addr().String(), "db", redactDB(c.db), "reservation_ttl", c.reservationTTL.String(), "sweep_interval", c.sweepInterval.String(), "durability", c.durability)
@@ -218,6 +243,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		<-housekept // before the deferred store Close
 		<-swept
 	}()
+	stopMetrics, err := serveMetrics(c, reg, log)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("--metrics-addr: %w", err)
+	}
+	defer stopMetrics()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -227,6 +258,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// Stop accepting, let in-flight requests finish (each is its own transaction), then close
 	// the store: nothing acknowledged is lost, nothing half written.
+	// Unready first, so that load balancers stop sending requests before the listener closes.
+	drainer.Drain()
+	log.Info("draining", "for", c.limits.shutdownDrain.String())
+	limits.Sleep(context.WithoutCancel(ctx), c.limits.shutdownDrain)
 	log.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -237,13 +272,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // the native API (with /healthz, /readyz, /openapi.json) at every other path. Each front door
 // answers its own unknown paths and methods in its own error shape. A new dialect is one more
 // line here.
-func handler(eng *engine.Engine, c config, log *slog.Logger) http.Handler {
+// One Guard covers them all: its in-flight cap is the node's.
+func handler(eng *engine.Engine, c config, log *slog.Logger, drainer *limits.Drainer) http.Handler {
+	g := c.limits.guard()
 	mux := http.NewServeMux()
-	mux.Handle("/", api.New(eng, api.Config{Logger: log}))
-	mux.Handle(sourcehub.Prefix, sourcehub.New(eng, sourcehub.Config{Logger: log}))
-	mux.Handle(ebay.Prefix, ebay.New(eng, ebay.Config{PublicURL: c.publicURL, Logger: log}))
-	mux.Handle(jackthreads.Prefix, jackthreads.New(eng, jackthreads.Config{Logger: log}))
-	mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{Logger: log}))
+	mux.Handle("/", api.New(eng, api.Config{Logger: log, Guard: g, Drainer: drainer, MaxBody: c.limits.maxBody}))
+	mux.Handle(sourcehub.Prefix, sourcehub.New(eng, sourcehub.Config{Logger: log, Guard: g}))
+	mux.Handle(ebay.Prefix, ebay.New(eng, ebay.Config{PublicURL: c.publicURL, Logger: log, Guard: g}))
+	mux.Handle(jackthreads.Prefix, jackthreads.New(eng, jackthreads.Config{Logger: log, Guard: g}))
+	mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{Logger: log, Guard: g}))
 	return mux
 }
 

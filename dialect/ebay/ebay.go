@@ -45,7 +45,9 @@
 // cart; 10004 for a change to an unavailable item), and a missing or bad token 401 with
 // errorId 1001 (DESIGN §9). An API key, which is no member, is 403 10002. Malformed bodies are
 // eBay's common 400 2004 (also 413 and 415 for a body too large or not JSON), unknown paths
-// 404 2004, internal failures 500 10000 (logged, never detailed).
+// 404 2004, internal failures 500 10000 (logged, never detailed). A token past its rate
+// limit is eBay's 429 2001 ("Too many requests", with Retry-After), a node at capacity 503
+// 10000 (cmd/cartd's guard, internal/limits).
 package ebay
 
 import (
@@ -58,6 +60,8 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -77,6 +81,9 @@ var SupportedMarketplaces = []string{
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard *limits.Guard
 	// PublicURL is the base of the links in responses (cartWebUrl, itemWebUrl), without a
 	// trailing slash: cartd's --public-url.
 	PublicURL string
@@ -89,6 +96,8 @@ type Handler struct {
 	log       *slog.Logger
 	publicURL string
 	mux       *http.ServeMux
+	// guarded is the mux behind Config.Guard.
+	guarded http.Handler
 }
 
 // New returns the eBay dialect's handler.
@@ -98,12 +107,17 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	}
 	h := &Handler{eng: eng, log: cfg.Logger, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /buy/browse/v1/shopping_cart/update_quantity", h.handleUpdateQuantity)
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError, Credential: limits.Bearer})
 	return h
 }
 
 // ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in eBay's error
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
 }
 
@@ -163,7 +177,11 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer token")
 	}
-	return h.eng.Authenticate(r.Context(), secret)
+	p, err := h.eng.Authenticate(r.Context(), secret)
+	if err == nil {
+		reqinfo.SetPrincipal(r.Context(), p)
+	}
+	return p, err
 }
 
 // checkMarketplace requires one supported X-EBAY-C-MARKETPLACE-ID.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // errorJSON is eBay's ErrorDetailV3: an error, or a warning.
@@ -95,7 +96,9 @@ func (h *Handler) writeItemError(w http.ResponseWriter, r *http.Request, err err
 	out := f.err
 	switch {
 	case f.status >= 500:
-		h.log.ErrorContext(r.Context(), "request failed", "dialect", "ebay", "method", r.Method, "path", r.URL.Path, "err", err)
+		if e.Reason != limits.Overloaded {
+			h.log.ErrorContext(r.Context(), "request failed", "dialect", "ebay", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 		if e.Code == cart.Unavailable {
 			out.LongMessage = e.Message
 		}

@@ -58,7 +58,8 @@
 // unknown sku or option_id (unknown_variant) or a quantity above the shop's limit per item
 // (quantity_limit); 409 for an item that cannot be bought (a sale not started or ended, a
 // withdrawn variant: qty 0 still removes it); 404 and 405 for other paths and methods; 413,
-// 415, 503; 500 is logged and never detailed. Every response is Cache-Control: no-store.
+// 415, 429 rate_limited (the oauth_token's rate limit, or the client address's without one;
+// with Retry-After), 503; 500 is logged and never detailed. Every response is Cache-Control: no-store.
 package jackthreads
 
 import (
@@ -70,6 +71,8 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -81,6 +84,9 @@ const maxBody = 64 << 10
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard  *limits.Guard
 	Logger *slog.Logger
 }
 
@@ -89,6 +95,10 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// guard and guarded: Config.Guard, and the mux behind it. The rate limit is charged in
+	// handleSetQty, once the form (which holds oauth_token) is read.
+	guard   *limits.Guard
+	guarded http.Handler
 }
 
 // New returns the JackThreads dialect's handler.
@@ -96,8 +106,9 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("POST /services/v1/cart/set_qty", h.handleSetQty)
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError})
 	return h
 }
 
@@ -105,6 +116,10 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
 }
 
@@ -118,8 +133,14 @@ func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
-	if err := h.parseForm(w, r); err != nil {
+	formErr := h.parseForm(w, r)
+	// Charged to the user's token, or, without a readable one, to the client's address.
+	if err := h.guard.Limit(w, r, r.Form.Get("oauth_token")); err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if formErr != nil {
+		h.writeError(w, r, formErr)
 		return
 	}
 	q, err := decodeSetQty(r.Form)
@@ -136,6 +157,7 @@ func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, authErr)
 		return
 	}
+	reqinfo.SetPrincipal(r.Context(), p)
 	if err != nil {
 		h.writeError(w, r, err)
 		return

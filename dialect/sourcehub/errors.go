@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // kind is how the seed's envelope names an error, and its status.
@@ -88,7 +89,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if !ok {
 		k = errorOf[cart.Internal]
 	}
-	if k.status >= 500 {
+	if k.status >= 500 && e.Reason != limits.Overloaded {
 		h.log.ErrorContext(r.Context(), "request failed", "dialect", "sourcehub", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	if k.status == http.StatusUnauthorized {

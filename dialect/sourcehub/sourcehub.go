@@ -64,6 +64,8 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/internal/reqinfo"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -72,6 +74,9 @@ const Prefix = "/api/cart/"
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard  *limits.Guard
 	Logger *slog.Logger
 }
 
@@ -80,6 +85,8 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// guarded is the mux behind Config.Guard.
+	guarded http.Handler
 }
 
 // New returns the SourceHub dialect's handler.
@@ -89,12 +96,17 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	}
 	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /api/cart/update-item", h.handleUpdateItem)
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError, Credential: limits.Bearer})
 	return h
 }
 
 // ServeHTTP serves the dialect. Requests no route matches get 404 or 405 in the seed's
 // envelope, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, h.writeError)
 }
 
@@ -142,5 +154,9 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer credential")
 	}
-	return h.eng.Authenticate(r.Context(), secret)
+	p, err := h.eng.Authenticate(r.Context(), secret)
+	if err == nil {
+		reqinfo.SetPrincipal(r.Context(), p)
+	}
+	return p, err
 }

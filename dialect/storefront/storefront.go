@@ -79,7 +79,8 @@
 // Errors are the seed's field-keyed 400s ({"item_key": [...]}, {"quantity": [...]}, several
 // fields at once when several are wrong) and the 404 above; what the seed leaves to its
 // framework answers as Django REST framework does: {"detail": "..."} with 400 for a body
-// that does not parse, 404, 405 (with Allow), 413, 415, 503, and 500 (logged, never
+// that does not parse, 404, 405 (with Allow), 413, 415, 429 (the session's rate limit, or
+// the client address's without a session; with Retry-After), 503, and 500 (logged, never
 // detailed). Every response is Cache-Control: no-store.
 package storefront
 
@@ -94,6 +95,7 @@ import (
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/httpx"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // Prefix is the path under which the dialect's routes lie; cartd sends it every request under
@@ -108,6 +110,9 @@ const maxBody = 64 << 10
 
 // Config tunes a Handler.
 type Config struct {
+	// Guard, when set, rate-limits requests and caps those in flight (internal/limits),
+	// answering its refusals in the dialect's error shape.
+	Guard  *limits.Guard
 	Logger *slog.Logger
 }
 
@@ -116,6 +121,8 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
+	// guarded is the mux behind Config.Guard.
+	guarded http.Handler
 }
 
 // New returns the storefront dialect's handler.
@@ -129,6 +136,8 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	h.mux.HandleFunc("DELETE /api/v1/cart/{$}", h.handleClear)
 	h.mux.HandleFunc("PUT /api/v1/cart/items/{$}", h.handleUpdate)
 	h.mux.HandleFunc("DELETE /api/v1/cart/items/{$}", h.handleRemove)
+	fail := func(w http.ResponseWriter, r *http.Request, err error) { h.writeError(w, r, err, 0) }
+	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: fail, Credential: limits.Cookie(CookieName)})
 	return h
 }
 
@@ -136,6 +145,10 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 // shape, and a panicking handler answers 500 instead of dropping the connection.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	h.guarded.ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	httpx.Serve(h.mux, w, r, h.notMatched, func(w http.ResponseWriter, r *http.Request, err error) {
 		h.writeError(w, r, err, 0)
 	})
@@ -390,6 +403,7 @@ var byReason = map[string]func(e *cart.Error, requested int64) answer{
 	"item_unavailable":      field("item_key", msgUnavailable),
 	"invalid_quantity":      ownMessage("quantity"),
 	"quantity_limit":        ownMessage("quantity"),
+	"guest_quantity_limit":  ownMessage("quantity"),
 	"quantity_out_of_range": ownMessage("quantity"),
 	"too_many_units":        ownMessage("quantity"),
 	"too_many_lines":        ownMessage("non_field_errors"),

@@ -131,12 +131,19 @@ type Options struct {
 	// Now, when set, replaces the database's clock behind Tx.Now; tests inject one to control
 	// reservation expiry. Nodes sharing a database must leave it nil, so that they agree.
 	Now func() time.Time
+	// OnRetry, when set, is called each time a transaction is re-run, with why (one of
+	// RetryReasons): the metrics' count of retries. It must be cheap and safe for concurrent use.
+	OnRetry func(reason string)
 }
+
+// RetryReasons lists the reasons OnRetry reports.
+var RetryReasons = []string{"serialization_failure", "deadlock", "unique_violation", "lock_not_available", "stale_read", "connection"}
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
-	pool *pgxpool.Pool
-	now  func() time.Time // nil: the database's clock
+	pool    *pgxpool.Pool
+	now     func() time.Time    // nil: the database's clock
+	onRetry func(reason string) // nil: retries are not reported
 }
 
 var _ store.Store = (*Store)(nil)
@@ -184,7 +191,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, now: opts.Now}, nil
+	return &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry}, nil
 }
 
 // runMigrations applies the embedded migrations not yet applied, under goose's table lock: of
@@ -223,7 +230,7 @@ var (
 
 // Read runs fn in a REPEATABLE READ READ ONLY transaction: one snapshot throughout.
 func (s *Store) Read(ctx context.Context, fn func(store.ReadTx) error) error {
-	return retry(ctx, func() (*txn, error) {
+	return retry(ctx, s.onRetry, func() (*txn, error) {
 		return s.attempt(ctx, readOptions, nil, func(t *txn) error { return fn(t) })
 	})
 }
@@ -233,7 +240,7 @@ func (s *Store) Read(ctx context.Context, fn func(store.ReadTx) error) error {
 // lock order, the rows the attempts before it locked or wanted (see locks.go).
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	var want rows
-	return retry(ctx, func() (*txn, error) {
+	return retry(ctx, s.onRetry, func() (*txn, error) {
 		return s.attempt(ctx, writeOptions, &want, func(t *txn) error { return fn(t) })
 	})
 }
@@ -297,7 +304,7 @@ const (
 // there) is re-run like any; one whose connection failed is not, since it may have been
 // applied: its caller gets Unavailable, and retries it with its idempotency key if it has
 // one.
-func retry(ctx context.Context, attempt func() (*txn, error)) error {
+func retry(ctx context.Context, onRetry func(reason string), attempt func() (*txn, error)) error {
 	backoff := firstBackoff
 	for n := 1; ; n++ {
 		t, err := attempt()
@@ -320,6 +327,9 @@ func retry(ctx context.Context, attempt func() (*txn, error)) error {
 			}
 			return unwrapBegin(err)
 		}
+		if onRetry != nil {
+			onRetry(retryReason(err, t))
+		}
 		sleep := time.Duration(rand.Int64N(int64(backoff)) + 1)
 		backoff = min(2*backoff, maxBackoff)
 		select {
@@ -328,6 +338,30 @@ func retry(ctx context.Context, attempt func() (*txn, error)) error {
 		case <-time.After(sleep):
 		}
 	}
+}
+
+// retryReason names why retry re-runs an attempt that failed with err (see RetryReasons).
+func retryReason(err error, t *txn) string {
+	var conflict *conflictError
+	if !errors.As(err, &conflict) && t != nil && t.failed != nil {
+		errors.As(t.failed, &conflict)
+	}
+	if conflict == nil {
+		return "connection" // a BEGIN on a dropped connection
+	}
+	var pe *pgconn.PgError
+	if !errors.As(conflict, &pe) {
+		return "stale_read"
+	}
+	switch pe.Code {
+	case pgerrcode.SerializationFailure:
+		return "serialization_failure"
+	case pgerrcode.DeadlockDetected:
+		return "deadlock"
+	case pgerrcode.UniqueViolation:
+		return "unique_violation"
+	}
+	return "lock_not_available"
 }
 
 // beginError marks a failure to begin a transaction, which is always safe to re-run.

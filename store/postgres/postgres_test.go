@@ -78,14 +78,15 @@ func cartExists(t *testing.T, s store.Store, num int64) bool {
 
 func TestRetry(t *testing.T) {
 	for _, tt := range []struct {
-		name, sqlstate string
+		name, sqlstate, reason string
 	}{
-		{"a serialization failure", "40001"},
-		{"a deadlock", "40P01"},
-		{"a unique violation", "23505"},
+		{"a serialization failure", "40001", "serialization_failure"},
+		{"a deadlock", "40P01", "deadlock"},
+		{"a unique violation", "23505", "unique_violation"},
 	} {
 		t.Run("a write re-runs after "+tt.name+" and commits only the attempt that succeeded", func(t *testing.T) {
-			s := mustOpen(t, postgrestest.URL(t), Options{})
+			var retries []string // OnRetry runs on the Write's own goroutine
+			s := mustOpen(t, postgrestest.URL(t), Options{OnRetry: func(reason string) { retries = append(retries, reason) }})
 			var (
 				attempts int
 				nums     []int64
@@ -116,6 +117,9 @@ func TestRetry(t *testing.T) {
 			}
 			if nows[1].Before(nows[0]) {
 				t.Errorf("the second attempt's Now %v is before the first's %v", nows[1], nows[0])
+			}
+			if len(retries) != 1 || retries[0] != tt.reason {
+				t.Errorf("OnRetry reported %q, want [%s]", retries, tt.reason)
 			}
 		})
 	}

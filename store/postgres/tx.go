@@ -115,7 +115,7 @@ func (t *txn) stale(op string) error {
 
 const qSettings = `
 	SELECT default_currency, prices_include_tax, max_quantity_per_item, max_lines_per_cart,
-	       shipping, revision, updated_at
+	       shipping, revision, updated_at, max_guest_quantity_per_item
 	FROM settings WHERE id = 1`
 
 // Settings returns the stored settings, or the defaults when none were ever stored. It does
@@ -128,7 +128,7 @@ func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
 		revision int64
 	)
 	found, err := t.queryRow(ctx, "get settings", qSettings, nil, &s.DefaultCurrency, &s.PricesIncludeTax,
-		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &revision, &s.UpdatedAt)
+		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &revision, &s.UpdatedAt, &s.MaxGuestQuantityPerItem)
 	if err != nil {
 		return cart.Settings{}, err
 	}
@@ -151,8 +151,8 @@ func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
 const (
 	qInsertSettings = `
 		INSERT INTO settings (id, default_currency, prices_include_tax, max_quantity_per_item,
-		                      max_lines_per_cart, shipping, revision, updated_at)
-		VALUES (1, $1, $2, $3, $4, $5, 1, $6)`
+		                      max_lines_per_cart, shipping, revision, updated_at, max_guest_quantity_per_item)
+		VALUES (1, $1, $2, $3, $4, $5, 1, $6, $7)`
 
 	qUpsertSettings = qInsertSettings + `
 		ON CONFLICT (id) DO UPDATE SET
@@ -161,14 +161,15 @@ const (
 			max_quantity_per_item = excluded.max_quantity_per_item,
 			max_lines_per_cart = excluded.max_lines_per_cart,
 			shipping = excluded.shipping,
+			max_guest_quantity_per_item = excluded.max_guest_quantity_per_item,
 			revision = settings.revision + 1,
 			updated_at = excluded.updated_at`
 
 	qUpdateSettings = `
 		UPDATE settings SET default_currency = $1, prices_include_tax = $2,
 		                    max_quantity_per_item = $3, max_lines_per_cart = $4, shipping = $5,
-		                    revision = revision + 1, updated_at = $6
-		WHERE id = 1 AND revision = $7`
+		                    revision = revision + 1, updated_at = $6, max_guest_quantity_per_item = $7
+		WHERE id = 1 AND revision = $8`
 )
 
 // PutSettings replaces the one settings row. After this transaction read the settings, it
@@ -180,7 +181,7 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 		return fmt.Errorf("postgres: put settings: shipping: %w", err)
 	}
 	args := []any{s.DefaultCurrency, s.PricesIncludeTax, s.MaxQuantityPerItem, s.MaxLinesPerCart,
-		shipping, s.UpdatedAt}
+		shipping, s.UpdatedAt, s.MaxGuestQuantityPerItem}
 	switch {
 	case !t.settingsRead:
 		_, err = t.exec(ctx, "put settings", qUpsertSettings, args...)

@@ -85,7 +85,7 @@ func (t *txn) execOne(ctx context.Context, notFound func() *cart.Error, op, quer
 
 const qSettings = `
 	SELECT default_currency, prices_include_tax, max_quantity_per_item, max_lines_per_cart,
-	       shipping, updated_at
+	       shipping, updated_at, max_guest_quantity_per_item
 	FROM settings WHERE id = 1`
 
 // Settings returns the stored settings, or the defaults when none were ever stored.
@@ -107,7 +107,7 @@ func (t *txn) settings(ctx context.Context) (cart.Settings, error) {
 		updated  int64
 	)
 	err := t.queryRow(ctx, qSettings).Scan(&s.DefaultCurrency, &s.PricesIncludeTax,
-		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &updated)
+		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &updated, &s.MaxGuestQuantityPerItem)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cart.DefaultSettings(), nil
 	}
@@ -123,9 +123,10 @@ func (t *txn) settings(ctx context.Context) (cart.Settings, error) {
 
 const qPutSettings = `
 	INSERT INTO settings (id, default_currency, prices_include_tax, max_quantity_per_item,
-	                      max_lines_per_cart, shipping, updated_at)
-	VALUES (1, ?, ?, ?, ?, ?, ?)
+	                      max_lines_per_cart, shipping, updated_at, max_guest_quantity_per_item)
+	VALUES (1, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
+		max_guest_quantity_per_item = excluded.max_guest_quantity_per_item,
 		default_currency = excluded.default_currency,
 		prices_include_tax = excluded.prices_include_tax,
 		max_quantity_per_item = excluded.max_quantity_per_item,
@@ -140,7 +141,7 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 		return fmt.Errorf("sqlite: put settings: shipping: %w", err)
 	}
 	_, err = t.exec(ctx, qPutSettings, s.DefaultCurrency, s.PricesIncludeTax, s.MaxQuantityPerItem,
-		s.MaxLinesPerCart, shipping, micros(s.UpdatedAt))
+		s.MaxLinesPerCart, shipping, micros(s.UpdatedAt), s.MaxGuestQuantityPerItem)
 	if err != nil {
 		return fmt.Errorf("sqlite: put settings: %w", dbErr(ctx, err))
 	}

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("stock", func(t *testing.T) { testStock(t, open) })
 	t.Run("stock versions", func(t *testing.T) { testStockVersion(t, open) })
 	t.Run("sales and reservations", func(t *testing.T) { testSales(t, open) })
+	t.Run("reserved units", func(t *testing.T) { testReservedUnits(t, open) })
 	t.Run("customers' carts", func(t *testing.T) { testCustomerCarts(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
 	t.Run("storefront sessions", func(t *testing.T) { testSessions(t, open) })
@@ -120,6 +121,7 @@ func testSettings(t *testing.T, open func(t *testing.T) store.Store) {
 		for _, want := range []cart.Settings{
 			{
 				DefaultCurrency: "INR", PricesIncludeTax: true, MaxQuantityPerItem: 50, MaxLinesPerCart: 200,
+				MaxGuestQuantityPerItem: 2,
 				Shipping: map[string]cart.ShippingRate{
 					"USD": {Flat: 500, FreeOver: 5000},
 					"INR": {Flat: 4000},

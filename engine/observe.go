@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store"
+)
+
+// Observer is told what the engine did, for metrics. The engine calls it only after the
+// transaction concerned committed (or, for a rejection, was refused), once per call, never for
+// an attempt a store re-ran: counts are of outcomes, not of attempts. Its methods must be
+// cheap and safe for concurrent use; they return nothing because nothing may fail a call for
+// the sake of a metric. Config.Observer nil observes nothing.
+type Observer interface {
+	// QuantityChanged reports n line changes of one outcome made by a committed call, or one
+	// refused change (QuantityRejected).
+	QuantityChanged(outcome QuantityOutcome, n int)
+	// ReservationReleased reports units of stock given back to available by a committed
+	// transaction, for a reason other than the holding line's own quantity change.
+	ReservationReleased(reason ReleaseReason, units int64)
+	// SweepRan reports one pass of the sweeper: how many carts it changed, and its error.
+	SweepRan(carts int, err error)
+	// IdempotentReplay reports a call answered from its Idempotency-Key's record instead of
+	// running again.
+	IdempotentReplay()
+}
+
+// QuantityOutcome is what became of one line change, as the call's messages report it.
+type QuantityOutcome string
+
+// Quantity outcomes.
+const (
+	QuantitySet         QuantityOutcome = "set"         // applied as asked: a line added or its quantity set
+	QuantityRemoved     QuantityOutcome = "removed"     // the line removed as asked (quantity 0, a delete, a clear)
+	QuantityClamped     QuantityOutcome = "clamped"     // the clamp policy applied less than asked, or nothing
+	QuantityBackordered QuantityOutcome = "backordered" // the ignore policy accepted more than the stock
+	QuantityRejected    QuantityOutcome = "rejected"    // the reject policy refused it for want of stock (409)
+)
+
+// QuantityOutcomes lists every outcome, so that a metric can show each from the start.
+var QuantityOutcomes = []QuantityOutcome{QuantitySet, QuantityRemoved, QuantityClamped, QuantityBackordered, QuantityRejected}
+
+// ReleaseReason is why stock a line held went back to available without the line's own
+// quantity change.
+type ReleaseReason string
+
+// Release reasons.
+const (
+	ReleaseExpired      ReleaseReason = "expired"       // the reservation lapsed (sweeper, the cart's next write, or a cart short of the SKU)
+	ReleaseUnavailable  ReleaseReason = "unavailable"   // the line can no longer be bought
+	ReleaseStockLowered ReleaseReason = "stock_lowered" // the shop lowered on_hand below what carts held
+)
+
+// ReleaseReasons lists every reason, so that a metric can show each from the start.
+var ReleaseReasons = []ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered}
+
+// observedTx is a transaction whose releases are tallied, to be reported once it commits. A
+// store may run a transaction's closure more than once (PostgreSQL retries); each run starts
+// a new tally, so only the run that committed counts.
+type observedTx struct {
+	store.Tx
+	released [len(releaseIndex)]int64
+}
+
+var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered}
+
+// noteRelease tallies units released in tx for reason; nothing when tx is not observed.
+func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
+	o, ok := tx.(*observedTx)
+	if !ok || units <= 0 {
+		return
+	}
+	for i, r := range releaseIndex {
+		if r == reason {
+			o.released[i] += units
+		}
+	}
+}
+
+// observedWrite is store.Write with the releases fn makes reported after the commit.
+func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
+	if e.obs == nil {
+		return e.st.Write(ctx, fn)
+	}
+	var last *observedTx
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		last = &observedTx{Tx: tx}
+		return fn(last)
+	})
+	if err == nil && last != nil {
+		for i, units := range last.released {
+			if units > 0 {
+				e.obs.ReservationReleased(releaseIndex[i], units)
+			}
+		}
+	}
+	return err
+}
+
+// observeCall reports what a finished write call did: the quantity outcomes its messages
+// show when it committed a cart, a stock refusal, or a replay.
+func (e *Engine) observeCall(result func() any, err error) {
+	if e.obs == nil {
+		return
+	}
+	if err != nil {
+		var replayed *Replayed
+		var ce *cart.Error
+		switch {
+		case errors.As(err, &replayed):
+			e.obs.IdempotentReplay()
+		case errors.As(err, &ce) && ce.Code == cart.StockShort && len(ce.Fields) > 0:
+			// A refused quantity names its field; a refused checkout names none.
+			e.obs.QuantityChanged(QuantityRejected, 1)
+		}
+		return
+	}
+	v, ok := result().(cart.View)
+	if !ok || v.Cart.Status != cart.StatusActive {
+		// Only an active cart's lines change quantity; a checkout's backorder notes do not count.
+		return
+	}
+	var n [5]int
+	for _, m := range v.Messages {
+		switch {
+		case m.Code == "item_added" || m.Code == "quantity_updated":
+			n[0]++
+		case m.Code == "item_removed" && m.Type == cart.Info:
+			n[1]++
+		case m.Code == "quantity_clamped" || m.Code == "out_of_stock" || m.Code == "item_removed":
+			n[2]++
+		case m.Code == "backordered" && m.ItemNum != 0:
+			n[3]++
+		}
+	}
+	for i, c := range n {
+		if c > 0 {
+			e.obs.QuantityChanged(QuantityOutcomes[i], c)
+		}
+	}
+}
