@@ -1,6 +1,6 @@
 // Command cartd is the cartd shopping-cart service: `cartd serve` (the default) runs the HTTP
 // API; `cartd migrate` brings the database schema up to date; `cartd keys create` makes an API
-// key.
+// key; `cartd import FILE` loads a catalog from NDJSON or CSV.
 package main
 
 import (

@@ -136,11 +136,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keys(ctx, args, getenv, stdout, stderr)
+	case "import":
+		if err = importCatalog(ctx, args, getenv, stdout, stderr); errors.Is(err, errBadRows) {
+			return 2
+		}
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create] [flags]; cartd COMMAND -h for flags")
+		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|import FILE] [flags]; cartd COMMAND -h for flags")
 		return 0
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, migrate or keys)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, migrate, keys or import)", cmd)
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
