@@ -801,6 +801,8 @@ func TestOpenAPIContract(t *testing.T) {
 		wantProblem(t, call(t, 409, "DELETE", "/v1/carts/"+merged+"/coupons/FIVEOFF", admin, nil), "cart_not_active")
 	})
 
+	importContract(t, call, admin, catalogKey)
+
 	// Every operation's generic errors, driven by the document itself.
 	validBody := map[string]any{
 		"createCustomerToken": map[string]any{},
@@ -840,7 +842,7 @@ func TestOpenAPIContract(t *testing.T) {
 				}
 				wantProblem(t, call(t, 403, o.Method, path, lacking, body), "missing_scope")
 			}
-			if o.Op.RequestBody != nil {
+			if o.Op.RequestBody != nil && o.Op.OperationID != "importCatalog" { // importContract: not JSON
 				wantProblem(t, call(t, 400, o.Method, path, admin, `{"a":`), "malformed_body")
 				wantProblem(t, call(t, 400, o.Method, path, admin, `[]`), "malformed_body")
 				wantProblem(t, call(t, 415, o.Method, path, admin, "x", "Content-Type", "text/plain"), "unsupported_media_type")

@@ -79,6 +79,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PUT /v1/inventory/{sku}", s.authed(s.handleInventoryPut))
 	s.mux.HandleFunc("PATCH /v1/inventory/{sku}", s.authed(s.handleInventoryPatch))
 	s.mux.HandleFunc("GET /v1/inventory/{sku}", s.authed(s.handleInventoryGet))
+	s.mux.HandleFunc("POST /v1/catalog/import", s.authed(s.handleCatalogImport))
 	s.mux.HandleFunc("PUT /v1/sales/{id}", s.authed(s.handleSalePut))
 	s.mux.HandleFunc("GET /v1/sales/{id}", s.authed(s.handleSaleGet))
 	s.mux.HandleFunc("GET /v1/settings", s.authed(s.handleSettingsGet))

@@ -205,16 +205,26 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 		if onHand < 0 || onHand > maxStock {
 			return cart.InvalidField("invalid_on_hand", "on_hand", "on_hand must end between 0 and %d", int64(maxStock))
 		}
-		st.OnHand, st.UpdatedAt = onHand, tx.Now()
-		st.Version++
-		if st.Reserved > st.OnHand {
-			if st.Reserved, err = e.releaseNewest(ctx, tx, sku, st.Reserved-st.OnHand); err != nil {
-				return err
-			}
-		}
-		return tx.PutStock(ctx, st)
+		st, err = e.setOnHand(ctx, tx, st, onHand)
+		return err
 	})
 	return st, err
+}
+
+// setOnHand writes a new on-hand count, within bounds, to the stock st read (and locked) in
+// tx, bumping its version; reservations above the new count are released, newest first. The
+// inventory PUT and the catalog import both set stock through it, so they treat what carts
+// hold alike.
+func (e *Engine) setOnHand(ctx context.Context, tx store.Tx, st cart.Stock, onHand int64) (cart.Stock, error) {
+	st.OnHand, st.UpdatedAt = onHand, tx.Now()
+	st.Version++
+	if st.Reserved > st.OnHand {
+		var err error
+		if st.Reserved, err = e.releaseNewest(ctx, tx, st.SKU, st.Reserved-st.OnHand); err != nil {
+			return st, err
+		}
+	}
+	return st, tx.PutStock(ctx, st)
 }
 
 // maxStock bounds on_hand so sums of stock can never overflow.

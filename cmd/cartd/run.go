@@ -145,13 +145,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keys(ctx, args, getenv, stdout, stderr)
+	case "import":
+		if err = importCatalog(ctx, args, getenv, stdout, stderr); errors.Is(err, errBadRows) {
+			return 2
+		}
 	case "backup":
 		err = backup(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|keys list|keys revoke ID|backup FILE] [flags]; cartd COMMAND -h for flags")
+		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|keys list|keys revoke ID|import FILE|backup FILE] [flags]; cartd COMMAND -h for flags")
 		return 0
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, migrate, keys or backup)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, migrate, keys, import or backup)", cmd)
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {

@@ -1,0 +1,224 @@
+package catalogimport
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+)
+
+// MaxLine bounds one NDJSON line (a product with 500 variants fits with room); a longer line
+// is a bad row, skipped to its end.
+const MaxLine = 4 << 20
+
+// The NDJSON rows. A product line is the body of PUT /v1/products/{id} with its "id" and
+// "type": "product"; each variant may carry "on_hand", its SKU's absolute stock, set in the
+// same transaction as the product. A stock line is the body of PUT /v1/inventory/{sku} with
+// its "sku" and "type": "stock".
+type (
+	ndjsonType struct {
+		Type *string `json:"type"`
+	}
+	ndjsonProduct struct {
+		Type        string          `json:"type"`
+		ID          *string         `json:"id"`
+		Name        string          `json:"name"`
+		Brand       string          `json:"brand"`
+		Category    string          `json:"category"`
+		Description string          `json:"description"`
+		ImageURL    string          `json:"image_url"`
+		TaxCode     string          `json:"tax_code"`
+		Variants    []ndjsonVariant `json:"variants"`
+	}
+	ndjsonVariant struct {
+		ID          string           `json:"id"`
+		SKU         string           `json:"sku"`
+		Name        string           `json:"name"`
+		Options     []cart.Option    `json:"options"`
+		Price       map[string]int64 `json:"price"`
+		RetailPrice map[string]int64 `json:"retail_price"`
+		Tiers       []cart.Tier      `json:"tiers"`
+		TaxRate     int64            `json:"tax_rate"`
+		WeightGrams int64            `json:"weight_grams"`
+		Active      *bool            `json:"active"`
+		Returnable  *bool            `json:"returnable"`
+		SaleID      *string          `json:"sale_id"`
+		OnHand      *int64           `json:"on_hand"`
+	}
+	ndjsonStock struct {
+		Type   string  `json:"type"`
+		SKU    *string `json:"sku"`
+		OnHand *int64  `json:"on_hand"`
+	}
+)
+
+type ndjsonDecoder struct {
+	r    *bufio.Reader
+	line int
+}
+
+func newNDJSONDecoder(r io.Reader) *ndjsonDecoder {
+	return &ndjsonDecoder{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next returns the unit of the next line that is not blank.
+func (d *ndjsonDecoder) next() (unit, error) {
+	for {
+		raw, tooLong, err := d.readLine()
+		if err != nil && (!errors.Is(err, io.EOF) || len(raw) == 0 && !tooLong) {
+			if !errors.Is(err, io.EOF) {
+				err = fmt.Errorf("import: read line %d: %w", d.line+1, err)
+			}
+			return unit{}, err
+		}
+		d.line++
+		if d.line == 1 {
+			raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+		}
+		if tooLong {
+			return badUnit(d.line, "line_too_long", "the line is over %d bytes", MaxLine), nil
+		}
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			if errors.Is(err, io.EOF) {
+				return unit{}, io.EOF
+			}
+			continue
+		}
+		return decodeNDJSONLine(raw, d.line), nil
+	}
+}
+
+// readLine reads one line without its newline, at most MaxLine bytes of it; a longer one is
+// read to its end and reported too long.
+func (d *ndjsonDecoder) readLine() (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := d.r.ReadSlice('\n')
+		if !tooLong {
+			if len(buf)+len(chunk) > MaxLine+1 {
+				tooLong, buf = true, nil
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimSuffix(buf, []byte("\n")), tooLong, err
+	}
+}
+
+// decodeNDJSONLine decodes one non-blank line.
+func decodeNDJSONLine(raw []byte, line int) unit {
+	if raw[0] != '{' {
+		return badUnit(line, "malformed_row", "the line must be a JSON object")
+	}
+	var t ndjsonType
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return errUnit(line, jsonError(err))
+	}
+	switch {
+	case t.Type == nil:
+		return badUnit(line, "missing_field", `type is required: "product" or "stock"`)
+	case *t.Type == "product":
+		var req ndjsonProduct
+		if err := decodeStrict(raw, &req); err != nil {
+			return errUnit(line, err)
+		}
+		return productUnit(req, line)
+	case *t.Type == "stock":
+		var req ndjsonStock
+		if err := decodeStrict(raw, &req); err != nil {
+			return errUnit(line, err)
+		}
+		switch {
+		case req.SKU == nil:
+			return badUnit(line, "missing_field", "sku is required")
+		case req.OnHand == nil:
+			return badUnit(line, "missing_field", "on_hand is required")
+		}
+		return unit{lines: []int{line}, row: engine.ImportRow{Stock: []engine.StockLevel{{SKU: *req.SKU, OnHand: *req.OnHand}}}}
+	}
+	return badUnit(line, "invalid_type", `type must be "product" or "stock", not %q`, *t.Type)
+}
+
+// productUnit turns a product line into its row as PUT /v1/products/{id} reads its body:
+// active and returnable default to true.
+func productUnit(req ndjsonProduct, line int) unit {
+	if req.ID == nil {
+		return badUnit(line, "missing_field", "id is required")
+	}
+	p := cart.Product{ID: *req.ID, Name: req.Name, Brand: req.Brand, Category: req.Category,
+		Description: req.Description, ImageURL: req.ImageURL, TaxCode: req.TaxCode}
+	var stock []engine.StockLevel
+	for _, v := range req.Variants {
+		cv := cart.Variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Options: v.Options, Prices: v.Price,
+			RetailPrices: v.RetailPrice, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
+			Active: v.Active == nil || *v.Active, Returnable: v.Returnable == nil || *v.Returnable}
+		if v.SaleID != nil {
+			cv.SaleID = *v.SaleID
+		}
+		p.Variants = append(p.Variants, cv)
+		if v.OnHand != nil {
+			stock = append(stock, engine.StockLevel{SKU: v.SKU, OnHand: *v.OnHand})
+		}
+	}
+	return unit{lines: []int{line}, row: engine.ImportRow{Product: &p, Stock: stock}}
+}
+
+// decodeStrict decodes one JSON object: unknown fields, trailing data and values of the wrong
+// type are errors, worded as the native API words them.
+func decodeStrict(raw []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return cart.Errorf(cart.Malformed, "malformed_row", "the line holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonError words a decoding error for the line it is reported on.
+func jsonError(err error) error {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
+		return cart.Errorf(cart.Malformed, "malformed_row", "the line is not valid JSON: %v", err)
+	case errors.As(err, &typeErr) && typeErr.Field != "":
+		want := typeErr.Type.String()
+		switch want {
+		case "int64", "*int64":
+			want = "an integer between -9223372036854775808 and 9223372036854775807"
+		case "string", "*string":
+			want = "a string"
+		case "bool", "*bool":
+			want = "true or false"
+		}
+		return cart.InvalidField("invalid_type", typeErr.Field, "%s must be %s, not %s", typeErr.Field, want, typeErr.Value)
+	case errors.As(err, &typeErr):
+		return cart.Errorf(cart.Malformed, "malformed_row", "the line must be a JSON object")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
+	}
+	return cart.Errorf(cart.Malformed, "malformed_row", "the line could not be read: %v", err)
+}
+
+func badUnit(line int, code, format string, args ...any) unit {
+	return unit{lines: []int{line}, errs: []LineError{{Line: line, Code: code, Message: fmt.Sprintf(format, args...)}}}
+}
+
+func errUnit(line int, err error) unit {
+	e := cart.AsError(err)
+	return unit{lines: []int{line}, errs: []LineError{{Line: line, Code: e.Reason, Message: e.Message}}}
+}
