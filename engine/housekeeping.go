@@ -5,31 +5,47 @@ import (
 	"time"
 )
 
-// Housekeep runs periodic maintenance until ctx ends: purging expired idempotency records and
-// storefront sessions. Each pass is a few short transactions, so it never holds the writer
-// for long.
-func (e *Engine) Housekeep(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+// Housekeeping configures Housekeep.
+type Housekeeping struct {
+	// Every is the time between passes.
+	Every time.Duration
+	// GuestCartTTL is how long a guest cart may sit untouched before it is purged (see
+	// PurgeAbandonedCarts); 0 keeps guest carts for ever.
+	GuestCartTTL time.Duration
+	// TokenGrace is how long expired and revoked customer tokens are kept (see PurgeTokens).
+	TokenGrace time.Duration
+}
+
+// Housekeep runs periodic maintenance until ctx ends: purging expired idempotency records,
+// storefront sessions and customer tokens, and abandoned guest carts. Each purge is a few
+// short transactions, so it never holds the writer for long; a failed one is logged and tried
+// again at the next pass.
+func (e *Engine) Housekeep(ctx context.Context, h Housekeeping) {
+	t := time.NewTicker(h.Every)
 	defer t.Stop()
+	purges := []struct {
+		what  string
+		purge func(context.Context) (int, error)
+	}{
+		{"idempotency records", e.PurgeIdempotency},
+		{"expired sessions", e.PurgeSessions},
+		{"customer tokens", func(ctx context.Context) (int, error) { return e.PurgeTokens(ctx, h.TokenGrace) }},
+		{"abandoned guest carts", func(ctx context.Context) (int, error) { return e.PurgeAbandonedCarts(ctx, h.GuestCartTTL) }},
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n, err := e.PurgeIdempotency(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			e.log.ErrorContext(ctx, "housekeeping: purge idempotency records", "err", err)
-		case n > 0:
-			e.log.InfoContext(ctx, "housekeeping: purged idempotency records", "count", n)
-		}
-		n, err = e.PurgeSessions(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			e.log.ErrorContext(ctx, "housekeeping: purge sessions", "err", err)
-		case n > 0:
-			e.log.InfoContext(ctx, "housekeeping: purged expired sessions", "count", n)
+		for _, p := range purges {
+			n, err := p.purge(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				e.log.ErrorContext(ctx, "housekeeping: purge "+p.what, "err", err)
+			case n > 0:
+				e.log.InfoContext(ctx, "housekeeping: purged "+p.what, "count", n)
+			}
 		}
 	}
 }

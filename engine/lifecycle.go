@@ -159,6 +159,9 @@ func (m *mutation) reclaim(sku string) (int64, error) {
 // It returns how many units were released.
 func (e *Engine) releaseCart(ctx context.Context, tx store.Tx, num int64, which func(*mutation, *cart.Line) bool) (int64, error) {
 	c, err := tx.Cart(ctx, num)
+	if cart.ErrorCode(err) == cart.NotFound {
+		return 0, nil // purged since it was found (PurgeAbandonedCarts), with its stock released
+	}
 	if err != nil {
 		return 0, err
 	}

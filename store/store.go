@@ -94,6 +94,15 @@ type ReadTx interface {
 	// (the caller decides); NotFound when none has that digest.
 	SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error)
 
+	// Keys returns every API key, revoked ones included, in ascending Num order: what an
+	// operator lists. The secrets are never stored; the digests come back as stored.
+	Keys(ctx context.Context) ([]auth.Key, error)
+	// AbandonedCarts returns the nums of at most limit guest carts (customer "") of status
+	// active whose LastActivity is before the instant, leaving out those a storefront session
+	// unexpired at now still names, in ascending Num order: housekeeping's candidates, read
+	// without locking (the purge locks each one and checks it again).
+	AbandonedCarts(ctx context.Context, before, now time.Time, limit int) ([]int64, error)
+
 	// Idempotency returns the record of a key within its scope, expired or not (the caller
 	// decides); NotFound when there is none.
 	Idempotency(ctx context.Context, scope, key string) (IdempotencyRecord, error)
@@ -150,6 +159,18 @@ type Tx interface {
 	// RevokeToken marks a customer's token revoked at the given instant; NotFound if the
 	// customer has no such token.
 	RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error
+	// RevokeKey marks an API key revoked at the given instant; NotFound ("key_not_found") if
+	// there is no such key. Revoking it again succeeds and keeps the first instant.
+	RevokeKey(ctx context.Context, num int64, at time.Time) error
+	// PurgeTokens deletes at most limit customer tokens that expired, or were revoked, before
+	// the instant, and returns how many it deleted.
+	PurgeTokens(ctx context.Context, before time.Time, limit int) (int, error)
+	// DeleteCart deletes a cart with its items, coupons and storefront sessions, and the carts
+	// merged into it (status merged, no lines, MergedInto naming it or a cart so deleted), so
+	// that no MergedInto is left naming a cart that is gone. It does not touch stock: the
+	// caller releases what the items hold first. NotFound ("cart_not_found") if there is no
+	// such cart.
+	DeleteCart(ctx context.Context, num int64) error
 	// InsertSession stores a new storefront session and sets its Num.
 	InsertSession(ctx context.Context, s *auth.Session) error
 	// PurgeSessions deletes at most limit sessions that expired before the instant, and

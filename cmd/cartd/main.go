@@ -1,6 +1,7 @@
 // Command cartd is the cartd shopping-cart service: `cartd serve` (the default) runs the HTTP
-// API; `cartd migrate` brings the database schema up to date; `cartd keys create` makes an API
-// key; `cartd import FILE` loads a catalog from NDJSON or CSV.
+// API; `cartd migrate` brings the database schema up to date; `cartd keys create|list|revoke`
+// manage API keys; `cartd import FILE` loads a catalog from NDJSON or CSV; `cartd backup FILE`
+// copies a SQLite database while it is served.
 package main
 
 import (

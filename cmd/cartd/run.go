@@ -52,6 +52,9 @@ type config struct {
 	onRetry     func(reason string) // set by serve: the store's retry counter
 	// Operating cartd (cmd/cartd/limits.go).
 	limits limitsConfig
+	// Operating cartd (cmd/cartd/operate.go): shutdown and housekeeping.
+	shutdownTimeout time.Duration
+	guestCartTTL    time.Duration
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -91,6 +94,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
+	if err := operatingFlags(fs, &c, env); err != nil {
+		return c, fs, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -98,6 +104,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, fmt.Errorf("--cors-origins: %w", err)
 	}
 	if err := c.limits.validate(); err != nil {
+		return c, fs, err
+	}
+	if err := checkOperatingFlags(c); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -140,11 +149,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err = importCatalog(ctx, args, getenv, stdout, stderr); errors.Is(err, errBadRows) {
 			return 2
 		}
+	case "backup":
+		err = backup(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|import FILE] [flags]; cartd COMMAND -h for flags")
+		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|keys list|keys revoke ID|import FILE|backup FILE] [flags]; cartd COMMAND -h for flags")
 		return 0
 	default:
-		err = fmt.Errorf("unknown command %q (want serve, migrate, keys or import)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, migrate, keys, import or backup)", cmd)
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -239,7 +250,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	housekept := make(chan struct{})
 	go func() {
 		defer close(housekept)
-		eng.Housekeep(housekeeping, time.Minute)
+		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace})
 	}()
 	swept := make(chan struct{})
 	go func() {
@@ -266,16 +277,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	case <-ctx.Done():
 	}
-	// Stop accepting, let in-flight requests finish (each is its own transaction), then close
-	// the store: nothing acknowledged is lost, nothing half written.
-	// Unready first, so that load balancers stop sending requests before the listener closes.
+	// Unready first, so that load balancers stop sending requests before the listener closes;
+	// then stop accepting and let in-flight requests finish (shutdown).
 	drainer.Drain()
 	log.Info("draining", "for", c.limits.shutdownDrain.String())
 	limits.Sleep(context.WithoutCancel(ctx), c.limits.shutdownDrain)
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return shutdown(srv, c.shutdownTimeout, log)
 }
 
 // handler is everything cartd serves: each dialect at the path prefix of its seed's API, and
@@ -308,8 +315,11 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "list" || args[0] == "revoke") {
+		return keysAdmin(ctx, args[0], args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME]")
+		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME] | cartd keys list | cartd keys revoke ID")
 	}
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	fs.SetOutput(stderr)

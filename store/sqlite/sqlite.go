@@ -240,6 +240,7 @@ var statements = []string{
 	qIdempotency, qPutIdempotency, qPurgeIdempotency,
 	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint, qDataVersion,
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
+	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

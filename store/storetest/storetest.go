@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("customers' carts", func(t *testing.T) { testCustomerCarts(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
 	t.Run("storefront sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("key listing and revocation", func(t *testing.T) { testKeys(t, open) })
+	t.Run("housekeeping", func(t *testing.T) { testHousekeeping(t, open) })
 	t.Run("idempotency records", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("promotions and coupons", func(t *testing.T) { testPromotions(t, open) })
 	t.Run("lookups", func(t *testing.T) { testNotFound(t, open) })

@@ -1,0 +1,57 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+)
+
+const qKeys = `SELECT num, hash, scopes, label, created_at, revoked_at FROM api_keys ORDER BY num`
+
+// Keys returns every API key, revoked ones included, in num order.
+func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
+	rows, err := t.query(ctx, qKeys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", dbErr(ctx, err))
+	}
+	defer rows.Close()
+	var keys []auth.Key
+	for rows.Next() {
+		var (
+			k       auth.Key
+			hash    []byte
+			scopes  []byte
+			created int64
+			revoked sql.NullInt64
+		)
+		if err := rows.Scan(&k.Num, &hash, &scopes, &k.Label, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("sqlite: list keys: %w", dbErr(ctx, err))
+		}
+		if copy(k.Hash[:], hash) != len(k.Hash) {
+			return nil, fmt.Errorf("sqlite: list keys: key %d: hash of %d bytes", k.Num, len(hash))
+		}
+		if err := json.Unmarshal(scopes, &k.Scopes); err != nil {
+			return nil, fmt.Errorf("sqlite: list keys: key %d: scopes: %w", k.Num, err)
+		}
+		k.CreatedAt, k.RevokedAt = fromMicros(created), fromNullMicros(revoked)
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", dbErr(ctx, err))
+	}
+	return keys, nil
+}
+
+const qRevokeKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE num = ?`
+
+// RevokeKey revokes an API key. Revoking it again succeeds and keeps the first instant, so a
+// retried revocation does not rewrite history.
+func (t *txn) RevokeKey(ctx context.Context, num int64, at time.Time) error {
+	notFound := func() *cart.Error { return cart.Errorf(cart.NotFound, "key_not_found", "API key %d not found", num) }
+	return t.execOne(ctx, notFound, "revoke key", qRevokeKey, micros(at), num)
+}
