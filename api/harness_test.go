@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/limits"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/sqlite"
 )
 
 // testServer is a real cartd API on a real SQLite file (or PostgreSQL schema: mustStore),
@@ -37,6 +39,9 @@ type serverOptions struct {
 	// Guard and Drainer, when set, guard the server and drain it (api.Config).
 	Guard   *limits.Guard
 	Drainer *limits.Drainer
+	// SQLite runs the server on SQLite whatever CARTD_TEST_STORE says: for tests that hold
+	// its single writer to keep calls in flight.
+	SQLite bool
 }
 
 // mustServer starts a server with reservations of 15 minutes unless opts say otherwise.
@@ -47,7 +52,16 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 		o = opts[0]
 	}
 	ctx := context.Background()
-	st := mustStore(tb, o.Now)
+	var st store.Store
+	if o.SQLite {
+		sq, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{Now: o.Now})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		st = sq
+	} else {
+		st = mustStore(tb, o.Now)
+	}
 	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL})
 	stopSweeper := func() {}
 	if o.SweepEvery > 0 {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/limits"
+	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
@@ -853,6 +855,106 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a retry while the first call with its Idempotency-Key is in flight is 409, on every operation taking one", func(t *testing.T) {
+		// On SQLite whatever CARTD_TEST_STORE says: its single writer, held, stops every write,
+		// and the in-flight check is the engine's, the same over any store.
+		ts := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, SQLite: true})
+		admin := ts.Admin
+		call := func(t *testing.T, want int, method, path, credential string, body any) response {
+			t.Helper()
+			return c.call(t, ts, want, method, path, credential, body)
+		}
+		call(t, 200, "PUT", "/v1/products/prod_gone_later", admin, map[string]any{"name": "Gone",
+			"variants": []any{map[string]any{"id": "var_gone_later", "sku": "GONE-LATER", "price": map[string]any{"USD": 100}}}})
+		call(t, 200, "PUT", "/v1/promotions/WITHDRAWN", admin, map[string]any{"type": "freeship"})
+		ops := []struct {
+			method, path string
+			body         any
+		}{
+			{"POST", "/v1/carts", map[string]any{"currency": "USD"}},
+			{"PUT", "/v1/products/prod_inflight", map[string]any{"name": "In flight",
+				"variants": []any{map[string]any{"id": "var_inflight", "sku": "INFLIGHT", "price": map[string]any{"USD": 100}}}}},
+			{"DELETE", "/v1/products/prod_gone_later", nil},
+			{"PUT", "/v1/inventory/INFLIGHT", map[string]any{"on_hand": 5}},
+			{"PATCH", "/v1/inventory/GONE-LATER", map[string]any{"on_hand_delta": 1}},
+			{"PUT", "/v1/sales/sale_inflight", map[string]any{"name": "In flight", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}},
+			{"PUT", "/v1/settings", map[string]any{"default_currency": "USD", "max_quantity_per_item": 50, "max_lines_per_cart": 100}},
+			{"PUT", "/v1/promotions/INFLIGHT", map[string]any{"type": "freeship"}},
+			{"DELETE", "/v1/promotions/WITHDRAWN", nil},
+		}
+
+		// Hold SQLite's single writer, so that a call holding its key cannot finish.
+		holding, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			held <- ts.Store.Write(context.Background(), func(store.Tx) error {
+				close(holding)
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		var releaseOnce sync.Once
+		letGo := func() { releaseOnce.Do(func() { close(release) }) }
+		defer letGo() // a failing test must not leave the writer held
+
+		client := concurrentClient(t, 2*len(ops))
+		type answer struct {
+			req *http.Request
+			r   response
+		}
+		waiting := make(chan answer, len(ops))
+		for i, op := range ops {
+			key := fmt.Sprintf("inflight-%d", i)
+			answers := make(chan answer, 2)
+			for range 2 {
+				go func() {
+					raw := encodeBody(t, op.body)
+					req := newRequest(t, op.method, ts.URL+op.path, admin, raw, []string{"Idempotency-Key", key})
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Error(err)
+						answers <- answer{}
+						return
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					answers <- answer{newRequest(t, op.method, ts.URL+op.path, admin, raw, []string{"Idempotency-Key", key}),
+						response{Status: resp.StatusCode, Header: resp.Header, Body: body}}
+				}()
+			}
+			// One of the two holds the key and waits for the writer; the other is told so.
+			busy := <-answers
+			if busy.req == nil {
+				t.FailNow()
+			}
+			if busy.r.Status != http.StatusConflict {
+				t.Fatalf("%s %s: with the writer held, the first answer is %d, want 409: %s", op.method, op.path, busy.r.Status, busy.r.Body)
+			}
+			wantProblem(t, busy.r, "idempotency_in_flight")
+			id, err := c.validate(busy.req, busy.r)
+			if err != nil {
+				t.Fatalf("%s %s: %v", op.method, op.path, err)
+			}
+			if c.seen[id] == nil {
+				c.seen[id] = map[int]bool{}
+			}
+			c.seen[id][busy.r.Status] = true
+			go func() { waiting <- <-answers }()
+		}
+		letGo()
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		for range ops {
+			switch a := <-waiting; {
+			case a.req == nil:
+				t.Error("a call holding its key got no answer")
+			case a.r.Status >= 300:
+				t.Errorf("%s %s: the call holding the key answered %d once the writer was free: %s", a.req.Method, a.req.URL.Path, a.r.Status, a.r.Body)
+			}
+		}
+	})
 
 	t.Run("a server whose database is gone answers 500 and 503", func(t *testing.T) {
 		dead := mustDeadServer(t)
