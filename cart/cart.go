@@ -68,10 +68,15 @@ func (it Item) Expired(now time.Time) bool {
 }
 
 // Line is an item together with what it points at, as one read of the store returns it.
+//
+// Variant and Product point at the catalog's rows as the store read them, shared by every line
+// and view made from them (a cart of a thousand lines is re-priced on every change; copying
+// its catalog data each time was most of the cost): they are read-only, never changed through
+// a line.
 type Line struct {
 	Item    Item
-	Variant Variant
-	Product Product // without Variants
+	Variant *Variant
+	Product *Product // without Variants
 	Stock   Stock
 	// Sale is the sale the variant's SaleID names; zero (Num 0) when it names none, or a sale
 	// not stored (yet), which restricts nothing.

@@ -434,7 +434,7 @@ func (m *mutation) newLine(ref ItemRef) (cart.Line, error) {
 	if err != nil {
 		return cart.Line{}, err
 	}
-	l := cart.Line{Variant: v, Product: p, Item: cart.Item{CartNum: m.cart.Num, VariantNum: v.Num, CreatedAt: m.now}}
+	l := cart.Line{Variant: &v, Product: &p, Item: cart.Item{CartNum: m.cart.Num, VariantNum: v.Num, CreatedAt: m.now}}
 	if v.SaleID != "" {
 		switch sale, err := m.tx.Sale(m.ctx, v.SaleID); {
 		case err == nil:
@@ -562,7 +562,7 @@ func (m *mutation) apply(u Update) error {
 	if res.Reserved > 0 {
 		l.Item.ReservedUntil = m.reserveUntil(l)
 	}
-	l.Item.UnitPrice, _ = pricing.UnitPrice(l.Variant, m.cart.Currency, res.Quantity)
+	l.Item.UnitPrice, _ = pricing.UnitPrice(*l.Variant, m.cart.Currency, res.Quantity)
 	if created {
 		l.Item.AddedUnitPrice = l.Item.UnitPrice
 	}

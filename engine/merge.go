@@ -408,7 +408,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	if res.Reserved > 0 {
 		l.Item.ReservedUntil = m.reserveUntil(l)
 	}
-	l.Item.UnitPrice, _ = pricing.UnitPrice(l.Variant, m.cart.Currency, res.Quantity)
+	l.Item.UnitPrice, _ = pricing.UnitPrice(*l.Variant, m.cart.Currency, res.Quantity)
 	l.Stock = *st
 	return m.write(i, l, created, msgs)
 }

@@ -123,7 +123,7 @@ func (ex example) input(tb testing.TB) Input {
 		}
 		p := cart.Product{Num: int64(i + 1), ID: cmpOr(l.Product, "prod_"+strings.ToLower(l.SKU)), Name: l.SKU, Brand: l.Brand}
 		unit, _ := UnitPrice(v, cur, l.Quantity)
-		in.Lines = append(in.Lines, cart.Line{Variant: v, Product: p,
+		in.Lines = append(in.Lines, cart.Line{Variant: &v, Product: &p,
 			Item:  cart.Item{Num: int64(i + 1), CartNum: 1, VariantNum: v.Num, Quantity: l.Quantity, ReservedQuantity: l.Quantity, UnitPrice: unit, AddedUnitPrice: unit},
 			Stock: cart.Stock{SKU: l.SKU, OnHand: 1_000_000, Reserved: l.Quantity}})
 	}

@@ -18,7 +18,7 @@ func PriceChange(l *cart.Line, currency string) (old, current int64, changed boo
 	if Unavailable(l, currency) != "" {
 		return l.Item.UnitPrice, l.Item.UnitPrice, false
 	}
-	p, ok := UnitPrice(l.Variant, currency, l.Item.Quantity)
+	p, ok := UnitPrice(*l.Variant, currency, l.Item.Quantity)
 	if !ok {
 		return l.Item.UnitPrice, l.Item.UnitPrice, false
 	}

@@ -134,7 +134,7 @@ func Price(in Input) (cart.View, error) {
 			v.Unavailable = append(v.Unavailable, lv)
 			continue
 		}
-		unit, _ := UnitPrice(l.Variant, c.Currency, l.Item.Quantity)
+		unit, _ := UnitPrice(*l.Variant, c.Currency, l.Item.Quantity)
 		if frozen {
 			unit = l.Item.UnitPrice
 		}

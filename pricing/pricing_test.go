@@ -8,7 +8,7 @@ import (
 )
 
 func line(num, qty int64, v cart.Variant) cart.Line {
-	return cart.Line{Item: cart.Item{Num: num, Quantity: qty, ReservedQuantity: qty}, Variant: v,
+	return cart.Line{Item: cart.Item{Num: num, Quantity: qty, ReservedQuantity: qty}, Variant: &v, Product: &cart.Product{},
 		Stock: cart.Stock{OnHand: 100, Reserved: qty}}
 }
 
@@ -137,7 +137,7 @@ func TestInventoryStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := Price(Input{Cart: cart.Cart{Currency: "USD"}, Lines: []cart.Line{{Item: tt.item, Variant: v, Stock: tt.stock}}, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: tt.reserve})
+			v, err := Price(Input{Cart: cart.Cart{Currency: "USD"}, Lines: []cart.Line{{Item: tt.item, Variant: &v, Product: &cart.Product{}, Stock: tt.stock}}, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: tt.reserve})
 			if err != nil {
 				t.Fatal(err)
 			}

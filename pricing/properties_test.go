@@ -69,8 +69,8 @@ func genInput(t *rapid.T) Input {
 			qty = maxQty
 		}
 		unit, _ := UnitPrice(v, cur, qty)
-		in.Lines = append(in.Lines, cart.Line{Variant: v,
-			Product: cart.Product{Num: int64(i + 1), ID: "prod_" + sku, Brand: rapid.SampledFrom(brands).Draw(t, "brand")},
+		in.Lines = append(in.Lines, cart.Line{Variant: &v,
+			Product: &cart.Product{Num: int64(i + 1), ID: "prod_" + sku, Brand: rapid.SampledFrom(brands).Draw(t, "brand")},
 			Item:    cart.Item{Num: int64(100 - i), CartNum: 1, VariantNum: v.Num, Quantity: qty, ReservedQuantity: qty, UnitPrice: unit},
 			Stock:   cart.Stock{SKU: sku, OnHand: qty, Reserved: qty}})
 	}
@@ -249,7 +249,7 @@ func TestNoOverflowAtTheBounds(t *testing.T) {
 				v := cart.Variant{Num: i + 1, SKU: fmt.Sprint("S", i), Active: true, TaxRate: 10000,
 					Prices: map[string]int64{"USD": MaxPrice}, RetailPrices: map[string]int64{"USD": MaxPrice}}
 				q := int64(MaxUnits) / lines
-				in.Lines = append(in.Lines, cart.Line{Variant: v, Item: cart.Item{Num: i + 1, Quantity: q, ReservedQuantity: q}})
+				in.Lines = append(in.Lines, cart.Line{Variant: &v, Product: &cart.Product{}, Item: cart.Item{Num: i + 1, Quantity: q, ReservedQuantity: q}})
 			}
 			in.Promotions = []cart.Promotion{{Code: "P", Type: cart.Percent, Method: cart.Auto, Active: true, Rate: 1}}
 			v, err := Price(in)

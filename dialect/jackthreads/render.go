@@ -118,7 +118,7 @@ func renderCart(v cart.View, siblings map[int64][]engine.VariantStock) cartJSON 
 		it := itemJSON{
 			ID: l.Variant.Num, SKU: l.Variant.SKU, CartID: v.Cart.Num, ProductID: l.Product.Num, Name: l.Product.Name,
 			Expires: instant(l.Item.ReservedUntil), Price: amount(l.UnitPrice, cur), Image: l.Product.ImageURL,
-			Brand: named(l.Product.Brand), Color: named(option(l.Variant, "color", "colour")), Size: named(option(l.Variant, "size")),
+			Brand: named(l.Product.Brand), Color: named(option(*l.Variant, "color", "colour")), Size: named(option(*l.Variant, "size")),
 			Qty: l.Item.Quantity, IsExpired: expired, IsReturnable: l.Variant.Returnable, Options: []optionJSON{},
 		}
 		if l.Sale.Num != 0 {

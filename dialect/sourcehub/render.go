@@ -93,7 +93,7 @@ func renderCart(v cart.View) (cartJSON, error) {
 }
 
 func renderProduct(l cart.LineView, cur string, num func(int64) json.Number) productJSON {
-	tier := pricing.TierIndex(l.Variant, cur, l.Item.Quantity)
+	tier := pricing.TierIndex(*l.Variant, cur, l.Item.Quantity)
 	pricingID, buyingQty := l.Variant.Num*1000, int64(1)
 	if tier >= 0 {
 		pricingID += int64(tier) + 1

@@ -428,7 +428,8 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullTime(stockUpdated)
-		lines = append(lines, cart.Line{Item: ir.item(), Variant: v, Product: pr.product(), Stock: s, Sale: sr.sale()})
+		prod := pr.product()
+		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
 		return nil
 	})
 	return lines, err

@@ -49,9 +49,10 @@ type writeCache struct {
 	undo []func()
 }
 
+// variantEntry is a variant with its product, shared read-only by the lines made from it.
 type variantEntry struct {
-	v cart.Variant
-	p cart.Product
+	v *cart.Variant
+	p *cart.Product
 }
 
 // Bounds past which the cache is emptied at the start of a group, so that memory stays

@@ -129,13 +129,13 @@ const (
 func (t *txn) VariantBySKU(ctx context.Context, sku string) (cart.Variant, cart.Product, error) {
 	if t.c != nil {
 		if e, ok := t.c.liveBySKU[sku]; ok {
-			return e.v, e.p, nil
+			return *e.v, *e.p, nil
 		}
 	}
 	v, p, err := t.variant(ctx, qVariantBySKU, sku,
 		cart.Errorf(cart.NotFound, "variant_not_found", "no variant with SKU %q", sku))
 	if err == nil && t.c != nil {
-		put(t.c, t.c.liveBySKU, sku, variantEntry{v, p})
+		put(t.c, t.c.liveBySKU, sku, variantEntry{&v, &p})
 	}
 	return v, p, err
 }

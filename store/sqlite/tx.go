@@ -411,7 +411,8 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullMicros(stockUpdated)
-		lines = append(lines, cart.Line{Item: ir.item(), Variant: v, Product: pr.product(), Stock: s, Sale: sr.sale()})
+		prod := pr.product()
+		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: get lines: %w", dbErr(ctx, err))

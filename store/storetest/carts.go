@@ -160,7 +160,7 @@ func testItems(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		product := f.p
 		product.Variants = nil
-		want := []cart.Line{{Item: it, Variant: f.p.Variants[0], Product: product, Stock: f.sku1}}
+		want := []cart.Line{{Item: it, Variant: &f.p.Variants[0], Product: &product, Stock: f.sku1}}
 		if diff := cmp.Diff(want, readLines(t, f.s, f.c.Num), cmpOpts); diff != "" {
 			t.Errorf("Lines (-want +got):\n%s", diff)
 		}

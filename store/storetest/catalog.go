@@ -158,7 +158,7 @@ func testProducts(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		want := dropped
 		want.Deleted = true
-		if diff := cmp.Diff(want, lines[0].Variant, cmpOpts); diff != "" {
+		if diff := cmp.Diff(&want, lines[0].Variant, cmpOpts); diff != "" {
 			t.Errorf("line's variant (-want +got):\n%s", diff)
 		}
 	})
