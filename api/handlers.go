@@ -27,14 +27,8 @@ func itemNum(r *http.Request) (int64, error) {
 }
 
 func (s *Server) handleCartCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	in, err := decodeCartCreate(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, in, ok := decodeBody(s, w, r, decodeCartCreate)
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusCreated), func(opt engine.Options) (any, error) {
@@ -64,14 +58,8 @@ func (s *Server) handleCartPatch(w http.ResponseWriter, r *http.Request, p auth.
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u, err := decodeCartPatch(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, u, ok := decodeBody(s, w, r, decodeCartPatch)
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
@@ -87,14 +75,8 @@ func (s *Server) handleCartMerge(w http.ResponseWriter, r *http.Request, p auth.
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	into, err := decodeMerge(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, into, ok := decodeBody(s, w, r, decodeMerge)
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
@@ -116,14 +98,8 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, p auth.Principal
 			return
 		}
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u, err := decode(body, item)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, u, ok := decodeBody(s, w, r, func(body []byte) (engine.Update, error) { return decode(body, item) })
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
@@ -177,14 +153,8 @@ func (s *Server) handleItemsPatch(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	updates, err := decodeBatch(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, updates, ok := decodeBody(s, w, r, decodeBatch)
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
@@ -205,14 +175,8 @@ func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, p auth.P
 }
 
 func (s *Server) handleSalePut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	sale, err := decodeSale(body, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
+	body, sale, ok := decodeBody(s, w, r, func(body []byte) (cart.Sale, error) { return decodeSale(body, r.PathValue("id")) })
+	if !ok {
 		return
 	}
 	// The sale's state is shown as of the write: the instant it was stored.
@@ -235,14 +199,8 @@ func (s *Server) handleSaleGet(w http.ResponseWriter, r *http.Request, p auth.Pr
 }
 
 func (s *Server) handleProductPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	prod, err := decodeProduct(body, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
+	body, prod, ok := decodeBody(s, w, r, func(body []byte) (cart.Product, error) { return decodeProduct(body, r.PathValue("id")) })
+	if !ok {
 		return
 	}
 	render := func(result any) engine.Response {
@@ -277,14 +235,8 @@ func (s *Server) handleInventoryPatch(w http.ResponseWriter, r *http.Request, p 
 }
 
 func (s *Server) inventoryWrite(w http.ResponseWriter, r *http.Request, p auth.Principal, relative bool) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ch, err := decodeInventory(body, relative)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, ch, ok := decodeBody(s, w, r, func(body []byte) (engine.StockChange, error) { return decodeInventory(body, relative) })
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, stockResponse, func(opt engine.Options) (any, error) {
@@ -311,14 +263,8 @@ func (s *Server) handleSettingsGet(w http.ResponseWriter, r *http.Request, p aut
 }
 
 func (s *Server) handleSettingsPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	u, err := decodeSettings(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, u, ok := decodeBody(s, w, r, decodeSettings)
+	if !ok {
 		return
 	}
 	render := func(result any) engine.Response {
@@ -330,14 +276,8 @@ func (s *Server) handleSettingsPut(w http.ResponseWriter, r *http.Request, p aut
 }
 
 func (s *Server) handleTokenCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ttl, err := decodeTokenRequest(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	_, ttl, ok := decodeBody(s, w, r, decodeTokenRequest)
+	if !ok {
 		return
 	}
 	secret, t, err := s.eng.IssueToken(r.Context(), p, r.PathValue("customer_id"), time.Duration(ttl)*time.Second)

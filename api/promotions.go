@@ -178,14 +178,8 @@ func decodeCoupon(body []byte) (string, error) {
 }
 
 func (s *Server) handlePromotionPut(w http.ResponseWriter, r *http.Request, p auth.Principal) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	promo, err := decodePromotion(body, r.PathValue("code"))
-	if err != nil {
-		s.writeError(w, r, err)
+	body, promo, ok := decodeBody(s, w, r, func(body []byte) (cart.Promotion, error) { return decodePromotion(body, r.PathValue("code")) })
+	if !ok {
 		return
 	}
 	render := func(result any) engine.Response {
@@ -218,14 +212,8 @@ func (s *Server) handleCouponApply(w http.ResponseWriter, r *http.Request, p aut
 		s.writeError(w, r, err)
 		return
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	code, err := decodeCoupon(body)
-	if err != nil {
-		s.writeError(w, r, err)
+	body, code, ok := decodeBody(s, w, r, decodeCoupon)
+	if !ok {
 		return
 	}
 	s.mutate(w, r, p, body, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {

@@ -171,6 +171,20 @@ func bearer(header string) (string, bool) {
 	return secret, secret != ""
 }
 
+// decodeBody reads the request body (readBody) and decodes it, answering the client itself when
+// either fails: then ok is false and the handler has nothing left to do.
+func decodeBody[T any](s *Server, w http.ResponseWriter, r *http.Request, decode func(body []byte) (T, error)) (body []byte, v T, ok bool) {
+	body, err := s.readBody(w, r)
+	if err == nil {
+		v, err = decode(body)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return nil, v, false
+	}
+	return body, v, true
+}
+
 // readBody reads a request body up to the limit. A non-empty body must be JSON.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
