@@ -11,6 +11,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/productjson"
 )
 
 // decodeJSON decodes one JSON object into dst, strictly: unknown fields, trailing data and
@@ -347,52 +348,19 @@ func inChange(i int, err error) error {
 	return &named
 }
 
-type productRequest struct {
-	ID          *string          `json:"id"`
-	Name        string           `json:"name"`
-	Brand       string           `json:"brand"`
-	Category    string           `json:"category"`
-	Description string           `json:"description"`
-	ImageURL    string           `json:"image_url"`
-	TaxCode     string           `json:"tax_code"`
-	Variants    []variantRequest `json:"variants"`
-}
-
-type variantRequest struct {
-	ID          string           `json:"id"`
-	SKU         string           `json:"sku"`
-	Name        string           `json:"name"`
-	Options     []cart.Option    `json:"options"`
-	Price       map[string]int64 `json:"price"`
-	RetailPrice map[string]int64 `json:"retail_price"`
-	Tiers       []cart.Tier      `json:"tiers"`
-	TaxRate     int64            `json:"tax_rate"`
-	WeightGrams int64            `json:"weight_grams"`
-	Active      *bool            `json:"active"`
-	Returnable  *bool            `json:"returnable"`
-	SaleID      *string          `json:"sale_id"`
-}
-
 // decodeProduct reads PUT /v1/products/{id}. The path names the product; an id in the body
 // must agree. active and returnable default to true.
 func decodeProduct(body []byte, id string) (cart.Product, error) {
-	var req productRequest
+	var req productjson.Product
 	if err := decodeJSON(body, &req); err != nil {
 		return cart.Product{}, err
 	}
 	if req.ID != nil && *req.ID != id {
 		return cart.Product{}, cart.InvalidField("id_mismatch", "id", "the body's id %q differs from the path's %q", *req.ID, id)
 	}
-	p := cart.Product{ID: id, Name: req.Name, Brand: req.Brand, Category: req.Category, Description: req.Description,
-		ImageURL: req.ImageURL, TaxCode: req.TaxCode}
+	p := req.Cart(id)
 	for _, v := range req.Variants {
-		cv := cart.Variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Options: v.Options, Prices: v.Price, RetailPrices: v.RetailPrice,
-			Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams, Active: v.Active == nil || *v.Active,
-			Returnable: v.Returnable == nil || *v.Returnable}
-		if v.SaleID != nil {
-			cv.SaleID = *v.SaleID
-		}
-		p.Variants = append(p.Variants, cv)
+		p.Variants = append(p.Variants, v.Cart())
 	}
 	return p, nil
 }

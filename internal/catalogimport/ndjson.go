@@ -11,6 +11,7 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/productjson"
 )
 
 // MaxLine bounds one NDJSON line (a product with 500 variants fits with room); a longer line
@@ -25,31 +26,15 @@ type (
 	ndjsonType struct {
 		Type *string `json:"type"`
 	}
+	// ndjsonProduct's Variants shadow those of the embedded body, adding on_hand.
 	ndjsonProduct struct {
-		Type        string          `json:"type"`
-		ID          *string         `json:"id"`
-		Name        string          `json:"name"`
-		Brand       string          `json:"brand"`
-		Category    string          `json:"category"`
-		Description string          `json:"description"`
-		ImageURL    string          `json:"image_url"`
-		TaxCode     string          `json:"tax_code"`
-		Variants    []ndjsonVariant `json:"variants"`
+		Type string `json:"type"`
+		productjson.Product
+		Variants []ndjsonVariant `json:"variants"`
 	}
 	ndjsonVariant struct {
-		ID          string           `json:"id"`
-		SKU         string           `json:"sku"`
-		Name        string           `json:"name"`
-		Options     []cart.Option    `json:"options"`
-		Price       map[string]int64 `json:"price"`
-		RetailPrice map[string]int64 `json:"retail_price"`
-		Tiers       []cart.Tier      `json:"tiers"`
-		TaxRate     int64            `json:"tax_rate"`
-		WeightGrams int64            `json:"weight_grams"`
-		Active      *bool            `json:"active"`
-		Returnable  *bool            `json:"returnable"`
-		SaleID      *string          `json:"sale_id"`
-		OnHand      *int64           `json:"on_hand"`
+		productjson.Variant
+		OnHand *int64 `json:"on_hand"`
 	}
 	ndjsonStock struct {
 		Type   string  `json:"type"`
@@ -155,17 +140,10 @@ func productUnit(req ndjsonProduct, line int) unit {
 	if req.ID == nil {
 		return badUnit(line, "missing_field", "id is required")
 	}
-	p := cart.Product{ID: *req.ID, Name: req.Name, Brand: req.Brand, Category: req.Category,
-		Description: req.Description, ImageURL: req.ImageURL, TaxCode: req.TaxCode}
+	p := req.Product.Cart(*req.ID)
 	var stock []engine.StockLevel
 	for _, v := range req.Variants {
-		cv := cart.Variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Options: v.Options, Prices: v.Price,
-			RetailPrices: v.RetailPrice, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
-			Active: v.Active == nil || *v.Active, Returnable: v.Returnable == nil || *v.Returnable}
-		if v.SaleID != nil {
-			cv.SaleID = *v.SaleID
-		}
-		p.Variants = append(p.Variants, cv)
+		p.Variants = append(p.Variants, v.Cart())
 		if v.OnHand != nil {
 			stock = append(stock, engine.StockLevel{SKU: v.SKU, OnHand: *v.OnHand})
 		}
