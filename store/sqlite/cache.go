@@ -68,7 +68,7 @@ func newWriteCache() *writeCache {
 	return c
 }
 
-// reset empties the cache, not undoably: begin uses it between groups, dropAll within one.
+// reset empties the cache, not undoably: begin uses it between groups.
 func (c *writeCache) reset() {
 	c.settings = nil
 	c.carts = map[int64]cart.Cart{}
@@ -284,18 +284,6 @@ func (c *writeCache) dropPromotions() {
 	c.auto, c.autoLoaded = nil, false
 	c.undo = append(c.undo, func() { c.auto, c.autoLoaded = oldAuto, oldLoaded })
 	swap(c, &c.coupons)
-}
-
-// dropAll forgets everything, undoably: for writes whose effects on cached rows are not
-// mirrored one by one.
-func (c *writeCache) dropAll() {
-	old := *c
-	c.reset()
-	c.undo = append(c.undo, func() {
-		undo := c.undo
-		*c = old
-		c.undo = undo
-	})
 }
 
 // autoAt filters the cached automatic promotions as qAutoPromotions does.
