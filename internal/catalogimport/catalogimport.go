@@ -15,6 +15,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -277,20 +278,11 @@ func rejectedLines(u unit, errs []LineError) []LineError {
 			Message: fmt.Sprintf("not imported: its product is refused for line %d (%s)", first.Line, first.Message)})
 	}
 	for _, e := range errs {
-		if !containsLine(u.lines, e.Line) {
+		if !slices.Contains(u.lines, e.Line) {
 			out = append(out, e) // an error placed off the unit's lines: still reported
 		}
 	}
 	return out
-}
-
-func containsLine(lines []int, line int) bool {
-	for _, l := range lines {
-		if l == line {
-			return true
-		}
-	}
-	return false
 }
 
 // countingReader notes whether anything but white space was read, so that an empty upload

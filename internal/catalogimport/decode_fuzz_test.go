@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/cartd/cartd/cart"
@@ -123,7 +124,7 @@ func checkDecoder(t *testing.T, dec decoder, data []byte) {
 			t.Fatalf("a unit with neither errors nor a row: %+v", u)
 		}
 		for _, e := range u.errs {
-			if !containsLine(u.lines, e.Line) || e.Code == "" || e.Message == "" {
+			if !slices.Contains(u.lines, e.Line) || e.Code == "" || e.Message == "" {
 				t.Fatalf("error %+v off the unit's lines %v, or without code and message", e, u.lines)
 			}
 		}

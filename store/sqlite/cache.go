@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
-	"github.com/cartd/cartd/store/internal/column"
 )
 
 // The writer's cache.
@@ -306,16 +305,13 @@ func stored(t time.Time) time.Time {
 	return fromMicros(micros(t))
 }
 
-// storedJSON is client JSON as it reads back from storage: empty is NULL, which reads as nil.
+// storedJSON is client JSON as it reads back from storage (column.JSONText, column.RawJSON):
+// empty is NULL, which reads as nil.
 func storedJSON(m []byte) []byte {
-	return column.RawJSON(bytesOf(column.JSONText(m)))
-}
-
-func bytesOf(v any) []byte {
-	if s, ok := v.(string); ok {
-		return []byte(s)
+	if len(m) == 0 {
+		return nil
 	}
-	return nil
+	return m
 }
 
 func storedItem(it cart.Item) cart.Item {

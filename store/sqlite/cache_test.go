@@ -58,7 +58,7 @@ func (f cacheFixture) change(ctx context.Context, tx store.Tx, r *rand.Rand) err
 	}
 	now := tx.Now()
 	for range 1 + r.IntN(3) {
-		switch op := r.IntN(10); {
+		switch op := r.IntN(12); {
 		case op < 3 || len(lines) == 0: // a new line
 			sku := f.skus[r.IntN(len(f.skus))]
 			v, _, err := tx.VariantBySKU(ctx, sku)
@@ -105,6 +105,40 @@ func (f cacheFixture) change(ctx context.Context, tx store.Tx, r *rand.Rand) err
 				}
 			} else if err := tx.RemoveCoupon(ctx, cartNum, "CODE"); err != nil && cart.ErrorCode(err) != cart.NotFound {
 				return err
+			}
+		case op < 10: // settings, read back through JSON
+			st, err := tx.Settings(ctx)
+			if err != nil {
+				return err
+			}
+			st.MaxQuantityPerItem, st.UpdatedAt = 10+r.Int64N(90), now
+			if err := tx.PutSettings(ctx, st); err != nil {
+				return err
+			}
+		case op < 11: // a cart that comes and goes within the call, its lines read in between
+			tmp := cart.Cart{Currency: "USD", Status: cart.StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now, LastActivity: now}
+			if err := tx.InsertCart(ctx, &tmp); err != nil {
+				return err
+			}
+			v, _, err := tx.VariantBySKU(ctx, f.skus[r.IntN(len(f.skus))])
+			if err != nil {
+				return err
+			}
+			it := cart.Item{CartNum: tmp.Num, VariantNum: v.Num, Quantity: 1, CreatedAt: now, UpdatedAt: now}
+			if err := tx.InsertItem(ctx, &it); err != nil {
+				return err
+			}
+			if got, err := tx.Lines(ctx, tmp.Num); err != nil || len(got) != 1 {
+				return fmt.Errorf("a new cart's lines: %d, %v", len(got), err)
+			}
+			if err := tx.DeleteCart(ctx, tmp.Num); err != nil {
+				return err
+			}
+			if _, err := tx.Cart(ctx, tmp.Num); cart.ErrorCode(err) != cart.NotFound {
+				return fmt.Errorf("a deleted cart reads back: %v", err)
+			}
+			if got, err := tx.Lines(ctx, tmp.Num); err != nil || len(got) != 0 {
+				return fmt.Errorf("a deleted cart's lines: %d, %v", len(got), err)
 			}
 		default:
 			if r.IntN(4) == 0 { // a catalog write: every variant read again

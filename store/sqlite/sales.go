@@ -38,11 +38,11 @@ const qSale = `SELECT ` + saleColumns + ` FROM sales sa WHERE sa.id = ?`
 
 // Sale reads a sale by its id.
 func (t *txn) Sale(ctx context.Context, id string) (cart.Sale, error) {
-	notFound := cart.Errorf(cart.NotFound, "sale_not_found", "sale %q not found", id)
+	notFound := func() error { return cart.Errorf(cart.NotFound, "sale_not_found", "sale %q not found", id) }
 	if t.c != nil {
 		if s, ok := t.c.sales[id]; ok {
 			if s.Num == 0 {
-				return cart.Sale{}, notFound
+				return cart.Sale{}, notFound()
 			}
 			return s, nil
 		}
@@ -53,7 +53,7 @@ func (t *txn) Sale(ctx context.Context, id string) (cart.Sale, error) {
 		if t.c != nil {
 			put(t.c, t.c.sales, id, cart.Sale{})
 		}
-		return cart.Sale{}, notFound
+		return cart.Sale{}, notFound()
 	}
 	if err != nil {
 		return cart.Sale{}, fmt.Errorf("sqlite: get sale: %w", dbErr(ctx, err))
