@@ -95,7 +95,7 @@ func (f *failedStatement) Error() string { return f.err.Error() }
 // importBatch runs one transaction over the rows not refused yet.
 func (e *Engine) importBatch(ctx context.Context, rows []ImportRow, refused []ImportResult) ([]ImportResult, error) {
 	var out []ImportResult
-	err := e.st.Write(ctx, func(tx store.Tx) error {
+	err := e.observedWrite(ctx, func(tx store.Tx) error {
 		// Write may run this function again: start from the checks' results every time.
 		out = slices.Clone(refused)
 		for i, row := range rows {

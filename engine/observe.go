@@ -51,10 +51,11 @@ const (
 	ReleaseExpired      ReleaseReason = "expired"       // the reservation lapsed (sweeper, the cart's next write, or a cart short of the SKU)
 	ReleaseUnavailable  ReleaseReason = "unavailable"   // the line can no longer be bought
 	ReleaseStockLowered ReleaseReason = "stock_lowered" // the shop lowered on_hand below what carts held
+	ReleaseAbandoned    ReleaseReason = "abandoned"     // housekeeping purged the guest cart holding it
 )
 
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
-var ReleaseReasons = []ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered}
+var ReleaseReasons = releaseIndex[:]
 
 // observedTx is a transaction whose releases are tallied, to be reported once it commits. A
 // store may run a transaction's closure more than once (PostgreSQL retries); each run starts
@@ -64,7 +65,7 @@ type observedTx struct {
 	released [len(releaseIndex)]int64
 }
 
-var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered}
+var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
 
 // noteRelease tallies units released in tx for reason; nothing when tx is not observed.
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {

@@ -158,6 +158,25 @@ func TestObserverSeesOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, want{quantity: map[engine.QuantityOutcome]int{engine.QuantityRemoved: 1}}},
+		{"an import lowering on_hand below what carts hold releases as stock_lowered", func(t *testing.T) {
+			f.setStock(t, "A", 5)
+			f.mustSet(t, a, "A", 4)
+			res, err := f.eng.ImportCatalog(t.Context(), f.admin, []engine.ImportRow{{Stock: []engine.StockLevel{{SKU: "A", OnHand: 1}}}})
+			if err != nil || len(res) != 1 || res[0].Err != nil {
+				t.Fatalf("import: %+v, %v", res, err)
+			}
+		}, want{quantity: map[engine.QuantityOutcome]int{engine.QuantitySet: 1},
+			released: map[engine.ReleaseReason]int64{engine.ReleaseStockLowered: 3}}},
+		{"purging abandoned guest carts releases what they held as abandoned", func(t *testing.T) {
+			f.setStock(t, "A", 5)
+			c := f.open(t)
+			f.mustSet(t, c, "A", 2)
+			f.clock.Advance(48 * time.Hour)
+			if n, err := f.eng.PurgeAbandonedCarts(t.Context(), 24*time.Hour); err != nil || n == 0 {
+				t.Fatalf("purged %d carts, %v; want some", n, err)
+			}
+		}, want{quantity: map[engine.QuantityOutcome]int{engine.QuantitySet: 1},
+			released: map[engine.ReleaseReason]int64{engine.ReleaseAbandoned: 3}}}, // c's 2 and a's 1: both guest carts, idle
 	} {
 		t.Run(step.name, func(t *testing.T) {
 			step.do(t)

@@ -48,7 +48,7 @@ func (e *Engine) PurgeAbandonedCarts(ctx context.Context, idle time.Duration) (i
 	total := 0
 	for {
 		var found, purged int
-		err := e.st.Write(ctx, func(tx store.Tx) error {
+		err := e.observedWrite(ctx, func(tx store.Tx) error {
 			now := tx.Now()
 			nums, err := tx.AbandonedCarts(ctx, now.Add(-idle), now, cartPurgeBatch)
 			if err != nil {
@@ -108,6 +108,7 @@ func (e *Engine) purgeCarts(ctx context.Context, tx store.Tx, nums []int64, befo
 		st.SKU = sku
 		version := st.Version
 		for ; i < len(held) && held[i].Variant.SKU == sku; i++ {
+			noteRelease(tx, ReleaseAbandoned, held[i].Item.ReservedQuantity)
 			e.release(ctx, &st, &held[i].Item, now)
 		}
 		st.Version = version + 1 // one write of the row

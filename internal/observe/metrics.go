@@ -102,7 +102,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	released := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: MetricReservationsRelease,
-		Help: "Units of stock given back by lines that held them, by reason: expired (the reservation lapsed), unavailable (the line can no longer be bought), stock_lowered (on_hand set below what carts held). A line's own quantity change is not counted.",
+		Help: "Units of stock given back by lines that held them, by reason: expired (the reservation lapsed), unavailable (the line can no longer be bought), stock_lowered (on_hand set below what carts held), abandoned (housekeeping purged the guest cart). A line's own quantity change is not counted.",
 	}, []string{"reason"})
 	for _, r := range engine.ReleaseReasons {
 		m.released[r] = released.WithLabelValues(string(r))
