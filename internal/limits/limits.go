@@ -6,21 +6,24 @@
 // A request is charged to one bucket, chosen without reading the store (the limit runs
 // before authentication, so that a flood costs no database work):
 //
-//   - an API key (sk_...) to the bucket of its SHA-256 digest, under Config.Key;
+//   - an API key (sk_...) to the bucket of its keyed hash, under Config.Key;
 //   - a customer token (ct_...) or a storefront session (ss_...) likewise, under
 //     Config.Customer: one shopper;
 //   - anything else (no credential, or one that is not shaped like a cartd secret) to the
 //     bucket of the client's address, under Config.Anonymous. IPv6 addresses count per /64,
 //     the block one subscriber gets.
 //
-// Only digests are kept, never a secret. Buckets live in a sharded map bounded per class
-// (Config.MaxBuckets): a bucket that has filled up again is indistinguishable from a new one,
+// Only keyed 128-bit hashes of credentials are kept, never a secret: not SHA-256, which the
+// engine computes once more to authenticate, since a bucket needs no more than a hash an
+// outsider cannot aim at (seeds chosen at start). Buckets live in a sharded map bounded per
+// class (Config.MaxBuckets): a bucket that has filled up again is indistinguishable from a new one,
 // so it is dropped first; when every bucket of a shard is busy (a flood of made-up
 // credentials), arbitrary ones are dropped, which at worst gives their owners a fresh burst.
 package limits
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/maphash"
 	"math"
 	"net/http"
@@ -84,6 +87,7 @@ type Guard struct {
 	maxBody                  int64
 	ipHeader                 string
 	now                      func() time.Time
+	seeds                    [2]maphash.Seed // of credentials' bucket keys
 }
 
 // New returns a Guard for cfg.
@@ -102,6 +106,7 @@ func New(cfg Config) *Guard {
 		maxBody:     cfg.MaxBody,
 		ipHeader:    http.CanonicalHeaderKey(cfg.ClientIPHeader),
 		now:         cfg.Now,
+		seeds:       [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 	}
 }
 
@@ -228,7 +233,7 @@ const (
 	maxSecretLen = 256
 )
 
-// bucketOf names the bucket of a request: its credential's class and digest, or its
+// bucketOf names the bucket of a request: its credential's class and keyed hash, or its
 // address. ok is false when the address cannot be read (a request served over a pipe).
 func (g *Guard) bucketOf(r *http.Request, credential string) (*table, key, bool) {
 	if len(credential) >= minSecretLen && len(credential) <= maxSecretLen {
@@ -240,7 +245,10 @@ func (g *Guard) bucketOf(r *http.Request, credential string) (*table, key, bool)
 			t = g.customer
 		}
 		if t != nil {
-			return t, key(auth.Hash(credential)), true
+			var k key
+			binary.LittleEndian.PutUint64(k[0:8], maphash.String(g.seeds[0], credential))
+			binary.LittleEndian.PutUint64(k[8:16], maphash.String(g.seeds[1], credential))
+			return t, k, true
 		}
 	}
 	addr, ok := g.clientAddr(r)
@@ -276,7 +284,7 @@ func (g *Guard) clientAddr(r *http.Request) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), true
 }
 
-// key names a bucket: a credential's SHA-256 digest, or an address.
+// key names a bucket: a credential's keyed 128-bit hash, or an address.
 type key [32]byte
 
 // shards splits a table's map so that requests of different principals rarely meet on a
