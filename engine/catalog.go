@@ -21,6 +21,12 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // MaxVariants bounds one product's variants, so one PUT cannot become an unbounded write.
 const MaxVariants = 500
 
+// maxSKULen bounds a SKU, wherever one is named (a variant, a stock write, an import row).
+const maxSKULen = 64
+
+// skuLengthOK reports whether a SKU has 1 to maxSKULen bytes.
+func skuLengthOK(sku string) bool { return sku != "" && len(sku) <= maxSKULen }
+
 // PutProduct creates or replaces a product with its variants (scope catalog:write).
 func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Product, opt Options) (cart.Product, error) {
 	if err := require(p, auth.CatalogWrite); err != nil {
@@ -94,7 +100,7 @@ func validateProduct(p *cart.Product) error {
 			bad(f+"id", "id %q appears twice", v.ID)
 		}
 		ids[v.ID] = true
-		if v.SKU == "" || len(v.SKU) > 64 || strings.ContainsFunc(v.SKU, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		if !skuLengthOK(v.SKU) || strings.ContainsFunc(v.SKU, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			bad(f+"sku", "sku must be 1 to 64 characters without spaces")
 		} else if skus[v.SKU] {
 			bad(f+"sku", "sku %q appears twice", v.SKU)
@@ -178,7 +184,7 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 	if err := require(p, auth.CatalogWrite); err != nil {
 		return cart.Stock{}, err
 	}
-	if sku == "" || len(sku) > 64 {
+	if !skuLengthOK(sku) {
 		return cart.Stock{}, cart.InvalidField("invalid_sku", "sku", "sku must be 1 to 64 characters")
 	}
 	if (ch.OnHand == nil) == (ch.OnHandDelta == nil) {

@@ -142,7 +142,7 @@ func checkImportRow(row ImportRow) (ImportRow, error) {
 	for i, s := range row.Stock {
 		f := fmt.Sprintf("stock[%d].", i)
 		switch {
-		case s.SKU == "" || len(s.SKU) > 64:
+		case !skuLengthOK(s.SKU):
 			return row, cart.InvalidField("invalid_sku", f+"sku", "sku must be 1 to 64 characters")
 		case seen[s.SKU]:
 			return row, cart.InvalidField("duplicate_sku", f+"sku", "the row sets the stock of %s twice", s.SKU)
