@@ -147,8 +147,8 @@ type principalHandler func(w http.ResponseWriter, r *http.Request, p auth.Princi
 // authed resolves the Bearer credential before h runs. Scopes are the engine's to check.
 func (s *Server) authed(h principalHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		secret, ok := bearer(r.Header.Get("Authorization"))
-		if !ok {
+		secret := limits.Bearer(r)
+		if secret == "" {
 			s.writeError(w, r, cart.Errorf(cart.Unauthorized, "missing_credentials", "send Authorization: Bearer <API key or customer token>"))
 			return
 		}
@@ -160,15 +160,6 @@ func (s *Server) authed(h principalHandler) http.HandlerFunc {
 		reqinfo.SetPrincipal(r.Context(), p)
 		h(w, r, p)
 	}
-}
-
-func bearer(header string) (string, bool) {
-	scheme, secret, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	secret = strings.TrimSpace(secret)
-	return secret, secret != ""
 }
 
 // decodeBody reads the request body (readBody) and decodes it, answering the client itself when

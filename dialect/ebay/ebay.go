@@ -172,9 +172,8 @@ func (h *Handler) handleUpdateQuantity(w http.ResponseWriter, r *http.Request) {
 
 // authenticate resolves the Bearer token. Scopes are the engine's to check.
 func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
-	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	secret = strings.TrimSpace(secret)
-	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+	secret := limits.Bearer(r)
+	if secret == "" {
 		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer token")
 	}
 	p, err := h.eng.Authenticate(r.Context(), secret)
