@@ -5,59 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"strings"
 	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/productjson"
+	"github.com/cartd/cartd/internal/strictjson"
 )
 
 // decodeJSON decodes one JSON object into dst, strictly: unknown fields, trailing data and
 // values of the wrong type or out of range are errors a client can act on. Syntax errors
 // are Malformed (400); well-formed JSON with bad values is Invalid (422).
 func decodeJSON(body []byte, dst any) error {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return cart.Errorf(cart.Malformed, "malformed_body", "the request body is empty; send a JSON object")
-	}
-	// encoding/json decodes null into a struct as if it were {}; a body must be an object.
-	if trimmed[0] != '{' {
-		return cart.Errorf(cart.Malformed, "malformed_body", "the request body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
-	if err == nil {
-		if _, tokErr := dec.Token(); tokErr != io.EOF {
-			return cart.Errorf(cart.Malformed, "malformed_body", "the request body holds more than one JSON value")
-		}
-		return nil
-	}
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return cart.Errorf(cart.Malformed, "malformed_body", "the request body is not valid JSON: %v", err)
-	case errors.As(err, &typeErr) && typeErr.Field == "":
-		return cart.Errorf(cart.Malformed, "malformed_body", "the request body must be a JSON object")
-	case errors.As(err, &typeErr):
-		want := typeErr.Type.String()
-		switch want {
-		case "int64", "*int64":
-			want = "an integer between -9223372036854775808 and 9223372036854775807"
-		case "string", "*string":
-			want = "a string"
-		case "bool", "*bool":
-			want = "true or false"
-		}
-		return cart.InvalidField("invalid_type", typeErr.Field, "%s must be %s, not %s", typeErr.Field, want, typeErr.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
-	}
-	return cart.Errorf(cart.Malformed, "malformed_body", "the request body could not be read: %v", err)
+	return strictjson.Decode(body, dst, "the request body", "malformed_body")
 }
 
 // metadataOf turns a request's metadata into the engine's: absent stays nil (unchanged), null

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/productjson"
+	"github.com/cartd/cartd/internal/strictjson"
 )
 
 // MaxLine bounds one NDJSON line (a product with 500 variants fits with room); a longer line
@@ -107,20 +107,20 @@ func decodeNDJSONLine(raw []byte, line int) unit {
 	}
 	var t ndjsonType
 	if err := json.Unmarshal(raw, &t); err != nil {
-		return errUnit(line, jsonError(err))
+		return errUnit(line, strictjson.Explain(err, "the line", "malformed_row"))
 	}
 	switch {
 	case t.Type == nil:
 		return badUnit(line, "missing_field", `type is required: "product" or "stock"`)
 	case *t.Type == "product":
 		var req ndjsonProduct
-		if err := decodeStrict(raw, &req); err != nil {
+		if err := strictjson.Decode(raw, &req, "the line", "malformed_row"); err != nil {
 			return errUnit(line, err)
 		}
 		return productUnit(req, line)
 	case *t.Type == "stock":
 		var req ndjsonStock
-		if err := decodeStrict(raw, &req); err != nil {
+		if err := strictjson.Decode(raw, &req, "the line", "malformed_row"); err != nil {
 			return errUnit(line, err)
 		}
 		switch {
@@ -149,47 +149,6 @@ func productUnit(req ndjsonProduct, line int) unit {
 		}
 	}
 	return unit{lines: []int{line}, row: engine.ImportRow{Product: &p, Stock: stock}}
-}
-
-// decodeStrict decodes one JSON object: unknown fields, trailing data and values of the wrong
-// type are errors, worded as the native API words them.
-func decodeStrict(raw []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return cart.Errorf(cart.Malformed, "malformed_row", "the line holds more than one JSON value")
-	}
-	return nil
-}
-
-// jsonError words a decoding error for the line it is reported on.
-func jsonError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-		return cart.Errorf(cart.Malformed, "malformed_row", "the line is not valid JSON: %v", err)
-	case errors.As(err, &typeErr) && typeErr.Field != "":
-		want := typeErr.Type.String()
-		switch want {
-		case "int64", "*int64":
-			want = "an integer between -9223372036854775808 and 9223372036854775807"
-		case "string", "*string":
-			want = "a string"
-		case "bool", "*bool":
-			want = "true or false"
-		}
-		return cart.InvalidField("invalid_type", typeErr.Field, "%s must be %s, not %s", typeErr.Field, want, typeErr.Value)
-	case errors.As(err, &typeErr):
-		return cart.Errorf(cart.Malformed, "malformed_row", "the line must be a JSON object")
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
-	}
-	return cart.Errorf(cart.Malformed, "malformed_row", "the line could not be read: %v", err)
 }
 
 func badUnit(line int, code, format string, args ...any) unit {
