@@ -197,10 +197,12 @@ func isJSON(contentType string) bool {
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
 
-// options reads the preconditions of a mutating call. An If-Match that names no version of
-// ours can match nothing, so it fails the precondition (RFC 9110 §13.1.1).
+// options reads the preconditions of a mutating call, and whether it prefers a minimal
+// answer (every call answering with a cart renders it by changeResponse, which then shows
+// no more than engine.Options.Minimal promises). An If-Match that names no version of ours
+// can match nothing, so it fails the precondition (RFC 9110 §13.1.1).
 func options(r *http.Request) engine.Options {
-	var opt engine.Options
+	opt := engine.Options{Minimal: preferredReturn(r.Header) == "minimal"}
 	im := strings.TrimSpace(r.Header.Get("If-Match"))
 	if im == "" || im == "*" {
 		return opt

@@ -96,4 +96,8 @@ type View struct {
 	ChangedItems []int64
 	RemovedItems []int64
 	At           time.Time
+	// Partial says Lines, ExpiredLines and Unavailable hold only the lines a call changed
+	// and those its messages are about, not the whole cart: the answer to a call that asked
+	// for no more (engine.Options.Minimal). The totals are the whole cart's.
+	Partial bool
 }

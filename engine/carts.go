@@ -130,6 +130,10 @@ type Options struct {
 	IfMatch *int64
 	// Idempotency, when set, applies the call at most once per key (see Engine.write).
 	Idempotency *Idempotency
+	// Minimal says the caller shows only what a cart call changed (Prefer: return=minimal):
+	// the cart's version, totals and messages and the lines the call changed. The View may
+	// then hold only those lines and the lines its messages are about (View.Partial).
+	Minimal bool
 }
 
 // RemoveItem removes one line (scope carts:write).
@@ -268,20 +272,29 @@ func validMetadata(m json.RawMessage) error {
 
 // loadCart reads a cart the principal may see, with the settings and its lines.
 func loadCart(ctx context.Context, tx store.ReadTx, p auth.Principal, num int64) (cart.Settings, cart.Cart, []cart.Line, error) {
-	s, err := tx.Settings(ctx)
-	if err != nil {
-		return s, cart.Cart{}, nil, err
-	}
-	c, err := tx.Cart(ctx, num)
+	s, c, err := loadCartRow(ctx, tx, p, num)
 	if err != nil {
 		return s, c, nil, err
 	}
-	if p.IsCustomer() && c.CustomerID != p.CustomerID {
-		// Not 403: a customer must not learn which cart numbers exist.
-		return s, cart.Cart{}, nil, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %d", num)
-	}
 	lines, err := tx.Lines(ctx, num)
 	return s, c, lines, err
+}
+
+// loadCartRow reads a cart the principal may see, without its lines, and the settings.
+func loadCartRow(ctx context.Context, tx store.ReadTx, p auth.Principal, num int64) (cart.Settings, cart.Cart, error) {
+	s, err := tx.Settings(ctx)
+	if err != nil {
+		return s, cart.Cart{}, err
+	}
+	c, err := tx.Cart(ctx, num)
+	if err != nil {
+		return s, c, err
+	}
+	if p.IsCustomer() && c.CustomerID != p.CustomerID {
+		// Not 403: a customer must not learn which cart numbers exist.
+		return s, cart.Cart{}, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %d", num)
+	}
+	return s, c, nil
 }
 
 // mutation is one write to one cart inside a transaction.
@@ -314,16 +327,38 @@ type mutation struct {
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
 // whole is one transaction. A failing fn's error carries the cart as it was, untouched, so
-// the client can recover without another read.
+// the client can recover without another read. A minimal call (Options.Minimal) works on the
+// memo the cart's last change left, when there is one that holds (memo.go).
 func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Options, fn func(*mutation) error) (cart.View, error) {
 	var view cart.View
 	err := e.write(ctx, opt, func() any { return view }, func(tx store.Tx) error {
-		s, c, lines, err := loadCart(ctx, tx, p, num)
+		s, c, err := loadCartRow(ctx, tx, p, num)
 		if err != nil {
 			return err
 		}
 		now := tx.Now()
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c}
+		var old *memo
+		if opt.Minimal && c.Status == cart.StatusActive {
+			o, err := m.offers()
+			if err != nil {
+				return err
+			}
+			if len(o.coupons)+len(o.auto) == 0 {
+				old = m.takeMemo()
+			}
+		}
+		if old != nil {
+			m.lines = old.lines
+		} else if m.lines, err = tx.Lines(ctx, num); err != nil {
+			return err
+		}
 		before := func(lines []cart.Line, err *cart.Error) error {
+			if old != nil {
+				if ferr := m.freshLines(lines); ferr != nil {
+					return ferr
+				}
+			}
 			if v, perr := e.price(ctx, tx, c, lines, s, now); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
@@ -331,26 +366,30 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return err
 		}
 		if opt.IfMatch != nil && *opt.IfMatch != c.Version {
-			return before(lines, cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
+			return before(m.lines, cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
 		}
 		if c.Status != cart.StatusActive {
-			return before(lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
+			return before(m.lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
-		unitsBefore := units(lines)
-		// The mutation owns the lines the store returned (a fresh slice): rather than copy a
-		// cart of up to a thousand lines on every change, it keeps the lines it changes as they
-		// were (mutation.keep), to rebuild the cart as it was should the call fail.
-		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, lines: lines}
-		if err := m.snapshot(); err != nil {
-			return err
-		}
-		if err := m.storePrices(); err != nil {
-			return err
-		}
-		// Stock a line may no longer hold goes back before the call's own changes, so that a
-		// lapsed line the call touches reserves again from what is free.
-		if err := m.releaseHeld(m.lapsed); err != nil {
-			return err
+		unitsBefore := units(m.lines)
+		// The mutation owns its lines (a fresh slice from the store, or a memo's): rather than
+		// copy a cart of up to a thousand lines on every change, it keeps the lines it changes
+		// as they were (mutation.keep), to rebuild the cart as it was should the call fail.
+		if old == nil {
+			// A memo's lines need none of this: their prices were stored and their lapsed
+			// reservations released by the change that left it, and neither the catalog nor
+			// the clock has moved them since.
+			if err := m.snapshot(); err != nil {
+				return err
+			}
+			if err := m.storePrices(); err != nil {
+				return err
+			}
+			// Stock a line may no longer hold goes back before the call's own changes, so that
+			// a lapsed line the call touches reserves again from what is free.
+			if err := m.releaseHeld(m.lapsed); err != nil {
+				return err
+			}
 		}
 		if err := fn(m); err != nil {
 			var ce *cart.Error
@@ -366,15 +405,34 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			m.cart.Version++
 			m.cart.UpdatedAt, m.cart.LastActivity = now, now
 		}
-		if view, err = m.price(); err != nil {
+		o, err := m.offers()
+		if err != nil {
+			return err
+		}
+		var figs []pricing.Figures
+		switch {
+		case old != nil && len(o.coupons)+len(o.auto) == 0:
+			view, figs, err = m.priceFromMemo(old)
+		case old != nil:
+			// The call brought the cart an offer (a coupon): every line is priced again.
+			if err = m.freshLines(m.lines); err == nil {
+				view, err = m.price()
+			}
+		default:
+			view, err = m.price()
+		}
+		if err != nil {
 			return err
 		}
 		view.Messages = append(m.messages, e.notices(view)...)
 		view.ChangedItems, view.RemovedItems = m.touched, m.removed
-		if !m.changed {
-			return nil
+		if m.changed {
+			if err := tx.UpdateCart(ctx, m.cart); err != nil {
+				return err
+			}
 		}
-		return tx.UpdateCart(ctx, m.cart)
+		m.keepMemo(&view, figs)
+		return nil
 	})
 	return view, err
 }

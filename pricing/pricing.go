@@ -118,52 +118,23 @@ func Price(in Input) (cart.View, error) {
 	frozen := c.Status == cart.StatusCompleted
 	for i := range lines {
 		l := &lines[i] // not a copy: a line is large, and carts hold up to a thousand
-		lv := cart.LineView{Line: *l}
-		lv.Available = l.Stock.Available()
-		if reserve {
-			lv.Available += l.Item.ReservedQuantity
+		lv, list, retail, e := lineView(l, c.Currency, now, reserve, frozen)
+		if e != nil {
+			return cart.View{}, e
 		}
-		lv.InventoryStatus = inventoryStatus(l, lv.Available, reserve)
-		if frozen {
-			lv.InventoryStatus = cart.InStock
-			if l.Item.Backorder {
-				lv.InventoryStatus = cart.Backordered
-			}
-		} else if lv.UnavailableReason = UnavailableAt(l, c.Currency, now); lv.UnavailableReason != "" {
-			lv.UnitPrice = l.Item.UnitPrice
+		switch list {
+		case ListUnavailable:
 			v.Unavailable = append(v.Unavailable, lv)
-			continue
-		}
-		unit, _ := UnitPrice(*l.Variant, c.Currency, l.Item.Quantity)
-		if frozen {
-			unit = l.Item.UnitPrice
-		}
-		lv.UnitPrice = unit
-		lv.RetailPrice = l.Variant.RetailPrices[c.Currency]
-		if !frozen && l.Item.Expired(now) {
-			// Out of the totals: what the shopper would get by touching the line again is
-			// what the shelf has now, as without reservations.
-			lv.Expired = true
-			lv.InventoryStatus = inventoryStatus(l, lv.Available, false)
+		case ListExpired:
 			acc(&v.Expired, l.Item.Quantity)
 			v.ExpiredLines = append(v.ExpiredLines, lv)
-			continue
+		default:
+			acc(&v.RetailTotal, retail)
+			acc(&v.Subtotal, lv.Subtotal)
+			acc(&v.ItemCount, l.Item.Quantity)
+			v.UniqueItemCount++
+			v.Lines = append(v.Lines, lv)
 		}
-		sub, e := money.Mul(unit, l.Item.Quantity)
-		if e != nil {
-			return cart.View{}, overflow()
-		}
-		lv.Subtotal = sub
-		retailUnit := max(lv.RetailPrice, unit)
-		retail, e := money.Mul(retailUnit, l.Item.Quantity)
-		if e != nil {
-			return cart.View{}, overflow()
-		}
-		acc(&v.RetailTotal, retail)
-		acc(&v.Subtotal, sub)
-		acc(&v.ItemCount, l.Item.Quantity)
-		v.UniqueItemCount++
-		v.Lines = append(v.Lines, lv)
 	}
 	if err != nil {
 		return cart.View{}, overflow()
@@ -197,6 +168,57 @@ func Price(in Input) (cart.View, error) {
 		return cart.View{}, overflow()
 	}
 	return v, nil
+}
+
+// List names the list of a cart.View a line goes in.
+type List uint8
+
+// The lists of a cart.View.
+const (
+	ListLines       List = iota // View.Lines: in the totals
+	ListExpired                 // View.ExpiredLines: its reservation lapsed
+	ListUnavailable             // View.Unavailable: it cannot be bought
+)
+
+// lineView prices one line on its own, as Price does before promotions and tax: its unit
+// price at its tier, subtotal, availability and status, and the list it goes in. retail is
+// the line's amount at its retail price (never below its unit price), for View.RetailTotal.
+func lineView(l *cart.Line, currency string, now time.Time, reserve, frozen bool) (lv cart.LineView, list List, retail int64, err error) {
+	lv = cart.LineView{Line: *l}
+	lv.Available = l.Stock.Available()
+	if reserve {
+		lv.Available += l.Item.ReservedQuantity
+	}
+	lv.InventoryStatus = inventoryStatus(l, lv.Available, reserve)
+	if frozen {
+		lv.InventoryStatus = cart.InStock
+		if l.Item.Backorder {
+			lv.InventoryStatus = cart.Backordered
+		}
+	} else if lv.UnavailableReason = UnavailableAt(l, currency, now); lv.UnavailableReason != "" {
+		lv.UnitPrice = l.Item.UnitPrice
+		return lv, ListUnavailable, 0, nil
+	}
+	unit, _ := UnitPrice(*l.Variant, currency, l.Item.Quantity)
+	if frozen {
+		unit = l.Item.UnitPrice
+	}
+	lv.UnitPrice = unit
+	lv.RetailPrice = l.Variant.RetailPrices[currency]
+	if !frozen && l.Item.Expired(now) {
+		// Out of the totals: what the shopper would get by touching the line again is
+		// what the shelf has now, as without reservations.
+		lv.Expired = true
+		lv.InventoryStatus = inventoryStatus(l, lv.Available, false)
+		return lv, ListExpired, 0, nil
+	}
+	if lv.Subtotal, err = money.Mul(unit, l.Item.Quantity); err != nil {
+		return lv, 0, 0, overflow()
+	}
+	if retail, err = money.Mul(max(lv.RetailPrice, unit), l.Item.Quantity); err != nil {
+		return lv, 0, 0, overflow()
+	}
+	return lv, ListLines, retail, nil
 }
 
 func overflow() error {

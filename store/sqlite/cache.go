@@ -44,6 +44,11 @@ type writeCache struct {
 	auto       []cart.Promotion
 	autoLoaded bool
 	coupons    map[int64][]cart.Coupon
+	// memos are what the engine left with carts (store.Tx.KeepMemo). A cart has one only while
+	// its item list is cached, so that every write of its items finds the cart to forget it
+	// by. memoLines adds up the sizes kept since the memos were last emptied.
+	memos     map[int64]any
+	memoLines int
 
 	undo []func()
 }
@@ -59,6 +64,7 @@ type variantEntry struct {
 const (
 	maxCachedItems = 500_000
 	maxCachedCarts = 200_000
+	maxMemoLines   = 200_000
 )
 
 func newWriteCache() *writeCache {
@@ -79,6 +85,7 @@ func (c *writeCache) reset() {
 	c.sales = map[string]cart.Sale{}
 	c.auto, c.autoLoaded = nil, false
 	c.coupons = map[int64][]cart.Coupon{}
+	c.memos, c.memoLines = map[int64]any{}, 0
 }
 
 const qDataVersion = `PRAGMA data_version`
@@ -96,6 +103,9 @@ func (c *writeCache) begin(ctx context.Context, t *txn) error {
 	if v != c.dataVersion || len(c.items) > maxCachedItems || len(c.carts) > maxCachedCarts {
 		c.reset()
 		c.dataVersion = v
+	}
+	if c.memoLines > maxMemoLines {
+		c.memos, c.memoLines = map[int64]any{}, 0
 	}
 	c.undo = c.undo[:0]
 	return nil
@@ -150,6 +160,23 @@ func swap[K comparable, V any](c *writeCache, m *map[K]V) {
 	}
 	*m = map[K]V{}
 	c.undo = append(c.undo, func() { *m = old })
+}
+
+// keepMemo and takeMemo serve store.Tx's KeepMemo and TakeMemo. Keeping is undone with the
+// rest of its call; taking is not: a taker may change what it took, so a rolled-back call
+// leaves the cart without a memo rather than with one that may no longer hold.
+func (c *writeCache) keepMemo(cartNum int64, v any, lines int) {
+	if _, listed := c.cartItems[cartNum]; !listed {
+		return
+	}
+	put(c, c.memos, cartNum, v)
+	c.memoLines += lines
+}
+
+func (c *writeCache) takeMemo(cartNum int64) any {
+	v := c.memos[cartNum]
+	delete(c.memos, cartNum)
+	return v
 }
 
 func (c *writeCache) putSettings(s cart.Settings) {
@@ -216,6 +243,7 @@ func (c *writeCache) putCart(k cart.Cart) {
 
 // updateCart mirrors UpdateCart, which leaves CreatedAt as it was.
 func (c *writeCache) updateCart(k cart.Cart) {
+	drop(c, c.memos, k.Num)
 	old, ok := c.carts[k.Num]
 	if !ok {
 		return
@@ -226,6 +254,7 @@ func (c *writeCache) updateCart(k cart.Cart) {
 
 // insertItem mirrors InsertItem; the item is cached only with its cart's list, which it joins.
 func (c *writeCache) insertItem(it cart.Item) {
+	drop(c, c.memos, it.CartNum)
 	nums, ok := c.cartItems[it.CartNum]
 	if !ok {
 		return
@@ -237,10 +266,12 @@ func (c *writeCache) insertItem(it cart.Item) {
 
 // updateItem mirrors UpdateItem, which leaves the cart, variant and CreatedAt as they were.
 func (c *writeCache) updateItem(it cart.Item) {
+	drop(c, c.memos, it.CartNum)
 	old, ok := c.items[it.Num]
 	if !ok {
 		return
 	}
+	drop(c, c.memos, old.CartNum)
 	it.CartNum, it.VariantNum, it.CreatedAt = old.CartNum, old.VariantNum, old.CreatedAt
 	put(c, c.items, it.Num, storedItem(it))
 }
@@ -251,12 +282,14 @@ func (c *writeCache) deleteItem(num int64) {
 		return
 	}
 	drop(c, c.items, num)
+	drop(c, c.memos, old.CartNum)
 	if nums, ok := c.cartItems[old.CartNum]; ok {
 		put(c, c.cartItems, old.CartNum, slices.DeleteFunc(slices.Clone(nums), func(n int64) bool { return n == num }))
 	}
 }
 
 func (c *writeCache) deleteItems(cartNum int64) {
+	drop(c, c.memos, cartNum)
 	for _, n := range c.cartItems[cartNum] {
 		drop(c, c.items, n)
 	}
@@ -272,6 +305,7 @@ func (c *writeCache) putStock(s cart.Stock) {
 // product write touches (its variants, their deleted flags, SKUs moving between products) are
 // easier to read again than to mirror.
 func (c *writeCache) dropCatalog() {
+	swap(c, &c.memos)
 	swap(c, &c.variants)
 	swap(c, &c.liveBySKU)
 	swap(c, &c.sales)
@@ -283,6 +317,7 @@ func (c *writeCache) dropPromotions() {
 	c.auto, c.autoLoaded = nil, false
 	c.undo = append(c.undo, func() { c.auto, c.autoLoaded = oldAuto, oldLoaded })
 	swap(c, &c.coupons)
+	swap(c, &c.memos)
 }
 
 // autoAt filters the cached automatic promotions as qAutoPromotions does.
