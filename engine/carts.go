@@ -349,16 +349,15 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 		}
 		if old != nil {
+			// The memo's lines with their stock as it is now: what tx.Lines would return.
 			m.lines = old.lines
+			if err := m.freshLines(m.lines); err != nil {
+				return err
+			}
 		} else if m.lines, err = tx.Lines(ctx, num); err != nil {
 			return err
 		}
 		before := func(lines []cart.Line, err *cart.Error) error {
-			if old != nil {
-				if ferr := m.freshLines(lines); ferr != nil {
-					return ferr
-				}
-			}
 			if v, perr := e.price(ctx, tx, c, lines, s, now); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
@@ -413,12 +412,9 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		switch {
 		case old != nil && len(o.coupons)+len(o.auto) == 0:
 			view, figs, err = m.priceFromMemo(old)
-		case old != nil:
-			// The call brought the cart an offer (a coupon): every line is priced again.
-			if err = m.freshLines(m.lines); err == nil {
-				view, err = m.price()
-			}
 		default:
+			// Without a memo, or with one but an offer the call brought (a coupon): every
+			// line is priced again.
 			view, err = m.price()
 		}
 		if err != nil {

@@ -86,11 +86,7 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, []pricing.Figures, error
 		if !figs[i].Notice && !slices.Contains(m.touched, n) {
 			continue
 		}
-		l := m.lines[i]
-		if err := m.freshStock(&l); err != nil {
-			return cart.View{}, nil, err
-		}
-		lv, f, err := pricing.Line(&l, m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
+		lv, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
 		if err != nil {
 			return cart.View{}, nil, err
 		}
@@ -152,23 +148,17 @@ func (m *mutation) refigure(old *memo) ([]pricing.Figures, error) {
 	return figs, nil
 }
 
-// freshStock reads a line's stock again: a memo's lines keep the stock they were read with.
-func (m *mutation) freshStock(l *cart.Line) error {
-	st, err := m.tx.Stock(m.ctx, l.Variant.SKU)
-	if err != nil {
-		return err
-	}
-	st.SKU = l.Variant.SKU
-	l.Stock = st
-	return nil
-}
-
-// freshLines reads the stock of every line again, for a whole view made of a memo's lines.
+// freshLines reads the stock of every line again: a memo's lines keep the stock they were
+// read with, and other carts change it.
 func (m *mutation) freshLines(lines []cart.Line) error {
 	for i := range lines {
-		if err := m.freshStock(&lines[i]); err != nil {
+		l := &lines[i]
+		st, err := m.tx.Stock(m.ctx, l.Variant.SKU)
+		if err != nil {
 			return err
 		}
+		st.SKU = l.Variant.SKU
+		l.Stock = st
 	}
 	return nil
 }
