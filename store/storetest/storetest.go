@@ -7,7 +7,8 @@
 // same meaning (not necessarily the same bytes); empty maps and slices may come back nil; nums
 // are never reused; a rejected PutProduct writes nothing even if the caller goes on to commit;
 // updating or deleting a row that does not exist is NotFound; Write serializes
-// read-modify-write transactions.
+// read-modify-write transactions; a memo taken is gone even if its transaction rolls back, and
+// a memo kept by a transaction that rolls back leaves the one before it.
 package storetest
 
 import (
@@ -49,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("lookups", func(t *testing.T) { testNotFound(t, open) })
 	t.Run("transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })
+	t.Run("memos", func(t *testing.T) { testMemos(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses
