@@ -212,7 +212,9 @@ type Tx interface {
 	// store that cannot know all writes (several nodes share store/postgres) keeps nothing.
 	KeepMemo(cartNum int64, v any, lines int)
 	// TakeMemo returns what KeepMemo left for a cart and is still valid, or nil, and forgets
-	// it: the caller owns it and may change it.
+	// it: the caller owns it and may change it. A take is not undone by a rollback (what was
+	// taken may have been changed), whereas a rolled-back keep is: the memo before it, unless
+	// taken, is the cart's again.
 	TakeMemo(cartNum int64) any
 }
 

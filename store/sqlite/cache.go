@@ -266,10 +266,9 @@ func (c *writeCache) insertItem(it cart.Item) {
 
 // updateItem mirrors UpdateItem, which leaves the cart, variant and CreatedAt as they were.
 func (c *writeCache) updateItem(it cart.Item) {
-	drop(c, c.memos, it.CartNum)
 	old, ok := c.items[it.Num]
 	if !ok {
-		return
+		return // nor is its cart's list, so its cart has no memo (keepMemo)
 	}
 	drop(c, c.memos, old.CartNum)
 	it.CartNum, it.VariantNum, it.CreatedAt = old.CartNum, old.VariantNum, old.CreatedAt

@@ -298,3 +298,43 @@ func TestWriterCacheSeesOtherConnectionsWrites(t *testing.T) {
 		t.Fatalf("after another connection's write, the writer reads %+v, want on_hand 42 version 9", got)
 	}
 }
+
+// The contract suite skips its memo cases for a store that keeps none, which store/postgres
+// may do and this store must not: its writer keeps them, and forgets them when another
+// process commits to the same file.
+func TestWriterKeepsMemos(t *testing.T) {
+	path := tempDB(t)
+	s := mustOpen(t, path, Options{})
+	f := newCacheFixture(t, s)
+	num := f.carts[0]
+	memo := new(int)
+	keep := func() {
+		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			if _, err := tx.Lines(ctx, num); err != nil {
+				return err
+			}
+			tx.KeepMemo(num, memo, 1)
+			return nil
+		})
+	}
+	take := func() any {
+		var got any
+		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			got = tx.TakeMemo(num)
+			return nil
+		})
+		return got
+	}
+	keep()
+	if got := take(); got != memo {
+		t.Fatalf("the writer gave back %v, want the memo it was left", got)
+	}
+	keep()
+	other := mustOpen(t, path, Options{})
+	storetest.MustWrite(t, other, func(ctx context.Context, tx store.Tx) error {
+		return tx.PutStock(ctx, cart.Stock{SKU: f.skus[0], OnHand: 5, Version: 7, UpdatedAt: tx.Now()})
+	})
+	if got := take(); got != nil {
+		t.Fatalf("after another process's commit the writer gave back %v, want nothing", got)
+	}
+}
