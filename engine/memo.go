@@ -52,10 +52,17 @@ func (m *mutation) keepMemo(v *cart.View, figs []pricing.Figures) {
 		return
 	}
 	if figs == nil {
+		// FiguresOf gives them in item order, as the store returns lines and appends new
+		// ones (numbers only grow); lines out of that order get no memo.
 		figs = pricing.FiguresOf(v, m.now)
-	}
-	if len(figs) != len(m.lines) {
-		return
+		if len(figs) != len(m.lines) {
+			return
+		}
+		for i := range figs {
+			if figs[i].Num != m.lines[i].Item.Num {
+				return
+			}
+		}
 	}
 	mm := &memo{version: m.cart.Version, at: m.now, lines: m.lines, figs: figs}
 	for i := range figs {
