@@ -323,6 +323,8 @@ type mutation struct {
 	offersRead  bool
 	prev        *cart.View
 	couponCalls map[string]bool
+	// rec is set when the lines are a memo's, whose stock was not read (memo.go).
+	rec *callTx
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -344,20 +346,22 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			if err != nil {
 				return err
 			}
-			if len(o.coupons)+len(o.auto) == 0 {
-				old = m.takeMemo()
+			if ct, ok := tx.(*callTx); ok && len(o.coupons)+len(o.auto) == 0 {
+				if old = m.takeMemo(); old != nil {
+					m.rec = ct
+					ct.recordStock()
+				}
 			}
 		}
 		if old != nil {
-			// The memo's lines with their stock as it is now: what tx.Lines would return.
 			m.lines = old.lines
-			if err := m.freshLines(m.lines); err != nil {
-				return err
-			}
 		} else if m.lines, err = tx.Lines(ctx, num); err != nil {
 			return err
 		}
 		before := func(lines []cart.Line, err *cart.Error) error {
+			if ferr := m.stockAsBefore(lines); ferr != nil {
+				return ferr
+			}
 			if v, perr := e.price(ctx, tx, c, lines, s, now); perr == nil {
 				v.Messages = e.notices(v)
 				err.Cart = &v
@@ -415,7 +419,9 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		default:
 			// Without a memo, or with one but an offer the call brought (a coupon): every
 			// line is priced again.
-			view, err = m.price()
+			if err = m.stockAsBefore(m.lines); err == nil {
+				view, err = m.price()
+			}
 		}
 		if err != nil {
 			return err

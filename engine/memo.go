@@ -70,6 +70,9 @@ func (m *mutation) keepMemo(v *cart.View, figs []pricing.Figures) {
 			mm.until = u
 		}
 	}
+	for i := range m.lines {
+		m.lines[i].Stock = cart.Stock{} // read again when needed (stockAsBefore)
+	}
 	m.tx.KeepMemo(m.cart.Num, mm, len(m.lines))
 	m.lines = nil // the store's now
 }
@@ -92,6 +95,9 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, []pricing.Figures, error
 		n := m.lines[i].Item.Num
 		if !figs[i].Notice && !slices.Contains(m.touched, n) {
 			continue
+		}
+		if err := m.stockAsBefore(m.lines[i : i+1]); err != nil {
+			return cart.View{}, nil, err
 		}
 		lv, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
 		if err != nil {
@@ -155,12 +161,21 @@ func (m *mutation) refigure(old *memo) ([]pricing.Figures, error) {
 	return figs, nil
 }
 
-// freshLines reads the stock of every line again: a memo's lines keep the stock they were
-// read with, and other carts change it.
-func (m *mutation) freshLines(lines []cart.Line) error {
+// stockAsBefore gives the lines of a memo whose stock the call did not read their stock as it
+// was before the call, as the lines the store returns at its start would have: a memo's lines
+// are kept without stock (Stock.SKU is empty; the store always names the SKU), since other
+// carts change it. Lines the call changed carry the stock it read and wrote. It does nothing
+// for lines the store returned.
+func (m *mutation) stockAsBefore(lines []cart.Line) error {
+	if m.rec == nil {
+		return nil
+	}
 	for i := range lines {
 		l := &lines[i]
-		st, err := m.tx.Stock(m.ctx, l.Variant.SKU)
+		if l.Stock.SKU != "" {
+			continue
+		}
+		st, err := m.rec.stockBefore(m.ctx, l.Variant.SKU)
 		if err != nil {
 			return err
 		}

@@ -57,19 +57,48 @@ const (
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
 var ReleaseReasons = releaseIndex[:]
 
-// observedTx is a transaction whose releases are tallied, to be reported once it commits. A
-// store may run a transaction's closure more than once (PostgreSQL retries); each run starts
-// a new tally, so only the run that committed counts.
-type observedTx struct {
+// callTx is the transaction as one engine call sees it. It tallies the stock the call
+// releases, to be reported once it commits; and, once asked (recordStock), it keeps each
+// stock row as it was before the call's first write of it, so that a call working on lines
+// whose stock it did not read (a memo's, memo.go) can still show them as they were. A store
+// may run a transaction's closure more than once (PostgreSQL retries); each run gets a new
+// callTx, so only the run that committed counts.
+type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
+	before   map[string]cart.Stock // nil: not recording
+}
+
+// recordStock starts keeping stock rows as they were before the call's writes.
+func (t *callTx) recordStock() { t.before = map[string]cart.Stock{} }
+
+// PutStock writes a stock row, keeping it as it was first when recording.
+func (t *callTx) PutStock(ctx context.Context, st cart.Stock) error {
+	if t.before != nil {
+		if _, seen := t.before[st.SKU]; !seen {
+			old, err := t.Tx.Stock(ctx, st.SKU)
+			if err != nil {
+				return err
+			}
+			t.before[st.SKU] = old
+		}
+	}
+	return t.Tx.PutStock(ctx, st)
+}
+
+// stockBefore returns a SKU's stock as it was before the call wrote it (recordStock).
+func (t *callTx) stockBefore(ctx context.Context, sku string) (cart.Stock, error) {
+	if st, ok := t.before[sku]; ok {
+		return st, nil
+	}
+	return t.Tx.Stock(ctx, sku)
 }
 
 var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
 
-// noteRelease tallies units released in tx for reason; nothing when tx is not observed.
+// noteRelease tallies units released in tx for reason; nothing when tx is not a callTx.
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
-	o, ok := tx.(*observedTx)
+	o, ok := tx.(*callTx)
 	if !ok || units <= 0 {
 		return
 	}
@@ -80,17 +109,15 @@ func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
 	}
 }
 
-// observedWrite is store.Write with the releases fn makes reported after the commit.
+// observedWrite is store.Write with fn given a callTx, and the releases fn makes reported
+// after the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
-	if e.obs == nil {
-		return e.st.Write(ctx, fn)
-	}
-	var last *observedTx
+	var last *callTx
 	err := e.st.Write(ctx, func(tx store.Tx) error {
-		last = &observedTx{Tx: tx}
+		last = &callTx{Tx: tx}
 		return fn(last)
 	})
-	if err == nil && last != nil {
+	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {
 			if units > 0 {
 				e.obs.ReservationReleased(releaseIndex[i], units)

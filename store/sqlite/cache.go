@@ -46,11 +46,17 @@ type writeCache struct {
 	coupons    map[int64][]cart.Coupon
 	// memos are what the engine left with carts (store.Tx.KeepMemo). A cart has one only while
 	// its item list is cached, so that every write of its items finds the cart to forget it
-	// by. memoLines adds up the sizes kept since the memos were last emptied.
-	memos     map[int64]any
+	// by. memoLines is the sum of their sizes.
+	memos     map[int64]memoEntry
 	memoLines int
 
 	undo []func()
+}
+
+// memoEntry is a memo with its size in lines.
+type memoEntry struct {
+	v     any
+	lines int
 }
 
 // variantEntry is a variant with its product, shared read-only by the lines made from it.
@@ -85,7 +91,7 @@ func (c *writeCache) reset() {
 	c.sales = map[string]cart.Sale{}
 	c.auto, c.autoLoaded = nil, false
 	c.coupons = map[int64][]cart.Coupon{}
-	c.memos, c.memoLines = map[int64]any{}, 0
+	c.memos, c.memoLines = map[int64]memoEntry{}, 0
 }
 
 const qDataVersion = `PRAGMA data_version`
@@ -105,7 +111,7 @@ func (c *writeCache) begin(ctx context.Context, t *txn) error {
 		c.dataVersion = v
 	}
 	if c.memoLines > maxMemoLines {
-		c.memos, c.memoLines = map[int64]any{}, 0
+		c.memos, c.memoLines = map[int64]memoEntry{}, 0
 	}
 	c.undo = c.undo[:0]
 	return nil
@@ -162,21 +168,59 @@ func swap[K comparable, V any](c *writeCache, m *map[K]V) {
 	c.undo = append(c.undo, func() { *m = old })
 }
 
-// keepMemo and takeMemo serve store.Tx's KeepMemo and TakeMemo. Keeping is undone with the
-// rest of its call; taking is not: a taker may change what it took, so a rolled-back call
-// leaves the cart without a memo rather than with one that may no longer hold.
+// keepMemo, takeMemo, forgetMemo and forgetMemos keep c.memos and c.memoLines in step.
+// Keeping and forgetting are undone with the rest of their call; taking is not: a taker may
+// change what it took, so a rolled-back call leaves the cart without a memo rather than with
+// one that may no longer hold.
 func (c *writeCache) keepMemo(cartNum int64, v any, lines int) {
 	if _, listed := c.cartItems[cartNum]; !listed {
 		return
 	}
-	put(c, c.memos, cartNum, v)
-	c.memoLines += lines
+	c.setMemo(cartNum, memoEntry{v, lines}, true)
 }
 
 func (c *writeCache) takeMemo(cartNum int64) any {
-	v := c.memos[cartNum]
+	e, ok := c.memos[cartNum]
+	if !ok {
+		return nil
+	}
 	delete(c.memos, cartNum)
-	return v
+	c.memoLines -= e.lines
+	return e.v
+}
+
+func (c *writeCache) forgetMemo(cartNum int64) {
+	if _, ok := c.memos[cartNum]; ok {
+		c.setMemo(cartNum, memoEntry{}, false)
+	}
+}
+
+func (c *writeCache) forgetMemos() {
+	old, oldLines := c.memos, c.memoLines
+	if len(old) == 0 {
+		return
+	}
+	c.memos, c.memoLines = map[int64]memoEntry{}, 0
+	c.undo = append(c.undo, func() { c.memos, c.memoLines = old, oldLines })
+}
+
+// setMemo sets (or, with !present, deletes) a cart's memo, undoably. Its undo looks at what
+// is there by then (a take may have removed it meanwhile), so the count stays the sum.
+func (c *writeCache) setMemo(cartNum int64, e memoEntry, present bool) {
+	memos := c.memos
+	set := func(e memoEntry, present bool) {
+		if cur, has := memos[cartNum]; has {
+			c.memoLines -= cur.lines
+			delete(memos, cartNum)
+		}
+		if present {
+			memos[cartNum] = e
+			c.memoLines += e.lines
+		}
+	}
+	old, had := memos[cartNum]
+	set(e, present)
+	c.undo = append(c.undo, func() { set(old, had) })
 }
 
 func (c *writeCache) putSettings(s cart.Settings) {
@@ -243,7 +287,7 @@ func (c *writeCache) putCart(k cart.Cart) {
 
 // updateCart mirrors UpdateCart, which leaves CreatedAt as it was.
 func (c *writeCache) updateCart(k cart.Cart) {
-	drop(c, c.memos, k.Num)
+	c.forgetMemo(k.Num)
 	old, ok := c.carts[k.Num]
 	if !ok {
 		return
@@ -254,7 +298,7 @@ func (c *writeCache) updateCart(k cart.Cart) {
 
 // insertItem mirrors InsertItem; the item is cached only with its cart's list, which it joins.
 func (c *writeCache) insertItem(it cart.Item) {
-	drop(c, c.memos, it.CartNum)
+	c.forgetMemo(it.CartNum)
 	nums, ok := c.cartItems[it.CartNum]
 	if !ok {
 		return
@@ -270,7 +314,7 @@ func (c *writeCache) updateItem(it cart.Item) {
 	if !ok {
 		return // nor is its cart's list, so its cart has no memo (keepMemo)
 	}
-	drop(c, c.memos, old.CartNum)
+	c.forgetMemo(old.CartNum)
 	it.CartNum, it.VariantNum, it.CreatedAt = old.CartNum, old.VariantNum, old.CreatedAt
 	put(c, c.items, it.Num, storedItem(it))
 }
@@ -281,14 +325,14 @@ func (c *writeCache) deleteItem(num int64) {
 		return
 	}
 	drop(c, c.items, num)
-	drop(c, c.memos, old.CartNum)
+	c.forgetMemo(old.CartNum)
 	if nums, ok := c.cartItems[old.CartNum]; ok {
 		put(c, c.cartItems, old.CartNum, slices.DeleteFunc(slices.Clone(nums), func(n int64) bool { return n == num }))
 	}
 }
 
 func (c *writeCache) deleteItems(cartNum int64) {
-	drop(c, c.memos, cartNum)
+	c.forgetMemo(cartNum)
 	for _, n := range c.cartItems[cartNum] {
 		drop(c, c.items, n)
 	}
@@ -304,7 +348,7 @@ func (c *writeCache) putStock(s cart.Stock) {
 // product write touches (its variants, their deleted flags, SKUs moving between products) are
 // easier to read again than to mirror.
 func (c *writeCache) dropCatalog() {
-	swap(c, &c.memos)
+	c.forgetMemos()
 	swap(c, &c.variants)
 	swap(c, &c.liveBySKU)
 	swap(c, &c.sales)
@@ -316,7 +360,7 @@ func (c *writeCache) dropPromotions() {
 	c.auto, c.autoLoaded = nil, false
 	c.undo = append(c.undo, func() { c.auto, c.autoLoaded = oldAuto, oldLoaded })
 	swap(c, &c.coupons)
-	swap(c, &c.memos)
+	c.forgetMemos()
 }
 
 // autoAt filters the cached automatic promotions as qAutoPromotions does.

@@ -338,3 +338,46 @@ func TestWriterKeepsMemos(t *testing.T) {
 		t.Fatalf("after another process's commit the writer gave back %v, want nothing", got)
 	}
 }
+
+// memoLines must stay the sum of the kept memos' sizes whatever mix of keeps, takes, forgets
+// and rollbacks a group goes through: it is what bounds the memory memos hold.
+func TestWriterCacheCountsMemoLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	c := newWriteCache()
+	for n := range int64(4) {
+		c.cartItems[n] = []int64{}
+	}
+	check := func(step int) {
+		t.Helper()
+		sum := 0
+		for _, e := range c.memos {
+			sum += e.lines
+		}
+		if sum != c.memoLines {
+			t.Fatalf("step %d: memoLines %d, the memos hold %d", step, c.memoLines, sum)
+		}
+	}
+	marks := []int{}
+	for step := range 5000 {
+		n := rng.Int64N(4)
+		switch r := rng.IntN(10); {
+		case r < 3:
+			c.keepMemo(n, step, 1+rng.IntN(50))
+		case r < 5:
+			c.takeMemo(n)
+		case r < 6:
+			c.forgetMemo(n)
+		case r < 7:
+			c.forgetMemos()
+		case r < 8:
+			marks = append(marks, c.mark())
+		case r < 9 && len(marks) > 0:
+			c.rollbackTo(marks[len(marks)-1])
+			marks = marks[:len(marks)-1]
+		default:
+			c.commit()
+			marks = marks[:0]
+		}
+		check(step)
+	}
+}

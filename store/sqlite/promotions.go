@@ -256,7 +256,7 @@ const qAddCoupon = `INSERT INTO cart_coupons (cart_num, code, added_at) VALUES (
 func (t *txn) AddCoupon(ctx context.Context, c cart.Coupon) error {
 	if t.c != nil {
 		drop(t.c, t.c.coupons, c.CartNum)
-		drop(t.c, t.c.memos, c.CartNum)
+		t.c.forgetMemo(c.CartNum)
 	}
 	return t.execOne(ctx, func() *cart.Error {
 		return cart.Errorf(cart.Conflict, "coupon_already_applied", "the cart has coupon %s already", c.Code)
@@ -270,7 +270,7 @@ const qRemoveCoupon = `DELETE FROM cart_coupons WHERE cart_num = ? AND code = ?`
 func (t *txn) RemoveCoupon(ctx context.Context, cartNum int64, code string) error {
 	if t.c != nil {
 		drop(t.c, t.c.coupons, cartNum)
-		drop(t.c, t.c.memos, cartNum)
+		t.c.forgetMemo(cartNum)
 	}
 	return t.execOne(ctx, func() *cart.Error {
 		return cart.Errorf(cart.NotFound, "coupon_not_found", "the cart has no coupon %s", code)

@@ -89,7 +89,7 @@ func (c *writeCache) forgetCart(num int64) {
 	drop(c, c.cartItems, num)
 	drop(c, c.carts, num)
 	drop(c, c.coupons, num)
-	drop(c, c.memos, num)
+	c.forgetMemo(num)
 }
 
 // qPurgeTokens picks a batch through customer_tokens_expires and customer_tokens_revoked.

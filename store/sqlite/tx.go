@@ -148,7 +148,7 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 	if t.c != nil {
 		// Read back rather than mirrored: the shipping rules go through JSON.
 		t.c.settings = nil
-		swap(t.c, &t.c.memos)
+		t.c.forgetMemos()
 		if _, err := t.Settings(ctx); err != nil {
 			return err
 		}
