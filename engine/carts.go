@@ -374,7 +374,10 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if c.Status != cart.StatusActive {
 			return before(m.lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
-		unitsBefore := units(m.lines)
+		unitsBefore := units(m.lines) // O(lines), but no store work
+		if old != nil {
+			unitsBefore = old.units
+		}
 		// The mutation owns its lines (a fresh slice from the store, or a memo's): rather than
 		// copy a cart of up to a thousand lines on every change, it keeps the lines it changes
 		// as they were (mutation.keep), to rebuild the cart as it was should the call fail.
@@ -401,7 +404,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
-		if err := m.checkUnits(unitsBefore); err != nil {
+		if err := unitsLimit(unitsBefore, m.unitsAfter(old)); err != nil {
 			return err
 		}
 		if m.changed {
@@ -412,10 +415,10 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if err != nil {
 			return err
 		}
-		var figs []pricing.Figures
+		var next *memo
 		switch {
 		case old != nil && len(o.coupons)+len(o.auto) == 0:
-			view, figs, err = m.priceFromMemo(old)
+			view, next, err = m.priceFromMemo(old)
 		default:
 			// Without a memo, or with one but an offer the call brought (a coupon): every
 			// line is priced again.
@@ -433,7 +436,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 				return err
 			}
 		}
-		m.keepMemo(&view, figs)
+		m.keepMemo(&view, next)
 		return nil
 	})
 	return view, err

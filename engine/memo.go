@@ -12,12 +12,13 @@ import (
 // A change to a cart of a thousand lines should cost about what a change to a one-line cart
 // costs when the caller wants only what changed (Options.Minimal): reading, assembling and
 // re-pricing every line on every change made it cost ten to twenty times as much. So every
-// mutation of an active cart without promotions leaves its lines and their figures with the
-// store (store.Tx.KeepMemo), and the cart's next minimal change takes them back instead of
-// reading the lines, re-prices only the lines it changed (pricing.Line) and adds the totals up
-// again from the figures (pricing.Totals). The store forgets a memo when anything it was
-// derived from changes, save stock; so a memo's lines carry no Stock to trust, and the lines
-// a response shows get theirs read again (freshStock).
+// mutation of an active cart without promotions leaves its lines, their figures and what those
+// add up to with the store (store.Tx.KeepMemo), and the cart's next minimal change takes them
+// back instead of reading the lines: it re-prices the lines it changed (pricing.Line), moves
+// their figures in and out of the sums, and prices again only the lines its answer shows
+// (those it changed and those with a notice). The store forgets a memo when anything it was
+// derived from changes, save stock; so a memo's lines are kept without stock, and the lines an
+// answer shows get theirs when needed (stockAsBefore).
 //
 // A memo also stops holding when the clock reaches a line's reservation lapse or a sale's
 // start or end (until), and is not used for a cart with coupons or automatic promotions in
@@ -27,9 +28,12 @@ import (
 type memo struct {
 	version int64     // the cart's version it describes
 	at      time.Time // the instant it was priced at
-	until   time.Time // the first instant at which a line's figures change; zero: none
+	until   time.Time // no later than the first instant a line's figures change; zero: none
 	lines   []cart.Line
 	figs    []pricing.Figures // figs[i] are lines[i]'s
+	sums    pricing.Sums      // of figs
+	units   int64             // of lines, all three lists
+	notices []int64           // the lines with a notice (Figures.Notice), ascending
 }
 
 // takeMemo returns the memo of the mutation's cart if it holds now, or nil. Either way the
@@ -45,55 +49,124 @@ func (m *mutation) takeMemo() *memo {
 
 // keepMemo leaves the cart's lines and their figures with the store, when the cart is one a
 // memo serves: active, without offers, with reservations on (without them a line's status
-// depends on the stock, which a memo does not follow). figs are the lines' figures, or nil to
-// take them from v, the view just priced.
-func (m *mutation) keepMemo(v *cart.View, figs []pricing.Figures) {
+// depends on the stock, which a memo does not follow). next is what priceFromMemo made, or
+// nil to make it all from v, the whole view just priced.
+func (m *mutation) keepMemo(v *cart.View, next *memo) {
 	if !m.e.Reserving() || m.cart.Status != cart.StatusActive || len(m.off.coupons)+len(m.off.auto) > 0 || !m.offersRead {
 		return
 	}
-	if figs == nil {
+	if next != nil && next.figs == nil {
+		return // refigureAll's
+	}
+	if next == nil {
 		// FiguresOf gives them in item order, as the store returns lines and appends new
 		// ones (numbers only grow); lines out of that order get no memo.
-		figs = pricing.FiguresOf(v, m.now)
+		figs := pricing.FiguresOf(v, m.now)
 		if len(figs) != len(m.lines) {
 			return
 		}
+		next = &memo{figs: figs, units: units(m.lines)}
 		for i := range figs {
-			if figs[i].Num != m.lines[i].Item.Num {
+			f := &figs[i]
+			if f.Num != m.lines[i].Item.Num {
 				return
 			}
+			if err := next.sums.Add(f); err != nil {
+				return
+			}
+			next.until = earlier(next.until, f.Until)
+			if f.Notice {
+				next.notices = append(next.notices, f.Num)
+			}
+			m.lines[i].Stock = cart.Stock{} // read again when needed (stockAsBefore)
 		}
 	}
-	mm := &memo{version: m.cart.Version, at: m.now, lines: m.lines, figs: figs}
-	for i := range figs {
-		if u := figs[i].Until; !u.IsZero() && (mm.until.IsZero() || u.Before(mm.until)) {
-			mm.until = u
-		}
-	}
-	for i := range m.lines {
-		m.lines[i].Stock = cart.Stock{} // read again when needed (stockAsBefore)
-	}
-	m.tx.KeepMemo(m.cart.Num, mm, len(m.lines))
+	next.version, next.at, next.lines = m.cart.Version, m.now, m.lines
+	m.tx.KeepMemo(m.cart.Num, next, len(m.lines))
 	m.lines = nil // the store's now
 }
 
-// priceFromMemo prices the cart after a change made on a memo's lines: the lines the call
-// changed are priced again, the others keep their figures, and the totals are added up
-// again. The view holds only the lines a minimal response shows or reports on: those the call
-// changed and those with a notice, each with its stock read again. figs are the figures of
-// every line, for keepMemo.
-func (m *mutation) priceFromMemo(old *memo) (cart.View, []pricing.Figures, error) {
-	v := cart.View{Cart: m.cart, At: m.now, Partial: true}
-	figs, err := m.refigure(old)
+// earlier returns the earlier of two instants, zero meaning never.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// lineAt returns the index of the line numbered n in lines, which are in item order.
+func lineAt(lines []cart.Line, n int64) (int, bool) {
+	return slices.BinarySearchFunc(lines, n, func(l cart.Line, n int64) int { return cmp.Compare(l.Item.Num, n) })
+}
+
+// figAt returns the index of the figures of line n in figs, which are in item order.
+func figAt(figs []pricing.Figures, n int64) (int, bool) {
+	return slices.BinarySearchFunc(figs, n, func(f pricing.Figures, n int64) int { return cmp.Compare(f.Num, n) })
+}
+
+// changedLines returns the numbers of the lines the call changed, removed or created,
+// ascending.
+func (m *mutation) changedLines() []int64 {
+	nums := make([]int64, 0, len(m.orig)+len(m.created))
+	for n := range m.orig {
+		nums = append(nums, n)
+	}
+	for n := range m.created {
+		if _, kept := m.orig[n]; !kept {
+			nums = append(nums, n)
+		}
+	}
+	slices.Sort(nums)
+	return nums
+}
+
+// unitsAfter returns the units of the mutation's lines: from the memo's count and the lines
+// the call changed when it works on a memo, else by counting.
+func (m *mutation) unitsAfter(old *memo) int64 {
+	if old == nil {
+		return units(m.lines)
+	}
+	n := old.units
+	for _, num := range m.changedLines() {
+		if o, kept := m.orig[num]; kept {
+			n -= o.Item.Quantity
+		}
+		if i, ok := lineAt(m.lines, num); ok {
+			n += m.lines[i].Item.Quantity
+		} else if !m.removedLine(num) {
+			return units(m.lines) // lines out of item order: count them
+		}
+	}
+	return n
+}
+
+// removedLine reports whether the call removed line n (or created and removed it).
+func (m *mutation) removedLine(n int64) bool {
+	return slices.Contains(m.removed, n) || m.created[n]
+}
+
+// priceFromMemo prices the cart after a change made on a memo's lines. The lines the call
+// changed are priced again and their figures moved in and out of the memo's sums; the view
+// holds only the lines a minimal answer shows or reports on: those the call changed and those
+// with a notice. It returns the memo to keep for the next change.
+func (m *mutation) priceFromMemo(old *memo) (cart.View, *memo, error) {
+	next, err := m.refigure(old)
 	if err != nil {
 		return cart.View{}, nil, err
 	}
-	if err := pricing.Totals(&v, figs, m.settings); err != nil {
+	v := cart.View{Cart: m.cart, At: m.now, Partial: true}
+	if err := pricing.SetTotals(&v, next.sums, m.settings); err != nil {
 		return cart.View{}, nil, err
 	}
-	for i := range m.lines {
-		n := m.lines[i].Item.Num
-		if !figs[i].Notice && !slices.Contains(m.touched, n) {
+	shown := slices.Clone(next.notices)
+	for _, n := range m.touched {
+		if i, found := slices.BinarySearch(shown, n); !found {
+			shown = slices.Insert(shown, i, n)
+		}
+	}
+	for _, n := range shown {
+		i, ok := lineAt(m.lines, n)
+		if !ok {
 			continue
 		}
 		if err := m.stockAsBefore(m.lines[i : i+1]); err != nil {
@@ -111,54 +184,103 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, []pricing.Figures, error
 		default:
 			v.Lines = append(v.Lines, lv)
 		}
+		m.lines[i].Stock = cart.Stock{} // as the memo keeps it
 	}
-	return v, figs, nil
+	return v, next, nil
 }
 
-// refigure returns the figures of the mutation's lines, made from the memo's: those of the
-// lines the call created or changed are priced again. When the call neither created nor
-// removed a line, the memo's slice is updated where it stands.
-func (m *mutation) refigure(old *memo) ([]pricing.Figures, error) {
-	include := m.settings.PricesIncludeTax
-	if len(m.created) == 0 && len(m.lines) == len(old.figs) {
-		figs := old.figs
-		inPlace := true
-		for n := range m.orig {
-			i, found := slices.BinarySearchFunc(m.lines, n, func(l cart.Line, n int64) int { return cmp.Compare(l.Item.Num, n) })
-			if !found || figs[i].Num != n {
-				inPlace = false // a line removed, or lines out of order: match them one by one
-				break
+// refigure makes the next memo's figures, sums, notices and bound from the old memo's and the
+// lines the call changed, which it prices again; only when lines were created or removed is
+// the figures slice made anew.
+func (m *mutation) refigure(old *memo) (*memo, error) {
+	next := &memo{figs: old.figs, sums: old.sums, units: old.units, until: old.until, notices: old.notices}
+	changed := m.changedLines()
+	reshaped := len(m.lines) != len(old.figs)
+	for _, n := range changed {
+		if j, ok := figAt(old.figs, n); ok {
+			next.sums.Remove(&old.figs[j])
+			next.units -= old.figs[j].Quantity
+		}
+		if i, found := slices.BinarySearch(next.notices, n); found {
+			next.notices = slices.Delete(slices.Clone(next.notices), i, i+1)
+		}
+		i, ok := lineAt(m.lines, n)
+		if !ok {
+			if !m.removedLine(n) {
+				return m.refigureAll()
 			}
-			_, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, include)
+			continue
+		}
+		_, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
+		if err != nil {
+			return nil, err
+		}
+		if err := next.sums.Add(&f); err != nil {
+			return nil, err
+		}
+		next.units += f.Quantity
+		next.until = earlier(next.until, f.Until)
+		if f.Notice {
+			k, _ := slices.BinarySearch(next.notices, n)
+			next.notices = slices.Insert(slices.Clone(next.notices), k, n)
+		}
+		if !reshaped {
+			if old.figs[i].Num != n {
+				return m.refigureAll()
+			}
+			next.figs[i] = f
+		}
+	}
+	if reshaped {
+		// Lines came or went: line the figures up with them again.
+		figs := make([]pricing.Figures, len(m.lines))
+		j := 0
+		for i := range m.lines {
+			n := m.lines[i].Item.Num
+			for j < len(old.figs) && old.figs[j].Num < n {
+				j++
+			}
+			if _, done := slices.BinarySearch(changed, n); !done && j < len(old.figs) && old.figs[j].Num == n {
+				figs[i] = old.figs[j]
+				continue
+			}
+			if _, done := slices.BinarySearch(changed, n); !done {
+				return m.refigureAll()
+			}
+			_, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
 			if err != nil {
 				return nil, err
 			}
 			figs[i] = f
 		}
-		if inPlace {
-			return figs, nil
-		}
+		next.figs = figs
 	}
-	figs := make([]pricing.Figures, len(m.lines))
-	j := 0
+	return next, nil
+}
+
+// refigureAll prices every line again: for lines that are not in item order, which the
+// store never returns, so that a view is never wrong even then. Its memo has no figures and
+// is not kept.
+func (m *mutation) refigureAll() (*memo, error) {
+	next := &memo{figs: make([]pricing.Figures, len(m.lines))}
 	for i := range m.lines {
-		l := &m.lines[i]
-		n := l.Item.Num
-		for j < len(old.figs) && old.figs[j].Num < n {
-			j++
-		}
-		_, changed := m.orig[n]
-		if !changed && !m.created[n] && j < len(old.figs) && old.figs[j].Num == n {
-			figs[i] = old.figs[j]
-			continue
-		}
-		_, f, err := pricing.Line(l, m.cart.Currency, m.now, true, include)
+		_, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
 		if err != nil {
 			return nil, err
 		}
-		figs[i] = f
+		next.figs[i] = f
+		if err := next.sums.Add(&f); err != nil {
+			return nil, err
+		}
+		next.units += f.Quantity
+		next.until = earlier(next.until, f.Until)
+		if f.Notice {
+			next.notices = append(next.notices, f.Num)
+		}
 	}
-	return figs, nil
+	slices.Sort(next.notices)
+	next.figs = nil
+	return next, nil
 }
 
 // stockAsBefore gives the lines of a memo whose stock the call did not read their stock as it

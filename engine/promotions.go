@@ -144,7 +144,12 @@ func (m *mutation) price() (cart.View, error) {
 // within which its figures cannot overflow. A cart already above it (limits raised and
 // lowered since) may still shrink.
 func (m *mutation) checkUnits(before int64) error {
-	if after := units(m.lines); after > pricing.MaxUnits && after > before {
+	return unitsLimit(before, units(m.lines))
+}
+
+// unitsLimit is checkUnits on counts of units before and after a call.
+func unitsLimit(before, after int64) error {
+	if after > pricing.MaxUnits && after > before {
 		return cart.InvalidField("too_many_units", "quantity", "a cart holds at most %d units in all, not %d", int64(pricing.MaxUnits), after)
 	}
 	return nil

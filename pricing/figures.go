@@ -102,36 +102,89 @@ func lineFigures(lv *cart.LineView, list List, retail int64, currency string, no
 	return f
 }
 
-// Totals sets the totals of v, a view of an active cart without promotions, from the figures
-// of all its lines, as Price sets them.
-func Totals(v *cart.View, figs []Figures, s cart.Settings) error {
+// Sums add up the figures of a cart's lines: what its totals are made of. A caller keeping
+// figures keeps their Sums too, and moves one line's figures in or out (Add, Remove) when the
+// line changes, rather than adding a thousand lines up again.
+type Sums struct {
+	ItemCount, UniqueItemCount, Expired int64
+	Subtotal, RetailTotal, Tax          int64
+}
+
+// Add adds a line's figures; an amount out of range is an error (IsOverflow), and leaves s
+// unusable.
+func (s *Sums) Add(f *Figures) error {
 	var err error
 	acc := func(dst *int64, x int64) {
 		if err == nil {
 			*dst, err = money.Add(*dst, x)
 		}
 	}
-	v.ItemCount, v.UniqueItemCount, v.Expired = 0, 0, 0
-	v.Subtotal, v.RetailTotal, v.Tax, v.Discount = 0, 0, 0, 0
+	switch f.List {
+	case ListExpired:
+		acc(&s.Expired, f.Quantity)
+	case ListLines:
+		acc(&s.RetailTotal, f.Retail)
+		acc(&s.Subtotal, f.Subtotal)
+		acc(&s.ItemCount, f.Quantity)
+		acc(&s.Tax, f.Tax)
+		s.UniqueItemCount++
+	}
+	if err != nil {
+		return overflow()
+	}
+	return nil
+}
+
+// Remove takes away a line's figures that Add added: every amount stays in range.
+func (s *Sums) Remove(f *Figures) {
+	switch f.List {
+	case ListExpired:
+		s.Expired -= f.Quantity
+	case ListLines:
+		s.RetailTotal -= f.Retail
+		s.Subtotal -= f.Subtotal
+		s.ItemCount -= f.Quantity
+		s.Tax -= f.Tax
+		s.UniqueItemCount--
+	}
+}
+
+// SumOf adds up the figures of all of a cart's lines.
+func SumOf(figs []Figures) (Sums, error) {
+	var s Sums
 	for i := range figs {
-		switch f := &figs[i]; f.List {
-		case ListExpired:
-			acc(&v.Expired, f.Quantity)
-		case ListLines:
-			acc(&v.RetailTotal, f.Retail)
-			acc(&v.Subtotal, f.Subtotal)
-			acc(&v.ItemCount, f.Quantity)
-			acc(&v.Tax, f.Tax)
-			v.UniqueItemCount++
+		if err := s.Add(&figs[i]); err != nil {
+			return Sums{}, err
 		}
 	}
+	return s, nil
+}
+
+// Totals sets the totals of v, a view of an active cart without promotions, from the figures
+// of all its lines, as Price sets them.
+func Totals(v *cart.View, figs []Figures, s cart.Settings) error {
+	sums, err := SumOf(figs)
+	if err != nil {
+		return err
+	}
+	return SetTotals(v, sums, s)
+}
+
+// SetTotals sets the totals of v, a view of an active cart without promotions, from the sums
+// of its lines' figures, as Price sets them.
+func SetTotals(v *cart.View, sums Sums, s cart.Settings) error {
+	v.ItemCount, v.UniqueItemCount, v.Expired = sums.ItemCount, sums.UniqueItemCount, sums.Expired
+	v.Subtotal, v.RetailTotal, v.Tax, v.Discount = sums.Subtotal, sums.RetailTotal, sums.Tax, 0
 	v.PricesIncludeTax = s.PricesIncludeTax
 	v.Shipping = shipping(s, v.Cart.Currency, v.Subtotal, v.UniqueItemCount > 0)
+	var err error
 	v.Total = v.Subtotal
 	if !s.PricesIncludeTax {
-		acc(&v.Total, v.Tax)
+		v.Total, err = money.Add(v.Total, v.Tax)
 	}
-	acc(&v.Total, v.Shipping)
+	if err == nil {
+		v.Total, err = money.Add(v.Total, v.Shipping)
+	}
 	v.Saved = v.RetailTotal - v.Subtotal
 	if err != nil {
 		return overflow()
