@@ -464,6 +464,11 @@ func (m *mutation) storePrices() error {
 
 // find returns the index of the line an update names, or -1 for a variant not yet in the cart.
 func (m *mutation) find(ref ItemRef) (int, error) {
+	if ref.ItemNum != 0 {
+		if i, ok := lineAt(m.lines, ref.ItemNum); ok {
+			return i, nil // lines are in item order; the scan below finds them whatever the order
+		}
+	}
 	for i := range m.lines {
 		switch l := &m.lines[i]; {
 		case ref.ItemNum != 0 && l.Item.Num == ref.ItemNum,
