@@ -96,7 +96,6 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 	if !keepsMemos(t, open) {
 		t.Skip("the store keeps no memos (several nodes)")
 	}
-	errStop := errors.New("stop")
 
 	// Each write runs in a transaction of its own between the keep and the take. Those that
 	// change what the memo of cart a was derived from must make the store forget it; stock
@@ -266,17 +265,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("a memo kept by a write that fails is not kept", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		err := f.s.Write(t.Context(), func(tx store.Tx) error {
-			lines, err := tx.Lines(t.Context(), f.a.Num)
-			if err != nil {
-				return err
-			}
-			tx.KeepMemo(f.a.Num, &memoValue{"failed"}, len(lines))
-			return errStop
-		})
-		if !errors.Is(err, errStop) {
-			t.Fatalf("Write = %v, want the function's error", err)
-		}
+		keepAndFail(t, f.s, f.a.Num)
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), nil, "the write failed")
 	})
 
@@ -286,17 +275,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 		f := newMemoFixture(t, open)
 		first := &memoValue{"first"}
 		keepMemo(t, f.s, f.a.Num, first)
-		err := f.s.Write(t.Context(), func(tx store.Tx) error {
-			lines, err := tx.Lines(t.Context(), f.a.Num)
-			if err != nil {
-				return err
-			}
-			tx.KeepMemo(f.a.Num, &memoValue{"failed"}, len(lines))
-			return errStop
-		})
-		if !errors.Is(err, errStop) {
-			t.Fatalf("Write = %v, want the function's error", err)
-		}
+		keepAndFail(t, f.s, f.a.Num)
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), first, "a failed write kept another")
 	})
 
@@ -317,3 +296,22 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), nil, "a failed write took it")
 	})
 }
+
+// keepAndFail keeps a memo for cart num in a write that then fails.
+func keepAndFail(t *testing.T, s store.Store, num int64) {
+	t.Helper()
+	err := s.Write(t.Context(), func(tx store.Tx) error {
+		lines, err := tx.Lines(t.Context(), num)
+		if err != nil {
+			return err
+		}
+		tx.KeepMemo(num, &memoValue{"failed"}, len(lines))
+		return errStop
+	})
+	if !errors.Is(err, errStop) {
+		t.Fatalf("Write = %v, want the function's error", err)
+	}
+}
+
+// errStop is what a write that must roll back returns.
+var errStop = errors.New("stop")
