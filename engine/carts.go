@@ -374,9 +374,11 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if c.Status != cart.StatusActive {
 			return before(m.lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
 		}
-		unitsBefore := units(m.lines) // O(lines), but no store work
+		var unitsBefore int64
 		if old != nil {
 			unitsBefore = old.units
+		} else {
+			unitsBefore = units(m.lines)
 		}
 		// The mutation owns its lines (a fresh slice from the store, or a memo's): rather than
 		// copy a cart of up to a thousand lines on every change, it keeps the lines it changes
