@@ -406,27 +406,38 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
-		if err := unitsLimit(unitsBefore, m.unitsAfter(old)); err != nil {
+		o, err := m.offers()
+		if err != nil {
+			return err
+		}
+		// On a memo, with no offer the call brought (a coupon), the lines the call changed are
+		// priced again into the next memo, whose unit count the limit takes; else every line
+		// is counted, and priced below.
+		var next *memo
+		unitsAfter := int64(0)
+		if old != nil && len(o.coupons)+len(o.auto) == 0 {
+			next, err = m.refigure(old)
+			if err == nil {
+				unitsAfter = next.units
+			}
+		}
+		if next == nil {
+			unitsAfter = units(m.lines)
+		}
+		if lerr := unitsLimit(unitsBefore, unitsAfter); lerr != nil {
+			return lerr
+		}
+		if err != nil {
 			return err
 		}
 		if m.changed {
 			m.cart.Version++
 			m.cart.UpdatedAt, m.cart.LastActivity = now, now
 		}
-		o, err := m.offers()
-		if err != nil {
-			return err
-		}
-		var next *memo
-		switch {
-		case old != nil && len(o.coupons)+len(o.auto) == 0:
-			view, next, err = m.priceFromMemo(old)
-		default:
-			// Without a memo, or with one but an offer the call brought (a coupon): every
-			// line is priced again.
-			if err = m.stockAsBefore(m.lines); err == nil {
-				view, err = m.price()
-			}
+		if next != nil {
+			view, err = m.priceFromMemo(next)
+		} else if err = m.stockAsBefore(m.lines); err == nil {
+			view, err = m.price()
 		}
 		if err != nil {
 			return err

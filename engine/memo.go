@@ -120,43 +120,18 @@ func (m *mutation) changedLines() []int64 {
 	return nums
 }
 
-// unitsAfter returns the units of the mutation's lines: from the memo's count and the lines
-// the call changed when it works on a memo, else by counting.
-func (m *mutation) unitsAfter(old *memo) int64 {
-	if old == nil {
-		return units(m.lines)
-	}
-	n := old.units
-	for _, num := range m.changedLines() {
-		if o, kept := m.orig[num]; kept {
-			n -= o.Item.Quantity
-		}
-		if i, ok := lineAt(m.lines, num); ok {
-			n += m.lines[i].Item.Quantity
-		} else if !m.removedLine(num) {
-			return units(m.lines) // lines out of item order: count them
-		}
-	}
-	return n
-}
-
 // removedLine reports whether the call removed line n (or created and removed it).
 func (m *mutation) removedLine(n int64) bool {
 	return slices.Contains(m.removed, n) || m.created[n]
 }
 
-// priceFromMemo prices the cart after a change made on a memo's lines. The lines the call
-// changed are priced again and their figures moved in and out of the memo's sums; the view
-// holds only the lines a minimal answer shows or reports on: those the call changed and those
-// with a notice. It returns the memo to keep for the next change.
-func (m *mutation) priceFromMemo(old *memo) (cart.View, *memo, error) {
-	next, err := m.refigure(old)
-	if err != nil {
-		return cart.View{}, nil, err
-	}
+// priceFromMemo prices the cart after a change made on a memo's lines, from next, the memo
+// refigure made of it: the totals from its sums, and only the lines a minimal answer shows or
+// reports on, those the call changed and those with a notice.
+func (m *mutation) priceFromMemo(next *memo) (cart.View, error) {
 	v := cart.View{Cart: m.cart, At: m.now, Partial: true}
 	if err := pricing.SetTotals(&v, next.sums, m.settings); err != nil {
-		return cart.View{}, nil, err
+		return cart.View{}, err
 	}
 	shown := slices.Clone(next.notices)
 	for _, n := range m.touched {
@@ -170,11 +145,11 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, *memo, error) {
 			continue
 		}
 		if err := m.stockAsBefore(m.lines[i : i+1]); err != nil {
-			return cart.View{}, nil, err
+			return cart.View{}, err
 		}
 		lv, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
 		if err != nil {
-			return cart.View{}, nil, err
+			return cart.View{}, err
 		}
 		switch f.List {
 		case pricing.ListExpired:
@@ -186,7 +161,7 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, *memo, error) {
 		}
 		m.lines[i].Stock = cart.Stock{} // as the memo keeps it
 	}
-	return v, next, nil
+	return v, nil
 }
 
 // refigure makes the next memo's figures, sums, notices and bound from the old memo's and the
@@ -194,9 +169,12 @@ func (m *mutation) priceFromMemo(old *memo) (cart.View, *memo, error) {
 // the figures slice made anew.
 func (m *mutation) refigure(old *memo) (*memo, error) {
 	next := &memo{figs: old.figs, sums: old.sums, units: old.units, until: old.until, notices: old.notices}
-	changed := m.changedLines()
 	reshaped := len(m.lines) != len(old.figs)
-	for _, n := range changed {
+	var fresh map[int64]pricing.Figures // the changed lines' figures, when lines came or went
+	if reshaped {
+		fresh = map[int64]pricing.Figures{}
+	}
+	for _, n := range m.changedLines() {
 		if j, ok := figAt(old.figs, n); ok {
 			next.sums.Remove(&old.figs[j])
 			next.units -= old.figs[j].Quantity
@@ -224,10 +202,12 @@ func (m *mutation) refigure(old *memo) (*memo, error) {
 			k, _ := slices.BinarySearch(next.notices, n)
 			next.notices = slices.Insert(slices.Clone(next.notices), k, n)
 		}
-		if !reshaped {
-			if old.figs[i].Num != n {
-				return m.refigureAll()
-			}
+		switch {
+		case reshaped:
+			fresh[n] = f
+		case old.figs[i].Num != n:
+			return m.refigureAll()
+		default:
 			next.figs[i] = f
 		}
 	}
@@ -240,18 +220,14 @@ func (m *mutation) refigure(old *memo) (*memo, error) {
 			for j < len(old.figs) && old.figs[j].Num < n {
 				j++
 			}
-			if _, done := slices.BinarySearch(changed, n); !done && j < len(old.figs) && old.figs[j].Num == n {
+			switch f, ok := fresh[n]; {
+			case ok:
+				figs[i] = f
+			case j < len(old.figs) && old.figs[j].Num == n:
 				figs[i] = old.figs[j]
-				continue
-			}
-			if _, done := slices.BinarySearch(changed, n); !done {
+			default:
 				return m.refigureAll()
 			}
-			_, f, err := pricing.Line(&m.lines[i], m.cart.Currency, m.now, true, m.settings.PricesIncludeTax)
-			if err != nil {
-				return nil, err
-			}
-			figs[i] = f
 		}
 		next.figs = figs
 	}
