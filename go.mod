@@ -10,7 +10,7 @@ require (
 	github.com/jackc/pgerrcode v0.0.0-20250907135507-afb5586c32a6
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/pressly/goose/v3 v3.28.0
-	github.com/prometheus/client_golang v1.25.0 // GET /metrics on a private registry (README "Operating cartd")
+	github.com/prometheus/client_golang v1.25.0 // GET /metrics on a private registry (docs/operations.md)
 	github.com/prometheus/client_model v0.6.3 // tests parse /metrics (comes with client_golang)
 	github.com/prometheus/common v0.72.0 // tests parse /metrics with expfmt (comes with client_golang)
 	golang.org/x/term v0.46.0 // cartd import asks whether stderr is a terminal to draw its progress bar

@@ -1,6 +1,6 @@
 package api_test
 
-// A history-checked test of the consistency the README states: every call of a concurrent
+// A history-checked test of the consistency docs/api.md states: every call of a concurrent
 // run on a few items is recorded (when it was sent, when its answer was read, what it asked,
 // what it was told) and the history is checked with porcupine
 // (github.com/anishathalye/porcupine) against a sequential model of one item's quantity under

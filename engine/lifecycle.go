@@ -15,7 +15,7 @@ import (
 	"github.com/cartd/cartd/store"
 )
 
-// The life of the stock a line holds (README "Stock lifecycle"):
+// The life of the stock a line holds (docs/stock.md):
 //
 //   - a quantity change reserves stock until reserveUntil: now + the TTL, never past the end
 //     of the line's sale;

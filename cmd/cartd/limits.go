@@ -13,7 +13,7 @@ import (
 )
 
 // limitsConfig is how a node protects itself: rate limits, the in-flight cap, the body cap,
-// the HTTP server's timeouts and the drain before shutting down (README, "Limits and
+// the HTTP server's timeouts and the drain before shutting down (docs/operations.md, "Limits and
 // overload").
 type limitsConfig struct {
 	rate, rateKey, rateAnon    float64

@@ -1,7 +1,7 @@
 package main
 
 // Operating cartd: the shutdown deadline and housekeeping flags of serve, and the operator's
-// subcommands keys list, keys revoke and backup (README "Operating cartd").
+// subcommands keys list, keys revoke and backup (docs/operations.md).
 
 import (
 	"context"

@@ -16,7 +16,7 @@ import (
 	"github.com/cartd/cartd/engine"
 )
 
-// Metric names, in one place for the README and the tests.
+// Metric names, in one place for docs/operations.md and the tests.
 const (
 	MetricRequests            = "cartd_http_requests_total"
 	MetricRequestDuration     = "cartd_http_request_duration_seconds"
