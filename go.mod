@@ -15,7 +15,7 @@ require (
 	github.com/prometheus/common v0.72.0 // tests parse /metrics with expfmt (comes with client_golang)
 	golang.org/x/term v0.46.0 // cartd import asks whether stderr is a terminal to draw its progress bar
 	golang.org/x/text v0.43.0
-	golang.org/x/time v0.16.0 // token buckets of the rate limits (internal/limits), as LIBRARIES.md chose
+	golang.org/x/time v0.16.0 // token buckets of the rate limits (internal/limits), by the Go team
 	modernc.org/sqlite v1.60.1
 	pgregory.net/rapid v1.3.0
 )

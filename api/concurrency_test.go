@@ -1,6 +1,6 @@
 package api_test
 
-// Tests of DESIGN.md §7's invariants under real concurrent HTTP clients: goroutines sending
+// Tests of ARCHITECTURE.md §Invariants under real concurrent HTTP clients: goroutines sending
 // requests over loopback TCP to one server on one SQLite file, with the invariants checked
 // afterwards from what the clients were told and from what the server then reports. Nothing
 // here depends on timing: the amount of work is bounded, not the time it takes.

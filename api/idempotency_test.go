@@ -1,6 +1,6 @@
 package api_test
 
-// Tests of Idempotency-Key (DESIGN.md §4 and §9): a mutating call with a key is applied at
+// Tests of Idempotency-Key (docs/api.md; ARCHITECTURE.md §Invariants 9): a mutating call with a key is applied at
 // most once per principal, method, path and key; its first successful response is stored
 // with the change and replayed byte for byte to a retry with the same raw body.
 

@@ -457,7 +457,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 
 // storePrices stores the catalog's unit price on every line whose price changed since it was
 // stored, each with a price_changed message: a catalog price change is shown by reads and
-// stored by the cart's next write (DESIGN §9), whose version bump covers it. It runs before
+// stored by the cart's next write (ARCHITECTURE.md §Decisions), whose version bump covers it. It runs before
 // the call's own changes, so a line the call moves to another tier is not mistaken for a
 // price change.
 func (m *mutation) storePrices() error {

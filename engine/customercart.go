@@ -12,7 +12,7 @@ import (
 
 // Some seeds name no cart: SourceHub changes "a product quantity already in cart for a
 // customer", eBay "the eBay member's cart". Their dialects change the customer's cart, which
-// DESIGN §9 pins as the most recently active of the customer's active carts
+// ARCHITECTURE.md §Decisions pins as the most recently active of the customer's active carts
 // (store.ReadTx.ActiveCartOf). A line of another of the customer's carts is not in "the
 // customer's cart", and is not found: a customer holding several active carts reaches the
 // older ones through the native API.

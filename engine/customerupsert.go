@@ -24,7 +24,7 @@ type CustomerUpsert struct {
 }
 
 // UpsertCustomerItem applies a change to the line of a variant in the customer's cart (scope
-// carts:write): the customer's most recently active cart (DESIGN §9), or, when they have
+// carts:write): the customer's most recently active cart (ARCHITECTURE.md §Decisions), or, when they have
 // none, a new cart in the shop's default currency, opened in the same transaction as the
 // change. A change that stores nothing (quantity 0 of a variant the customer has no line of,
 // or nothing available under clamp) opens no cart, and answers the empty cart it would have

@@ -31,7 +31,7 @@ type offers struct {
 }
 
 // loadOffers reads a cart's offers at an instant, in the caller's transaction: what a cart's
-// figures depend on is read in the same snapshot as the cart (DESIGN §7.3).
+// figures depend on is read in the same snapshot as the cart (ARCHITECTURE.md §Invariants 3).
 func loadOffers(ctx context.Context, tx store.ReadTx, cartNum int64, now time.Time) (offers, error) {
 	coupons, err := tx.Coupons(ctx, cartNum)
 	if err != nil {

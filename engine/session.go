@@ -14,7 +14,7 @@ import (
 	"github.com/cartd/cartd/store"
 )
 
-// Storefront sessions (the storefront dialect, DESIGN §5 and §9). A session is a secret the
+// Storefront sessions (the storefront dialect, docs/dialects.md). A session is a secret the
 // shopper's browser keeps in a cookie, naming one guest cart; it is stored as its SHA-256,
 // like customer tokens, and lasts SessionTTL from its start. There is no login: whoever holds
 // the secret acts on that cart and no other.
@@ -28,11 +28,11 @@ import (
 //
 // The storefront's seed removes lines that can no longer be bought, "automatically ... with
 // appropriate message", where every other front door keeps them as unavailable items
-// (DESIGN §3). So every session call removes them first, in its own transaction: a read
+// (docs/stock.md). So every session call removes them first, in its own transaction: a read
 // stores the removal (a write, only when there is something to remove), and a change removes
 // them before it applies itself. A change naming a line it so removed is not applied, and
 // the removals stand (SessionResult.Gone): the one documented exception to invariant 4
-// (DESIGN §9).
+// (ARCHITECTURE.md §Invariants 4).
 
 // SessionTTL is how long a storefront session lasts from its start: two weeks, the default
 // lifetime of the session cookie of the Django storefronts the seed describes.

@@ -11,7 +11,7 @@ import (
 
 // PriceChange compares the unit price stored on a line with the catalog's unit price for the
 // line's current quantity, and reports changed when they differ: the catalog's price moved
-// since the line was last written (DESIGN §9). A quantity change that moves a line to another
+// since the line was last written (ARCHITECTURE.md §Decisions). A quantity change that moves a line to another
 // tier is never a price change, because every write stores the price at the tier of the
 // quantity it stores. Unavailable lines have no price to compare and report nothing.
 func PriceChange(l *cart.Line, currency string) (old, current int64, changed bool) {

@@ -11,7 +11,7 @@ import (
 	"github.com/cartd/cartd/cart"
 )
 
-// The invariants of DESIGN §7.3 and the pricing issue, checked on random carts with
+// ARCHITECTURE.md §Invariants 3 and the rules of docs/pricing.md, checked on random carts with
 // pgregory.net/rapid (which shrinks a failing cart to a small one): line figures add up to the
 // cart's; total = subtotal - discount + tax + shipping (tax left out when prices include it);
 // the order of lines, coupons and promotions does not matter; no amount is negative and no

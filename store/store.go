@@ -41,7 +41,7 @@ type ReadTx interface {
 	// deadlock on a database with row locks.
 	Cart(ctx context.Context, num int64) (cart.Cart, error)
 	// ActiveCartOf returns a customer's most recently active cart of status active (greatest
-	// LastActivity, then greatest Num): "the customer's cart" of DESIGN §9. NotFound when the
+	// LastActivity, then greatest Num): "the customer's cart" of ARCHITECTURE.md §Decisions. NotFound when the
 	// customer has none, and for customer "" (guest carts are nobody's). It does not lock: a
 	// Tx that goes on to change the cart locks it with Cart, in the order above, and checks
 	// that it is still the one.

@@ -10,7 +10,7 @@ import (
 
 // The invariant check runs after a scenario's load has stopped: it reads back every cart the
 // scenario created and the stock of every SKU it used, through the same API, and holds them
-// to DESIGN.md §7:
+// to ARCHITECTURE.md §Invariants:
 //
 //  1. no oversell: for every SKU, 0 <= reserved <= on_hand, available = on_hand - reserved,
 //     and reserved equals the sum of reserved_quantity over the lines holding it (in items
@@ -24,7 +24,7 @@ import (
 //     (subtotal - discount).
 //
 // "Counted" lines are those of items that are not expired: a lapsed reservation leaves its
-// line in items with expired: true and out of the totals (DESIGN §3), and the cart's expired
+// line in items with expired: true and out of the totals (docs/stock.md), and the cart's expired
 // figure is their units. unavailable_items are out of the totals too. Fields cartd adds later
 // are ignored, so the check keeps working as the API grows.
 

@@ -1,7 +1,7 @@
 // Command cartbench is cartd's load generator. It drives a running cartd over HTTP with
 // concurrent clients, after creating its own catalog, stock and carts through the admin API;
 // reports requests, req/s and latency percentiles per phase beside the HTTP ceiling of the
-// machine; and, after each scenario, checks DESIGN.md §7's invariants on everything it
+// machine; and, after each scenario, checks ARCHITECTURE.md §Invariants on everything it
 // created. See BENCHMARKS.md for the scenarios and how to run them.
 //
 // Exit status: 0 when every invariant held and no request failed; 1 when an invariant

@@ -175,7 +175,7 @@ func (rep *report) writeTable(w io.Writer) error {
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n") + "\n")
 	}
-	b.WriteString("\ninvariants (DESIGN.md §7: no oversell, reserved = lines' reserved_quantity, totals = recomputation):\n")
+	b.WriteString("\ninvariants (ARCHITECTURE.md §Invariants: no oversell, reserved = lines' reserved_quantity, totals = recomputation):\n")
 	for _, s := range rep.Scenarios {
 		inv := s.Invariants
 		switch {

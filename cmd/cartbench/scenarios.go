@@ -350,7 +350,7 @@ func (s *flashShopper) done(status int, _ http.Header, body []byte) verdict {
 // bigcart: the cost of one quantity change as a cart grows. Carts of 1, 100 and 1,000 lines
 // (min(--conns, 8) carts of each size; client i changes cart i mod that) get PATCH
 // {"quantity": 1..9} on a random line, once with the whole cart in the answer and once with
-// Prefer: return=minimal (DESIGN §4), each a phase of its own. A store that reads and writes
+// Prefer: return=minimal (docs/api.md), each a phase of its own. A store that reads and writes
 // only what changed makes the minimal phases cost about the same at every size.
 var bigcartSizes = []int{1, 100, 1000}
 

@@ -1,6 +1,6 @@
 package main
 
-// The kill -9 test: DESIGN.md §6's "acknowledged means durable", checked on the real binary.
+// The kill -9 test: ARCHITECTURE.md §Invariants 7, "acknowledged means durable", checked on the real binary.
 // Clients change a cart concurrently and record every change that got a 2xx; the process is
 // killed with SIGKILL at a random moment; a restart on the same database must show every
 // acknowledged change, nothing beyond what was sent, a version that counts exactly the changes

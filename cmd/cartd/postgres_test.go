@@ -1,7 +1,7 @@
 package main
 
 // Several cartd processes on one PostgreSQL database, as a shop runs them behind a load
-// balancer: DESIGN.md §7's invariants 1 and 2 must hold across the nodes, and a database
+// balancer: ARCHITECTURE.md §Invariants 1 and 2 must hold across the nodes, and a database
 // restart under load must lose no acknowledged change, answer 503 (never 500) while the
 // database is away, and leave every node serving again without being restarted itself.
 

@@ -18,7 +18,7 @@ type updateQuantity struct {
 	Quantity   int64  // 1 or more
 }
 
-// itemPrefix is how cartd's item ids begin (DESIGN §2).
+// itemPrefix is how cartd's item ids begin (ARCHITECTURE.md §Model).
 const itemPrefix = "ci_"
 
 // readRequest reads the body (JSON, at most MaxBody bytes) and decodes it. It returns the

@@ -9,7 +9,7 @@
 //	{"cartItemId": "ci_79532", "quantity": 6}
 //
 // It sets the quantity of one line of the member's cart, the customer's cart of the token
-// (engine.UpdateCustomerItem: their most recently active cart, DESIGN §9). A quantity above
+// (engine.UpdateCustomerItem: their most recently active cart, ARCHITECTURE.md §Decisions). A quantity above
 // the available stock is lowered to it with warning 10006; with nothing available at all the
 // line is kept as it was, among the unavailable items, with warning 10004 ("a cart never
 // expires"). The response is a RemoteShopcartResponse: every item of the cart.
@@ -43,7 +43,7 @@
 // Errors are eBay's {"errors": [{errorId, domain, category, message, longMessage,
 // parameters}]}: category REQUEST answers 400, BUSINESS 409 (10013, the item is not in your
 // cart; 10004 for a change to an unavailable item), and a missing or bad token 401 with
-// errorId 1001 (DESIGN §9). An API key, which is no member, is 403 10002. Malformed bodies are
+// errorId 1001 (ARCHITECTURE.md §Decisions). An API key, which is no member, is 403 10002. Malformed bodies are
 // eBay's common 400 2004 (also 413 and 415 for a body too large or not JSON), unknown paths
 // 404 2004, internal failures 500 10000 (logged, never detailed). A token past its rate
 // limit is eBay's 429 2001 ("Too many requests", with Retry-After), a node at capacity 503

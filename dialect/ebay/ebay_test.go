@@ -286,7 +286,7 @@ func TestNothingAvailableKeepsTheItem(t *testing.T) {
 	}
 }
 
-// The eBay row of DESIGN §5: quantity sets, below 1 is error 10009, above the stock clamps.
+// The eBay row of docs/dialects.md: quantity sets, below 1 is error 10009, above the stock clamps.
 func TestQuantityRules(t *testing.T) {
 	s, token, cartNum, ball, _ := seedShop(t)
 	for _, q := range []int{5, 1, 15} {

@@ -9,9 +9,9 @@
 //
 // It sets the quantity of one item in the user's cart (engine.UpsertCustomerItem): the
 // customer's most recently active cart, opened in the shop's default currency if they have
-// none (DESIGN §9). The item is named by sku or by option_id, the variant's number (DESIGN
-// §9), and is added if the cart lacks it; qty 0 removes it. More than the stock available is
-// capped at it (the clamp policy, DESIGN §5), nothing available leaving the item out.
+// none. The item is named by sku or by option_id, the variant's number (both: ARCHITECTURE.md
+// §Decisions), and is added if the cart lacks it; qty 0 removes it. More than the stock available is
+// capped at it (the clamp policy, docs/dialects.md), nothing available leaving the item out.
 // oauth_token is a customer token (POST /v1/customers/{id}/tokens); an API key is not a user
 // and is refused like a bad token. Parameters are read from the form body (urlencoded or
 // multipart) and the query string, the body first.
@@ -20,7 +20,7 @@
 // garbled or disagrees with its example, this package follows the example:
 //
 //   - sale_id is listed as required but the example omits it: it is accepted (an integer) and
-//     may be omitted; an item's sale is its variant's (DESIGN §9);
+//     may be omitted; an item's sale is its variant's (ARCHITECTURE.md §Decisions);
 //   - the cart's promotions are "coupons", an array, as in the example (the field list says
 //     "coupon", an object): every code applied to the cart, applying or not, and every
 //     automatic promotion that applies, each {id, name, type, method, amount, desc} with id

@@ -311,7 +311,7 @@ func TestSeedExample(t *testing.T) {
 	}
 }
 
-// TestQuantityRules holds the dialect to its row of DESIGN §5: set (not add), an upsert by SKU
+// TestQuantityRules holds the dialect to its row of docs/dialects.md: set (not add), an upsert by SKU
 // or option, the stock policy clamp, in the customer's cart, opened if they have none.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t, time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC))

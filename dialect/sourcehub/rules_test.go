@@ -14,7 +14,7 @@ import (
 	"github.com/cartd/cartd/money"
 )
 
-// The SourceHub row of DESIGN §5: quantity sets, 0 removes, above the stock is refused (422)
+// The SourceHub row of docs/dialects.md: quantity sets, 0 removes, above the stock is refused (422)
 // and changes nothing.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t)

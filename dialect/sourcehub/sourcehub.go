@@ -5,7 +5,7 @@
 //	Authorization: Bearer <API key with carts:write>
 //
 // It sets the quantity of one line of the customer's cart (engine.UpdateCustomerItem: the
-// customer's most recently active cart, DESIGN §9); 0 removes the line; more than the stock
+// customer's most recently active cart, ARCHITECTURE.md §Decisions); 0 removes the line; more than the stock
 // available is refused and changes nothing. The response is the seed's example shape: the
 // cart's counts and amounts and its items, each with its product.
 //
@@ -14,7 +14,7 @@
 //   - cart_id is the cart *item* id (the example's cart_id=79532 answers an item with id
 //     79532), the item's number: cartd's ci_79532. The parameters are read from the query
 //     string only, as the seed sends them; customer_id must be an integer, and names the
-//     customer "9" for 9 (DESIGN §2).
+//     customer "9" for 9 (ARCHITECTURE.md §Model).
 //   - quantity sets the quantity (the seed's "0 removes" only makes sense for a set; its
 //     example's request of 2 answering 6 is taken as garbled).
 //   - items are the cart's lines that count in its totals, then the lines whose reservation

@@ -26,7 +26,7 @@ const (
 )
 
 // itemKeyPattern is the seed's item_key: prod{product_id}_{variant_sku}_dflt, case-sensitive.
-// The product id is cartd's number for the product (DESIGN §9), written without leading
+// The product id is cartd's number for the product (ARCHITECTURE.md §Decisions), written without leading
 // zeros; the SKU is what cartd accepts as one (no spaces or control characters) and may
 // itself hold underscores.
 var itemKeyPattern = regexp.MustCompile(`^prod([1-9][0-9]{0,18})_([^\x00-\x20\x7f]{1,64})_dflt$`)
@@ -193,7 +193,7 @@ func atLeastOne(n int64) string {
 	return ""
 }
 
-// nonZero is the PUT's rule (DESIGN §9): a change up or down, never 0.
+// nonZero is the PUT's rule (ARCHITECTURE.md §Decisions): a change up or down, never 0.
 func nonZero(n int64) string {
 	if n == 0 {
 		return msgNonZero

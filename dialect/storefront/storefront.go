@@ -21,12 +21,12 @@
 // token).
 //
 // The item_key is prod{product_id}_{sku}_dflt, case-sensitive, where product_id is cartd's
-// number for the product (DESIGN §9: the number the native API shows as a product's
+// number for the product (ARCHITECTURE.md §Decisions: the number the native API shows as a product's
 // "number") and sku the variant's SKU; a key whose SKU is not a variant of that product names
 // nothing. Bodies are JSON objects or forms, as Django REST framework's default parsers take
 // them; quantity is a whole number, or a string of one.
 //
-// The quantity rules (DESIGN §5 and §9):
+// The quantity rules (docs/dialects.md, ARCHITECTURE.md §Decisions):
 //
 //   - POST adds quantity (1 or more) to the item, creating it if the cart lacks it; more than
 //     the stock available (counting what the cart already holds) changes nothing and answers
@@ -42,7 +42,7 @@
 //     removed_items. A PUT or POST naming such a line answers the seed's 400 {"item_key":
 //     ["Product is no longer availabe"]} (its spelling; "Product variant no longer exists"
 //     when the variant or its product was deleted), and the removal stands: the one
-//     documented exception to "a refused call changes nothing" (DESIGN §9). A DELETE naming
+//     documented exception to "a refused call changes nothing" (ARCHITECTURE.md §Invariants 4). A DELETE naming
 //     one answers that the item has been removed, which it has.
 //
 // The seed documents two bodies, both kept to the letter: PUT and DELETE of an item answer
@@ -69,7 +69,7 @@
 // The view's message is "Cart retrieved", the add's "Item added to cart" ("Quantity updated"
 // when the cart held the item already), the clear's "Cart cleared". id is the cart's number
 // (the native API's cart_<id>), null while the request has no session. Money is decimal
-// strings in the cart's currency (DESIGN §2: integers inside, rendered exactly). items lists
+// strings in the cart's currency (ARCHITECTURE.md §Model: integers inside, rendered exactly). items lists
 // every line in cart order, those whose stock reservation lapsed too (expired: true; they are
 // out of the totals until their quantity is changed, which reserves again); item_count
 // counts the units of the lines in the totals. vouchers are the codes applied to the cart

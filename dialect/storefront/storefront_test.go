@@ -208,9 +208,9 @@ func mustInt(tb testing.TB, n json.Number) int {
 	return i
 }
 
-// TestQuantityRules holds the dialect to its row of DESIGN §5 and §9: an additive, non-zero
-// PUT capped at the stock with the seed's message, removal at 0 or less, a POST refused above
-// the stock.
+// TestQuantityRules holds the dialect to its row of docs/dialects.md (ARCHITECTURE.md
+// §Decisions): an additive, non-zero PUT capped at the stock with the seed's message, removal
+// at 0 or less, a POST refused above the stock.
 func TestQuantityRules(t *testing.T) {
 	s := mustServer(t)
 	p := s.MustProduct(t, simpleProduct("prod_tee", 2499, "TEE-S"), 8)
