@@ -57,47 +57,22 @@ const (
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
 var ReleaseReasons = releaseIndex[:]
 
-// callTx is the transaction as one engine call sees it. It tallies the stock the call
-// releases, to be reported once it commits; and, once asked (recordStock), it keeps each
-// stock row as it was before the call's first write of it, so that a call working on lines
-// whose stock it did not read (a memo's, memo.go) can still show them as they were. A store
-// may run a transaction's closure more than once (PostgreSQL retries); each run gets a new
-// callTx, so only the run that committed counts.
+// callTx is the transaction as one engine call sees it: it tallies the stock the call
+// releases, to be reported once it commits. A store may run a transaction's closure more than
+// once (PostgreSQL retries); each run gets a new callTx, so only the run that committed counts.
 type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
-	before   map[string]cart.Stock // nil: not recording
-}
-
-// recordStock starts keeping stock rows as they were before the call's writes.
-func (t *callTx) recordStock() { t.before = map[string]cart.Stock{} }
-
-// PutStock writes a stock row, keeping it as it was first when recording.
-func (t *callTx) PutStock(ctx context.Context, st cart.Stock) error {
-	if t.before != nil {
-		if _, seen := t.before[st.SKU]; !seen {
-			old, err := t.Tx.Stock(ctx, st.SKU)
-			if err != nil {
-				return err
-			}
-			t.before[st.SKU] = old
-		}
-	}
-	return t.Tx.PutStock(ctx, st)
-}
-
-// stockBefore returns a SKU's stock as it was before the call wrote it (recordStock).
-func (t *callTx) stockBefore(ctx context.Context, sku string) (cart.Stock, error) {
-	if st, ok := t.before[sku]; ok {
-		return st, nil
-	}
-	return t.Tx.Stock(ctx, sku)
 }
 
 var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
 
-// noteRelease tallies units released in tx for reason; nothing when tx is not a callTx.
+// noteRelease tallies units released in tx for reason; nothing when tx is not a callTx (or
+// a memo's stockLog over one).
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
+	if l, ok := tx.(*stockLog); ok {
+		tx = l.Tx
+	}
 	o, ok := tx.(*callTx)
 	if !ok || units <= 0 {
 		return
