@@ -394,7 +394,7 @@ func refusal(c cart.Cart, opt Options) *cart.Error {
 		return cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch)
 	}
 	if c.Status != cart.StatusActive {
-		return cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status)
+		return cart.Errorf(cart.Conflict, cart.ReasonCartNotActive, "the cart is %s and cannot change", c.Status)
 	}
 	return nil
 }
@@ -634,6 +634,7 @@ func (m *mutation) apply(u Update) error {
 	}
 	l.Stock = stock
 	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	noteChange(m.tx, changeOutcome(res), 1)
 	if res.Removed() {
 		if created {
 			return m.note(msgs)

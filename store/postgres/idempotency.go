@@ -69,7 +69,7 @@ func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) err
 		return err
 	}
 	if n == 0 {
-		return cart.Errorf(cart.Conflict, "idempotency_key_taken", "idempotency key %q is already recorded", r.Key)
+		return cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key)
 	}
 	return nil
 }

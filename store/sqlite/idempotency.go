@@ -66,7 +66,7 @@ func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) err
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
 	} else if n == 0 {
-		return cart.Errorf(cart.Conflict, "idempotency_key_taken", "idempotency key %q is already recorded", r.Key)
+		return cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key)
 	}
 	return nil
 }
