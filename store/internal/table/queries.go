@@ -1,0 +1,47 @@
+package table
+
+// Queries the two stores share word for word, written with ? placeholders: store/sqlite runs
+// them as they are and store/postgres numbers the placeholders ($1, $2, ...) once, when it
+// starts. A query whose SQL differs between the databases (booleans, times compared with
+// each other, a placeholder used twice) stays with its store.
+const (
+	Keys      = `SELECT ` + KeyColumns + ` FROM api_keys ORDER BY num`
+	KeyByHash = `SELECT ` + KeyColumns + ` FROM api_keys WHERE hash = ?`
+	InsertKey = `
+	INSERT INTO api_keys (` + KeyFields + `)
+	VALUES (?, ?, ?, ?, ?)
+	RETURNING num`
+	RevokeKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE num = ?`
+
+	TokenByHash = `SELECT ` + TokenColumns + ` FROM customer_tokens WHERE hash = ?`
+	InsertToken = `
+	INSERT INTO customer_tokens (` + TokenFields + `)
+	VALUES (?, ?, ?, ?, ?)
+	RETURNING num`
+	RevokeToken = `
+	UPDATE customer_tokens SET revoked_at = COALESCE(revoked_at, ?)
+	WHERE num = ? AND customer_id = ?`
+
+	SessionByHash = `SELECT ` + SessionColumns + ` FROM sessions WHERE hash = ?`
+	InsertSession = `
+	INSERT INTO sessions (` + SessionFields + `)
+	VALUES (?, ?, ?, ?)
+	RETURNING num`
+
+	IdempotencyByKey = `
+	SELECT ` + IdempotencyColumns + `
+	FROM idempotency WHERE scope = ? AND key = ?`
+	// PutIdempotency inserts a record or replaces an expired one (see the stores for how each
+	// database settles a race with a record inserted meanwhile).
+	PutIdempotency = `
+	INSERT INTO idempotency (` + IdempotencyFields + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (scope, key) DO UPDATE SET
+		request_hash = excluded.request_hash,
+		status = excluded.status,
+		header = excluded.header,
+		body = excluded.body,
+		created_at = excluded.created_at,
+		expires_at = excluded.expires_at
+	WHERE idempotency.expires_at <= excluded.created_at`
+)
