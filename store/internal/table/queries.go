@@ -44,4 +44,15 @@ const (
 		created_at = excluded.created_at,
 		expires_at = excluded.expires_at
 	WHERE idempotency.expires_at <= excluded.created_at`
+
+	// PutSale upserts a sale by id; one that exists keeps its num and created_at.
+	PutSale = `
+	INSERT INTO sales (id, name, starts_at, ends_at, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO UPDATE SET
+		name = excluded.name,
+		starts_at = excluded.starts_at,
+		ends_at = excluded.ends_at,
+		updated_at = excluded.updated_at
+	RETURNING num, created_at`
 )

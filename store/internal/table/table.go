@@ -25,6 +25,9 @@ const (
 	SessionColumns     = `num, cart_num, hash, created_at, expires_at`
 	IdempotencyFields  = `scope, key, ` + IdempotencyColumns
 	IdempotencyColumns = `request_hash, status, header, body, created_at, expires_at`
+	// SaleColumns are a sale's, for a query naming sales "sa". A LEFT JOIN that finds no sale
+	// gives NULLs, which scan as the zero Sale.
+	SaleColumns = `sa.num, sa.id, sa.name, sa.starts_at, sa.ends_at, sa.created_at, sa.updated_at`
 )
 
 // Digest copies a stored digest (of a credential's secret, or of a request) into d, refusing
