@@ -21,6 +21,9 @@ func nullTime(t time.Time) any {
 	return t
 }
 
+// utc reads a TIMESTAMPTZ column in UTC.
+func utc(t time.Time) time.Time { return t.UTC() }
+
 func fromNullTime(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}

@@ -55,4 +55,31 @@ const (
 		ends_at = excluded.ends_at,
 		updated_at = excluded.updated_at
 	RETURNING num, created_at`
+
+	// PutPromotion upserts a promotion by code; one that exists keeps its num and created_at
+	// and is revived if it was withdrawn. Its JSON columns are PromotionJSON's.
+	PutPromotion = `
+	INSERT INTO promotions (code, name, description, type, method, rate, amounts, min_subtotal,
+	                        min_quantity, skus, product_ids, brands, sale_ids, starts_at, ends_at,
+	                        active, deleted, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, ?, ?)
+	ON CONFLICT (code) DO UPDATE SET
+		name = excluded.name,
+		description = excluded.description,
+		type = excluded.type,
+		method = excluded.method,
+		rate = excluded.rate,
+		amounts = excluded.amounts,
+		min_subtotal = excluded.min_subtotal,
+		min_quantity = excluded.min_quantity,
+		skus = excluded.skus,
+		product_ids = excluded.product_ids,
+		brands = excluded.brands,
+		sale_ids = excluded.sale_ids,
+		starts_at = excluded.starts_at,
+		ends_at = excluded.ends_at,
+		active = excluded.active,
+		deleted = false,
+		updated_at = excluded.updated_at
+	RETURNING num, created_at`
 )
