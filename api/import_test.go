@@ -51,12 +51,12 @@ const (
 // importContract is TestOpenAPIContract's part for POST /v1/catalog/import: every status it
 // documents, through the contract check. Its generic checks of request bodies assume JSON,
 // which this operation does not take.
-func importContract(t *testing.T, call callFunc, admin, catalogKey string) {
+func importContract(run func(name string, fn func(t *testing.T)), call callFunc, admin, catalogKey string) {
 	// kin-openapi knows no NDJSON; the document says the body is a string, which it is.
 	openapi3filter.RegisterBodyDecoder(ndjsonType, openapi3filter.PlainBodyDecoder)
 	const path = "/v1/catalog/import"
 
-	t.Run("the catalog is imported, good rows in, bad rows named", func(t *testing.T) {
+	run("the catalog is imported, good rows in, bad rows named", func(t *testing.T) {
 		csv := "product_id,product_name,variant_id,sku,price_USD,on_hand\n" +
 			"prod_imp1,Imported,var_imp1,IMP-1,1500,12\n" +
 			"prod_imp2,Bad price,var_imp2,IMP-2,15.00,3\n" +
@@ -87,7 +87,7 @@ func importContract(t *testing.T, call callFunc, admin, catalogKey string) {
 		}
 	})
 
-	t.Run("imports that cannot run are refused", func(t *testing.T) {
+	run("imports that cannot run are refused", func(t *testing.T) {
 		wantProblem(t, call(t, 400, "POST", path, admin, "\n\n", "Content-Type", ndjsonType), "empty_import")
 		wantProblem(t, call(t, 422, "POST", path, admin, "product_id,sku,colour\n", "Content-Type", csvType), "invalid_header")
 		wantProblem(t, call(t, 415, "POST", path, admin, `{"type":"stock","sku":"IMP-1","on_hand":1}`), "unsupported_media_type")

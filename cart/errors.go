@@ -71,6 +71,22 @@ func InvalidField(reason, field, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Reason: reason, Message: msg, Fields: []FieldError{{Field: field, Message: msg}}}
 }
 
+// Reasons the engine raises and itself branches on, so that they are spelt in one place.
+const (
+	// ReasonCartNotActive (Conflict): the cart was checked out, merged or otherwise closed
+	// and cannot change.
+	ReasonCartNotActive = "cart_not_active"
+	// ReasonIdempotencyKeyTaken (Conflict): another transaction recorded the idempotency key
+	// first.
+	ReasonIdempotencyKeyTaken = "idempotency_key_taken"
+)
+
+// HasReason reports whether err is an *Error of the code with the reason.
+func HasReason(err error, code Code, reason string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code && e.Reason == reason
+}
+
 // ErrorCode returns the Code of err, Internal for anything that is not an *Error.
 func ErrorCode(err error) Code {
 	var e *Error

@@ -323,14 +323,21 @@ type mutation struct {
 	offersRead  bool
 	prev        *cart.View
 	couponCalls map[string]bool
-	// rec is set when the lines are a memo's, whose stock was not read (memo.go).
-	rec *callTx
+	// memos is the store transaction's memo capability (nil: it keeps none), memo the memo
+	// whose lines the call works on (nil: they were read), and rec the transaction keeping
+	// stock as it was before the call, for a memo's lines (memo.go). unitsBefore counts the
+	// units of the lines as the call found them.
+	memos       store.Memos
+	memo        *memo
+	rec         *stockLog
+	unitsBefore int64
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
-// whole is one transaction. A failing fn's error carries the cart as it was, untouched, so
-// the client can recover without another read. A minimal call (Options.Minimal) works on the
-// memo the cart's last change left, when there is one that holds (memo.go).
+// whole is one transaction. A refused call's error carries the cart as it was, untouched, so
+// the client can recover without another read. The fast path (memo.go) is entered at two
+// points: load, where a minimal call takes the lines of the memo the cart's last change left,
+// when one holds, and reprice, which prices from that memo and leaves the next.
 func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Options, fn func(*mutation) error) (cart.View, error) {
 	var view cart.View
 	err := e.write(ctx, opt, func() any { return view }, func(tx store.Tx) error {
@@ -339,25 +346,7 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			return err
 		}
 		now := tx.Now()
-		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c}
-		var old *memo
-		if opt.Minimal && c.Status == cart.StatusActive {
-			o, err := m.offers()
-			if err != nil {
-				return err
-			}
-			if ct, ok := tx.(*callTx); ok && len(o.coupons)+len(o.auto) == 0 {
-				if old = m.takeMemo(); old != nil {
-					m.rec = ct
-					ct.recordStock()
-				}
-			}
-		}
-		if old != nil {
-			m.lines = old.lines
-		} else if m.lines, err = tx.Lines(ctx, num); err != nil {
-			return err
-		}
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, memos: memosOf(tx)}
 		before := func(lines []cart.Line, err *cart.Error) error {
 			if ferr := m.stockAsBefore(lines); ferr != nil {
 				return ferr
@@ -368,36 +357,15 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
-		if opt.IfMatch != nil && *opt.IfMatch != c.Version {
-			return before(m.lines, cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch))
-		}
-		if c.Status != cart.StatusActive {
-			return before(m.lines, cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status))
-		}
-		var unitsBefore int64
-		if old != nil {
-			unitsBefore = old.units
-		} else {
-			unitsBefore = units(m.lines)
-		}
-		// The mutation owns its lines (a fresh slice from the store, or a memo's): rather than
-		// copy a cart of up to a thousand lines on every change, it keeps the lines it changes
-		// as they were (mutation.keep), to rebuild the cart as it was should the call fail.
-		if old == nil {
-			// A memo's lines need none of this: their prices were stored and their lapsed
-			// reservations released by the change that left it, and neither the catalog nor
-			// the clock has moved them since.
-			if err := m.snapshot(); err != nil {
+		if ce := refusal(c, opt); ce != nil {
+			lines, err := tx.Lines(ctx, num)
+			if err != nil {
 				return err
 			}
-			if err := m.storePrices(); err != nil {
-				return err
-			}
-			// Stock a line may no longer hold goes back before the call's own changes, so that
-			// a lapsed line the call touches reserves again from what is free.
-			if err := m.releaseHeld(m.lapsed); err != nil {
-				return err
-			}
+			return before(lines, ce)
+		}
+		if err := m.load(opt.Minimal); err != nil {
+			return err
 		}
 		if err := fn(m); err != nil {
 			var ce *cart.Error
@@ -406,53 +374,97 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 			}
 			return err
 		}
-		o, err := m.offers()
-		if err != nil {
-			return err
-		}
-		// On a memo, with no offer the call brought (a coupon), the lines the call changed are
-		// priced again into the next memo, whose unit count the limit takes; else every line
-		// is counted, and priced below.
-		var next *memo
-		unitsAfter := int64(0)
-		if old != nil && len(o.coupons)+len(o.auto) == 0 {
-			next, err = m.refigure(old)
-			if err == nil {
-				unitsAfter = next.units
-			}
-		}
-		if next == nil {
-			unitsAfter = units(m.lines)
-		}
-		if lerr := unitsLimit(unitsBefore, unitsAfter); lerr != nil {
-			return lerr
-		}
-		if err != nil {
-			return err
-		}
 		if m.changed {
 			m.cart.Version++
 			m.cart.UpdatedAt, m.cart.LastActivity = now, now
-		}
-		if next != nil {
-			view, err = m.priceFromMemo(next)
-		} else if err = m.stockAsBefore(m.lines); err == nil {
-			view, err = m.price()
-		}
-		if err != nil {
-			return err
-		}
-		view.Messages = append(m.messages, e.notices(view)...)
-		view.ChangedItems, view.RemovedItems = m.touched, m.removed
-		if m.changed {
 			if err := tx.UpdateCart(ctx, m.cart); err != nil {
 				return err
 			}
 		}
-		m.keepMemo(&view, next)
-		return nil
+		view, err = m.reprice()
+		return err
 	})
 	return view, err
+}
+
+// refusal is the error of a call the cart refuses as it stands: another version than the
+// caller saw (If-Match), or a cart that is not active; nil when there is none.
+func refusal(c cart.Cart, opt Options) *cart.Error {
+	if opt.IfMatch != nil && *opt.IfMatch != c.Version {
+		return cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch)
+	}
+	if c.Status != cart.StatusActive {
+		return cart.Errorf(cart.Conflict, cart.ReasonCartNotActive, "the cart is %s and cannot change", c.Status)
+	}
+	return nil
+}
+
+// load gives the mutation the cart's lines and counts their units. A minimal call takes them
+// from a memo when one holds (takeMemo); otherwise they are read and brought up to date before
+// the call's own changes. The mutation owns its lines (a fresh slice from the store, or a
+// memo's): rather than copy a cart of up to a thousand lines on every change, it keeps the
+// lines it changes as they were (mutation.keep), to rebuild the cart as it was should the
+// call fail.
+func (m *mutation) load(minimal bool) error {
+	if taken, err := m.takeMemo(minimal); taken || err != nil {
+		return err
+	}
+	lines, err := m.tx.Lines(m.ctx, m.cart.Num)
+	if err != nil {
+		return err
+	}
+	m.lines, m.unitsBefore = lines, units(lines)
+	if err := m.snapshot(); err != nil {
+		return err
+	}
+	if err := m.storePrices(); err != nil {
+		return err
+	}
+	// Stock a line may no longer hold goes back before the call's own changes, so that a
+	// lapsed line the call touches reserves again from what is free.
+	return m.releaseHeld(m.lapsed)
+}
+
+// reprice prices the cart as the call leaves it (whose version mutate moved on) after
+// checking its units against the limit, with the call's messages and the notices of its
+// lines, and leaves the next memo with the store. On a memo, with no offer the call brought
+// (a coupon), the lines the call changed are priced again into the next memo, whose unit
+// count the limit takes; else every line is counted and priced.
+func (m *mutation) reprice() (cart.View, error) {
+	o, err := m.offers()
+	if err != nil {
+		return cart.View{}, err
+	}
+	var next *memo
+	unitsAfter := int64(0)
+	if m.memo != nil && len(o.coupons)+len(o.auto) == 0 {
+		next, err = m.refigure(m.memo)
+		if err == nil {
+			unitsAfter = next.units
+		}
+	}
+	if next == nil {
+		unitsAfter = units(m.lines)
+	}
+	if lerr := unitsLimit(m.unitsBefore, unitsAfter); lerr != nil {
+		return cart.View{}, lerr
+	}
+	if err != nil {
+		return cart.View{}, err
+	}
+	var view cart.View
+	if next != nil {
+		view, err = m.priceFromMemo(next)
+	} else if err = m.stockAsBefore(m.lines); err == nil {
+		view, err = m.price()
+	}
+	if err != nil {
+		return cart.View{}, err
+	}
+	view.Messages = append(m.messages, m.e.notices(view)...)
+	view.ChangedItems, view.RemovedItems = m.touched, m.removed
+	m.keepMemo(&view, next)
+	return view, nil
 }
 
 // storePrices stores the catalog's unit price on every line whose price changed since it was
@@ -622,6 +634,7 @@ func (m *mutation) apply(u Update) error {
 	}
 	l.Stock = stock
 	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	noteChange(m.tx, changeOutcome(res), 1)
 	if res.Removed() {
 		if created {
 			return m.note(msgs)

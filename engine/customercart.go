@@ -32,10 +32,6 @@ type CustomerItemChange struct {
 	KeepOutOfStock bool
 }
 
-// customerCartAttempts bounds the re-runs of a change whose customer's cart changed between
-// its lookup and its locking.
-const customerCartAttempts = 3
-
 // UpdateCustomerItem changes the quantity of one line of a customer's cart (scope
 // carts:write), as Update does, and returns the re-priced cart. Errors: NotFound
 // (cart_not_found when the customer has no active cart, or the customer token is another
@@ -67,41 +63,25 @@ func (e *Engine) UpdateCustomerItem(ctx context.Context, p auth.Principal, ch Cu
 	if err := validateUpdate(&u); err != nil {
 		return cart.View{}, err
 	}
-	for attempt := 1; ; attempt++ {
+	return retryLookup(customerCartsChanged, func() (cart.View, error) {
 		num, err := e.activeCartNum(ctx, customer)
 		if err != nil {
 			return cart.View{}, err
 		}
-		view, err := e.mutate(ctx, p, num, opt, func(m *mutation) error {
-			// The cart was looked up before it was locked: make sure it still is the
-			// customer's cart (always so with a single writer).
-			switch again, err := m.tx.ActiveCartOf(m.ctx, customer); {
-			case cart.ErrorCode(err) == cart.NotFound:
-				return errCartMoved
-			case err != nil:
+		return e.mutate(ctx, p, num, opt, func(m *mutation) error {
+			if err := m.stillCustomerCart(customer); err != nil {
 				return err
-			case again.Num != num:
-				return errCartMoved
 			}
 			if ch.KeepOutOfStock && u.Policy == cart.Clamp {
 				return m.applyKeepingOutOfStock(u)
 			}
 			return m.apply(u)
 		})
-		var ce *cart.Error
-		moved := errors.Is(err, errCartMoved) ||
-			errors.As(err, &ce) && ce.Code == cart.Conflict && ce.Reason == "cart_not_active" // checked out or merged meanwhile
-		if !moved {
-			return view, err
-		}
-		if attempt == customerCartAttempts {
-			return cart.View{}, cart.Errorf(cart.Unavailable, "concurrent_change", "the customer's carts changed during the call; retry it")
-		}
-	}
+	})
 }
 
-// errCartMoved says that the customer's cart is no longer the one looked up.
-var errCartMoved = errors.New("engine: the customer's cart changed")
+// customerCartsChanged is the message of a customer's cart call that ran out of attempts.
+const customerCartsChanged = "the customer's carts changed during the call; retry it"
 
 func noCustomerCart(customer string) error {
 	return cart.Errorf(cart.NotFound, "cart_not_found", "customer %q has no active cart", customer)
@@ -145,6 +125,7 @@ func (m *mutation) applyKeepingOutOfStock(u Update) error {
 	if !u.Change.Set {
 		requested += kept
 	}
+	noteChange(m.tx, QuantityClamped, 1)
 	return m.note([]cart.Message{{Type: cart.Warning, Code: "out_of_stock", ItemNum: u.Item.ItemNum,
 		Text:      fmt.Sprintf("Requested quantity %d is not available; the item is kept, unavailable, at quantity %d", requested, kept),
 		Requested: &requested, Applied: &kept, Available: &none}})

@@ -59,35 +59,21 @@ func (e *Engine) UpsertCustomerItem(ctx context.Context, p auth.Principal, u Cus
 	if u.Policy == "" {
 		u.Policy = cart.Reject
 	}
-	for attempt := 1; ; attempt++ {
+	return retryLookup(customerCartsChanged, func() (cart.View, error) {
 		num, err := e.activeCartNum(ctx, customer)
-		var view cart.View
 		switch {
 		case cart.ErrorCode(err) == cart.NotFound:
-			view, err = e.openCustomerCart(ctx, customer, u, opt)
-		case err == nil:
-			view, err = e.mutate(ctx, p, num, opt, func(m *mutation) error {
-				switch again, err := m.tx.ActiveCartOf(m.ctx, customer); {
-				case cart.ErrorCode(err) == cart.NotFound:
-					return errCartMoved
-				case err != nil:
-					return err
-				case again.Num != num:
-					return errCartMoved
-				}
-				return m.upsert(u)
-			})
+			return e.openCustomerCart(ctx, customer, u, opt)
+		case err != nil:
+			return cart.View{}, err
 		}
-		var ce *cart.Error
-		moved := errors.Is(err, errCartMoved) ||
-			errors.As(err, &ce) && ce.Code == cart.Conflict && ce.Reason == "cart_not_active" // checked out or merged meanwhile
-		if !moved {
-			return view, err
-		}
-		if attempt == customerCartAttempts {
-			return cart.View{}, cart.Errorf(cart.Unavailable, "concurrent_change", "the customer's carts changed during the call; retry it")
-		}
-	}
+		return e.mutate(ctx, p, num, opt, func(m *mutation) error {
+			if err := m.stillCustomerCart(customer); err != nil {
+				return err
+			}
+			return m.upsert(u)
+		})
+	})
 }
 
 // errNothingStored rolls back a new cart that a change left empty.

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -73,7 +72,7 @@ func (f *inflight) acquire(k string) (release func(), ok bool) {
 // records nothing: its change was rolled back, so it may be retried with the same key.
 func (e *Engine) write(ctx context.Context, opt Options, result func() any, fn func(store.Tx) error) error {
 	err := e.recordedWrite(ctx, opt, result, fn)
-	e.observeCall(result, err)
+	e.observeCall(err)
 	return err
 }
 
@@ -112,8 +111,7 @@ func (e *Engine) recordedWrite(ctx context.Context, opt Options, result func() a
 			CreatedAt: now, ExpiresAt: now.Add(IdempotencyTTL),
 		})
 	})
-	var taken *cart.Error
-	if errors.As(err, &taken) && taken.Reason == "idempotency_key_taken" {
+	if cart.HasReason(err, cart.Conflict, cart.ReasonIdempotencyKeyTaken) {
 		// Another node recorded the key while this call ran, and this call rolled back: answer
 		// with what the other recorded.
 		if err := e.st.Read(ctx, func(tx store.ReadTx) error { return replay(ctx, tx, idem) }); err != nil {

@@ -2,27 +2,32 @@ package engine
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/pricing"
+	"github.com/cartd/cartd/store"
 )
 
 // A change to a cart of a thousand lines should cost about what a change to a one-line cart
 // costs when the caller wants only what changed (Options.Minimal): reading, assembling and
 // re-pricing every line on every change made it cost ten to twenty times as much. So every
 // mutation of an active cart without promotions leaves its lines, their figures and what those
-// add up to with the store (store.Tx.KeepMemo), and the cart's next minimal change takes them
-// back instead of reading the lines: it re-prices the lines it changed (pricing.Line), moves
-// their figures in and out of the sums, and prices again only the lines its answer shows
-// (those it changed and those with a notice). The store forgets a memo when anything it was
-// derived from changes, save stock; so a memo's lines are kept without stock, and the lines an
-// answer shows get theirs when needed (stockAsBefore).
+// add up to with a store that keeps memos (store.Memos), and the cart's next minimal change
+// takes them back instead of reading the lines: it re-prices the lines it changed
+// (pricing.Line), moves their figures in and out of the sums, and prices again only the lines
+// its answer shows (those it changed and those with a notice). The store forgets a memo when
+// anything it was derived from changes, save stock; so a memo's lines are kept without stock,
+// and the lines an answer shows get theirs when needed (stockAsBefore).
 //
 // A memo also stops holding when the clock reaches a line's reservation lapse or a sale's
 // start or end (until), and is not used for a cart with coupons or automatic promotions in
 // effect, which re-price every line.
+//
+// All of this is entered from mutate at two points: mutation.load takes a memo (takeMemo) and
+// mutation.reprice prices from it and keeps the next (keepMemo).
 
 // memo is what a mutation leaves for the cart's next change.
 type memo struct {
@@ -36,23 +41,51 @@ type memo struct {
 	notices []int64           // the lines with a notice (Figures.Notice), ascending
 }
 
-// takeMemo returns the memo of the mutation's cart if it holds now, or nil. Either way the
-// store forgets it.
-func (m *mutation) takeMemo() *memo {
-	mm, _ := m.tx.TakeMemo(m.cart.Num).(*memo)
-	if mm == nil || mm.version != m.cart.Version || m.now.Before(mm.at) ||
-		!mm.until.IsZero() && !m.now.Before(mm.until) || len(mm.lines) != len(mm.figs) {
-		return nil
+// Len is the memo's size in cart lines (store.Memo).
+func (mm *memo) Len() int { return len(mm.lines) }
+
+// memosOf returns the memo capability of the store transaction under tx (which the engine
+// observes through a callTx), or nil when the store keeps no memos.
+func memosOf(tx store.Tx) store.Memos {
+	if ct, ok := tx.(*callTx); ok {
+		tx = ct.Tx
 	}
-	return mm
+	ms, _ := tx.(store.Memos)
+	return ms
 }
 
-// keepMemo leaves the cart's lines and their figures with the store, when the cart is one a
-// memo serves: active, without offers, with reservations on (without them a line's status
-// depends on the stock, which a memo does not follow). next is what priceFromMemo made, or
-// nil to make it all from v, the whole view just priced.
+// takeMemo puts a minimal call on the fast path when the store keeps memos, the cart has no
+// offers, and its last change left a memo that holds now: the memo's lines become the
+// mutation's, and its transaction keeps stock as it was before the call's writes (stockLog).
+// It reports whether it did. The store forgets the memo either way.
+func (m *mutation) takeMemo(minimal bool) (bool, error) {
+	if !minimal || m.memos == nil {
+		return false, nil
+	}
+	o, err := m.offers()
+	if err != nil || len(o.coupons)+len(o.auto) > 0 {
+		return false, err
+	}
+	mm, _ := m.memos.TakeMemo(m.cart.Num).(*memo)
+	if mm == nil || mm.version != m.cart.Version || m.now.Before(mm.at) ||
+		!mm.until.IsZero() && !m.now.Before(mm.until) || len(mm.lines) != len(mm.figs) {
+		return false, nil
+	}
+	m.memo, m.lines, m.unitsBefore = mm, mm.lines, mm.units
+	// A memo's lines need none of what load does to lines it reads: their prices were stored
+	// and their lapsed reservations released by the change that left it, and neither the
+	// catalog nor the clock has moved them since.
+	m.rec = &stockLog{Tx: m.tx, before: map[string]cart.Stock{}}
+	m.tx = m.rec
+	return true, nil
+}
+
+// keepMemo leaves the cart's lines and their figures with the store, when the store keeps
+// memos and the cart is one a memo serves: active, without offers, with reservations on
+// (without them a line's status depends on the stock, which a memo does not follow). next is
+// what refigure made, or nil to make it all from v, the whole view just priced.
 func (m *mutation) keepMemo(v *cart.View, next *memo) {
-	if !m.e.Reserving() || m.cart.Status != cart.StatusActive || len(m.off.coupons)+len(m.off.auto) > 0 || !m.offersRead {
+	if m.memos == nil || !m.e.Reserving() || m.cart.Status != cart.StatusActive || len(m.off.coupons)+len(m.off.auto) > 0 || !m.offersRead {
 		return
 	}
 	if next != nil && next.figs == nil {
@@ -82,8 +115,36 @@ func (m *mutation) keepMemo(v *cart.View, next *memo) {
 		}
 	}
 	next.version, next.at, next.lines = m.cart.Version, m.now, m.lines
-	m.tx.KeepMemo(m.cart.Num, next, len(m.lines))
+	m.memos.KeepMemo(m.cart.Num, next)
 	m.lines = nil // the store's now
+}
+
+// stockLog is the transaction of a call working on a memo's lines, whose stock it did not
+// read: it keeps each stock row as it was before the call's first write of it, so that the
+// call can still show those lines as they were (stockAsBefore).
+type stockLog struct {
+	store.Tx
+	before map[string]cart.Stock
+}
+
+// PutStock writes a stock row, keeping it as it was first.
+func (t *stockLog) PutStock(ctx context.Context, st cart.Stock) error {
+	if _, seen := t.before[st.SKU]; !seen {
+		old, err := t.Tx.Stock(ctx, st.SKU)
+		if err != nil {
+			return err
+		}
+		t.before[st.SKU] = old
+	}
+	return t.Tx.PutStock(ctx, st)
+}
+
+// stockBefore returns a SKU's stock as it was before the call wrote it.
+func (t *stockLog) stockBefore(ctx context.Context, sku string) (cart.Stock, error) {
+	if st, ok := t.before[sku]; ok {
+		return st, nil
+	}
+	return t.Tx.Stock(ctx, sku)
 }
 
 // earlier returns the earlier of two instants, zero meaning never.

@@ -243,7 +243,7 @@ func (e *Engine) checkSource(s cart.Settings, h held, opt Options, now time.Time
 		return e.withCart(cart.Errorf(cart.Precondition, "version_mismatch", "the cart is at version %d, not %d", c.Version, *opt.IfMatch), s, h, now)
 	}
 	if c.Status != cart.StatusActive {
-		return e.withCart(cart.Errorf(cart.Conflict, "cart_not_active", "the cart is %s and cannot change", c.Status), s, h, now)
+		return e.withCart(cart.Errorf(cart.Conflict, cart.ReasonCartNotActive, "the cart is %s and cannot change", c.Status), s, h, now)
 	}
 	return nil
 }
@@ -252,7 +252,7 @@ func (e *Engine) checkSource(s cart.Settings, h held, opt Options, now time.Time
 // field that chose it.
 func (e *Engine) checkTarget(s cart.Settings, source, target held, field string, now time.Time) error {
 	if target.cart.Status != cart.StatusActive {
-		return e.withCart(cart.Errorf(cart.Conflict, "cart_not_active", "cart %d is %s and cannot take lines", target.cart.Num, target.cart.Status), s, target, now)
+		return e.withCart(cart.Errorf(cart.Conflict, cart.ReasonCartNotActive, "cart %d is %s and cannot take lines", target.cart.Num, target.cart.Status), s, target, now)
 	}
 	if source.cart.Currency != target.cart.Currency {
 		return cart.InvalidField("currency_mismatch", field, "cart %d is in %s, cart %d in %s: only carts of one currency merge",
@@ -391,6 +391,9 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
 	})
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
+	if res.Clamped || created && res.Quantity == 0 {
+		noteChange(m.tx, QuantityClamped, 1) // quantity_clamped, or out_of_stock
+	}
 	if res.Quantity == l.Item.Quantity && res.Reserved == l.Item.ReservedQuantity {
 		return m.note(msgs) // nothing could be moved: the target's line stays as it is
 	}

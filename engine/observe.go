@@ -40,7 +40,9 @@ const (
 )
 
 // QuantityOutcomes lists every outcome, so that a metric can show each from the start.
-var QuantityOutcomes = []QuantityOutcome{QuantitySet, QuantityRemoved, QuantityClamped, QuantityBackordered, QuantityRejected}
+var QuantityOutcomes = quantityIndex[:]
+
+var quantityIndex = [...]QuantityOutcome{QuantitySet, QuantityRemoved, QuantityClamped, QuantityBackordered, QuantityRejected}
 
 // ReleaseReason is why stock a line held went back to available without the line's own
 // quantity change.
@@ -57,49 +59,31 @@ const (
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
 var ReleaseReasons = releaseIndex[:]
 
-// callTx is the transaction as one engine call sees it. It tallies the stock the call
-// releases, to be reported once it commits; and, once asked (recordStock), it keeps each
-// stock row as it was before the call's first write of it, so that a call working on lines
-// whose stock it did not read (a memo's, memo.go) can still show them as they were. A store
-// may run a transaction's closure more than once (PostgreSQL retries); each run gets a new
-// callTx, so only the run that committed counts.
+// callTx is the transaction as one engine call sees it: it tallies the stock the call
+// releases and the outcomes of the line changes it makes, to be reported once it commits. A
+// store may run a transaction's closure more than once (PostgreSQL retries); each run gets a
+// new callTx, so only the run that committed counts.
 type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
-	before   map[string]cart.Stock // nil: not recording
+	changes  [len(quantityIndex)]int
 }
 
-// recordStock starts keeping stock rows as they were before the call's writes.
-func (t *callTx) recordStock() { t.before = map[string]cart.Stock{} }
-
-// PutStock writes a stock row, keeping it as it was first when recording.
-func (t *callTx) PutStock(ctx context.Context, st cart.Stock) error {
-	if t.before != nil {
-		if _, seen := t.before[st.SKU]; !seen {
-			old, err := t.Tx.Stock(ctx, st.SKU)
-			if err != nil {
-				return err
-			}
-			t.before[st.SKU] = old
-		}
+// callOf returns the callTx of tx (seen through a memo's stockLog), or nil.
+func callOf(tx store.Tx) *callTx {
+	if l, ok := tx.(*stockLog); ok {
+		tx = l.Tx
 	}
-	return t.Tx.PutStock(ctx, st)
-}
-
-// stockBefore returns a SKU's stock as it was before the call wrote it (recordStock).
-func (t *callTx) stockBefore(ctx context.Context, sku string) (cart.Stock, error) {
-	if st, ok := t.before[sku]; ok {
-		return st, nil
-	}
-	return t.Tx.Stock(ctx, sku)
+	o, _ := tx.(*callTx)
+	return o
 }
 
 var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
 
 // noteRelease tallies units released in tx for reason; nothing when tx is not a callTx.
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
-	o, ok := tx.(*callTx)
-	if !ok || units <= 0 {
+	o := callOf(tx)
+	if o == nil || units <= 0 {
 		return
 	}
 	for i, r := range releaseIndex {
@@ -109,8 +93,36 @@ func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
 	}
 }
 
-// observedWrite is store.Write with fn given a callTx, and the releases fn makes reported
-// after the commit.
+// noteChange tallies n line changes of an outcome made in tx (n < 0 takes back what was
+// tallied); nothing when tx is not a callTx.
+func noteChange(tx store.Tx, outcome QuantityOutcome, n int) {
+	o := callOf(tx)
+	if o == nil {
+		return
+	}
+	for i, q := range quantityIndex {
+		if q == outcome {
+			o.changes[i] += n
+		}
+	}
+}
+
+// changeOutcome is the outcome of a line change resolved to r, as its message
+// (cart.QuantityMessages) reports it.
+func changeOutcome(r cart.QuantityResult) QuantityOutcome {
+	switch {
+	case r.Clamped:
+		return QuantityClamped
+	case r.Removed():
+		return QuantityRemoved
+	case r.Backorder:
+		return QuantityBackordered
+	}
+	return QuantitySet
+}
+
+// observedWrite is store.Write with fn given a callTx, and the releases and line changes fn
+// makes reported after the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
 	var last *callTx
 	err := e.st.Write(ctx, func(tx store.Tx) error {
@@ -123,49 +135,28 @@ func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) err
 				e.obs.ReservationReleased(releaseIndex[i], units)
 			}
 		}
+		for i, n := range last.changes {
+			if n > 0 {
+				e.obs.QuantityChanged(quantityIndex[i], n)
+			}
+		}
 	}
 	return err
 }
 
-// observeCall reports what a finished write call did: the quantity outcomes its messages
-// show when it committed a cart, a stock refusal, or a replay.
-func (e *Engine) observeCall(result func() any, err error) {
-	if e.obs == nil {
+// observeCall reports what a write call refused: a stock refusal, or a replay. (What a
+// committed call changed observedWrite reports.)
+func (e *Engine) observeCall(err error) {
+	if e.obs == nil || err == nil {
 		return
 	}
-	if err != nil {
-		var replayed *Replayed
-		var ce *cart.Error
-		switch {
-		case errors.As(err, &replayed):
-			e.obs.IdempotentReplay()
-		case errors.As(err, &ce) && ce.Code == cart.StockShort && len(ce.Fields) > 0:
-			// A refused quantity names its field; a refused checkout names none.
-			e.obs.QuantityChanged(QuantityRejected, 1)
-		}
-		return
-	}
-	v, ok := result().(cart.View)
-	if !ok || v.Cart.Status != cart.StatusActive {
-		// Only an active cart's lines change quantity; a checkout's backorder notes do not count.
-		return
-	}
-	var n [5]int
-	for _, m := range v.Messages {
-		switch {
-		case m.Code == "item_added" || m.Code == "quantity_updated":
-			n[0]++
-		case m.Code == "item_removed" && m.Type == cart.Info:
-			n[1]++
-		case m.Code == "quantity_clamped" || m.Code == "out_of_stock" || m.Code == "item_removed":
-			n[2]++
-		case m.Code == "backordered" && m.ItemNum != 0:
-			n[3]++
-		}
-	}
-	for i, c := range n {
-		if c > 0 {
-			e.obs.QuantityChanged(QuantityOutcomes[i], c)
-		}
+	var replayed *Replayed
+	var ce *cart.Error
+	switch {
+	case errors.As(err, &replayed):
+		e.obs.IdempotentReplay()
+	case errors.As(err, &ce) && ce.Code == cart.StockShort && len(ce.Fields) > 0:
+		// A refused quantity names its field; a refused checkout names none.
+		e.obs.QuantityChanged(QuantityRejected, 1)
 	}
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,12 +75,10 @@ func sessionPrincipal() auth.Principal {
 	return auth.Principal{Scopes: []auth.Scope{auth.CartsRead, auth.CartsWrite}}
 }
 
-// sessionAttempts bounds the re-runs of a session call whose cart stopped being the
-// session's (checked out or given to a customer) between its lookup and its change.
-const sessionAttempts = 3
-
-// errSessionEnded says that a session's cart stopped being an active guest cart during a call.
-var errSessionEnded = errors.New("engine: the session's cart is no longer an active guest cart")
+// sessionCartChanged is the message of a session call whose cart kept ceasing to be the
+// session's (checked out or given to a customer) between its lookup and its change
+// (retryLookup).
+const sessionCartChanged = "the session's cart changed during the call; retry it"
 
 // sessionCart returns the number of the cart a live session names, or 0 when the secret names
 // no session, an expired one, or one whose cart is no longer an active guest cart.
@@ -122,19 +119,11 @@ func (e *Engine) lookupSession(ctx context.Context, secret string) (int64, error
 	return num, err
 }
 
-// ended reports whether err says that the cart a session call looked up is no longer the
-// session's, so the call must look again.
-func ended(err error) bool {
-	var ce *cart.Error
-	return errors.Is(err, errSessionEnded) ||
-		errors.As(err, &ce) && ce.Code == cart.Conflict && ce.Reason == "cart_not_active"
-}
-
 // SessionCart returns the cart of the session a secret names, after removing the lines that
 // can no longer be bought (stored, with a version bump, when there are any). A secret naming
 // no live session answers an empty cart that is not stored.
 func (e *Engine) SessionCart(ctx context.Context, secret string) (SessionResult, error) {
-	for attempt := 1; ; attempt++ {
+	return retryLookup(sessionCartChanged, func() (SessionResult, error) {
 		num, err := e.lookupSession(ctx, secret)
 		if err != nil || num == 0 {
 			if err != nil {
@@ -149,21 +138,16 @@ func (e *Engine) SessionCart(ctx context.Context, secret string) (SessionResult,
 		var res SessionResult
 		if err == nil {
 			res.View, err = e.mutate(ctx, sessionPrincipal(), num, Options{}, func(m *mutation) error {
-				if m.cart.CustomerID != "" {
-					return errSessionEnded
+				if err := m.stillGuestCart(); err != nil {
+					return err
 				}
 				var err error
 				res.Removed, err = m.removeUnavailable()
 				return err
 			})
 		}
-		if !ended(err) {
-			return res, err
-		}
-		if attempt == sessionAttempts {
-			return SessionResult{}, cart.Errorf(cart.Unavailable, "concurrent_change", "the session's cart changed during the call; retry it")
-		}
-	}
+		return res, err
+	})
 }
 
 // emptySession is the cart of a request without a session: nothing, in the shop's default
@@ -200,7 +184,7 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 	if ch.Policy == "" {
 		ch.Policy = cart.Reject
 	}
-	for attempt := 1; ; attempt++ {
+	return retryLookup(sessionCartChanged, func() (SessionResult, error) {
 		num, err := e.lookupSession(ctx, secret)
 		switch {
 		case err != nil:
@@ -212,8 +196,8 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 		}
 		var res SessionResult
 		res.View, err = e.mutate(ctx, sessionPrincipal(), num, Options{}, func(m *mutation) error {
-			if m.cart.CustomerID != "" {
-				return errSessionEnded
+			if err := m.stillGuestCart(); err != nil {
+				return err
 			}
 			var err error
 			if res.Removed, err = m.removeUnavailable(); err != nil {
@@ -228,19 +212,14 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 			res.Change, err = m.applySession(ch)
 			return err
 		})
-		if !ended(err) {
-			return res, err
-		}
-		if attempt == sessionAttempts {
-			return SessionResult{}, cart.Errorf(cart.Unavailable, "concurrent_change", "the session's cart changed during the call; retry it")
-		}
-	}
+		return res, err
+	})
 }
 
 // ClearSession empties the session's cart. Without a live session there is nothing to empty:
 // it answers an empty cart that is not stored.
 func (e *Engine) ClearSession(ctx context.Context, secret string) (SessionResult, error) {
-	for attempt := 1; ; attempt++ {
+	return retryLookup(sessionCartChanged, func() (SessionResult, error) {
 		num, err := e.lookupSession(ctx, secret)
 		if err != nil || num == 0 {
 			if err != nil {
@@ -250,8 +229,8 @@ func (e *Engine) ClearSession(ctx context.Context, secret string) (SessionResult
 		}
 		var res SessionResult
 		res.View, err = e.mutate(ctx, sessionPrincipal(), num, Options{}, func(m *mutation) error {
-			if m.cart.CustomerID != "" {
-				return errSessionEnded
+			if err := m.stillGuestCart(); err != nil {
+				return err
 			}
 			for len(m.lines) > 0 {
 				if err := m.apply(Update{Item: ItemRef{ItemNum: m.lines[0].Item.Num}, Change: &cart.Change{Set: true}, Policy: cart.Reject}); err != nil {
@@ -260,13 +239,8 @@ func (e *Engine) ClearSession(ctx context.Context, secret string) (SessionResult
 			}
 			return nil
 		})
-		if !ended(err) {
-			return res, err
-		}
-		if attempt == sessionAttempts {
-			return SessionResult{}, cart.Errorf(cart.Unavailable, "concurrent_change", "the session's cart changed during the call; retry it")
-		}
-	}
+		return res, err
+	})
 }
 
 // startSession opens a guest cart and a session naming it, and applies an add to the new
@@ -363,6 +337,10 @@ func (m *mutation) removeUnavailable() ([]cart.LineView, error) {
 		if err := m.apply(Update{Item: ItemRef{ItemNum: l.Item.Num}, Change: &cart.Change{Set: true}, Policy: cart.Reject}); err != nil {
 			return nil, err
 		}
+		// Its warning replaces the removal's message, and it counts as the clamp it reports:
+		// nothing the line held could be kept.
+		noteChange(m.tx, QuantityRemoved, -1)
+		noteChange(m.tx, QuantityClamped, 1)
 		requested, none := l.Item.Quantity, int64(0)
 		m.messages = append(m.messages[:from], cart.Message{Type: cart.Warning, Code: "item_removed", ItemNum: l.Item.Num,
 			Text:      fmt.Sprintf("%s is no longer available (%s) and was removed from the cart", l.Variant.SKU, strings.ReplaceAll(reason, "_", " ")),

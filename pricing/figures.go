@@ -12,7 +12,7 @@ import (
 // Price re-prices every line, which a 1,000-line cart pays on every change. Without promotions
 // a line's figures depend on nothing but the line, the cart's currency, the settings and the
 // instant, so a caller that keeps each line's Figures from one change to the next can re-price
-// only the lines a change touched (Line) and add the totals up again (Totals), with the same
+// only the lines a change touched (Line) and add the totals up again (Sums, SetTotals), with the same
 // result as Price. Figures stay valid until the line changes, the catalog, sales or settings
 // change, or the clock reaches the line's Until.
 
@@ -110,7 +110,7 @@ type Sums struct {
 	Subtotal, RetailTotal, Tax          int64
 }
 
-// Add adds a line's figures; an amount out of range is an error (IsOverflow), and leaves s
+// Add adds a line's figures; an amount out of range is an error (Invalid, amount_out_of_range), and leaves s
 // unusable.
 func (s *Sums) Add(f *Figures) error {
 	var err error
@@ -147,27 +147,6 @@ func (s *Sums) Remove(f *Figures) {
 		s.Tax -= f.Tax
 		s.UniqueItemCount--
 	}
-}
-
-// SumOf adds up the figures of all of a cart's lines.
-func SumOf(figs []Figures) (Sums, error) {
-	var s Sums
-	for i := range figs {
-		if err := s.Add(&figs[i]); err != nil {
-			return Sums{}, err
-		}
-	}
-	return s, nil
-}
-
-// Totals sets the totals of v, a view of an active cart without promotions, from the figures
-// of all its lines, as Price sets them.
-func Totals(v *cart.View, figs []Figures, s cart.Settings) error {
-	sums, err := SumOf(figs)
-	if err != nil {
-		return err
-	}
-	return SetTotals(v, sums, s)
 }
 
 // SetTotals sets the totals of v, a view of an active cart without promotions, from the sums

@@ -9,7 +9,6 @@
 package pricing
 
 import (
-	"errors"
 	"time"
 
 	"github.com/cartd/cartd/cart"
@@ -22,7 +21,7 @@ import (
 // up to MaxPrice, for any mix of lines and quantities. The engine refuses a change that would
 // take a cart above MaxUnits units (the settings allow up to 10^6 per item and 10^4 lines,
 // which alone would not bound it). Above MaxPrice Price still never returns a wrong figure:
-// an overflow is an error (IsOverflow).
+// an overflow is an error (Invalid, amount_out_of_range).
 const (
 	// MaxPrice is the largest unit price, list price or shipping rate the bound holds for:
 	// 10^12 minor units (ten billion dollars).
@@ -266,10 +265,4 @@ func inventoryStatus(l *cart.Line, available int64, reserve bool) string {
 	// With reservations, a line holding less than its quantity lost stock to an inventory
 	// decrease: it is short, whatever is left on the shelf.
 	return cart.Insufficient
-}
-
-// IsOverflow reports whether err is the pricing overflow error.
-func IsOverflow(err error) bool {
-	var e *cart.Error
-	return errors.As(err, &e) && e.Reason == "amount_out_of_range"
 }

@@ -114,7 +114,7 @@ func TestPriceTotals(t *testing.T) {
 func TestPriceReportsOverflow(t *testing.T) {
 	c := cart.Cart{Num: 1, Currency: "USD"}
 	lines := []cart.Line{line(1, 999, variant("BIG", 1<<62, 0, 0))}
-	if _, err := Price(Input{Cart: c, Lines: lines, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: true}); !IsOverflow(err) {
+	if _, err := Price(Input{Cart: c, Lines: lines, Settings: cart.DefaultSettings(), Now: time.Now(), Reserve: true}); !isOverflow(err) {
 		t.Errorf("err = %v, want overflow", err)
 	}
 }

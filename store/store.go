@@ -201,21 +201,29 @@ type Tx interface {
 	// RemoveCoupon takes a code off a cart; NotFound ("coupon_not_found") if the cart does
 	// not have it.
 	RemoveCoupon(ctx context.Context, cartNum int64, code string) error
+}
 
-	// KeepMemo leaves v, which the caller derived from a cart as its transaction leaves the
-	// cart (its lines, priced), with the store, for the cart's next change to take back
-	// (TakeMemo) instead of reading and deriving it again. lines is its size in cart lines,
-	// which bounds what memos hold. The store keeps it only while it can vouch that nothing v
-	// was derived from changed: every write of the cart's row, items or coupons, of the
-	// catalog, sales, promotions or settings, a rollback of the keeping transaction, and a
-	// write by another process forget it. Stock writes do not: v must not depend on stock. A
-	// store that cannot know all writes (several nodes share store/postgres) keeps nothing.
-	KeepMemo(cartNum int64, v any, lines int)
+// Memo is what the engine derived from a cart as a transaction leaves it (its lines, priced),
+// left with a store that can keep it (Memos). Len is its size in cart lines, which bounds
+// what a store keeps.
+type Memo interface {
+	Len() int
+}
+
+// Memos is a capability a store's write transaction may have, checked once per call: keeping
+// a Memo for the cart's next change to take back instead of reading and deriving it again. A
+// store that cannot know every write (several nodes share store/postgres) does not have it.
+type Memos interface {
+	// KeepMemo leaves m with the store. The store keeps it only while it can vouch that
+	// nothing m was derived from changed: every write of the cart's row, items or coupons, of
+	// the catalog, sales, promotions or settings, a rollback of the keeping transaction, and a
+	// write by another process forget it. Stock writes do not: m must not depend on stock.
+	KeepMemo(cartNum int64, m Memo)
 	// TakeMemo returns what KeepMemo left for a cart and is still valid, or nil, and forgets
 	// it: the caller owns it and may change it. A take is not undone by a rollback (what was
 	// taken may have been changed), whereas a rolled-back keep is: the memo before it, unless
 	// taken, is the cart's again.
-	TakeMemo(cartNum int64) any
+	TakeMemo(cartNum int64) Memo
 }
 
 // IdempotencyRecord is the stored outcome of a call made with an Idempotency-Key: written in

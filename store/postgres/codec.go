@@ -3,6 +3,8 @@ package postgres
 import (
 	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cartd/cartd/cart"
@@ -18,6 +20,9 @@ func nullTime(t time.Time) any {
 	}
 	return t
 }
+
+// utc reads a TIMESTAMPTZ column in UTC.
+func utc(t time.Time) time.Time { return t.UTC() }
 
 func fromNullTime(t *time.Time) time.Time {
 	if t == nil {
@@ -35,4 +40,20 @@ func sortHolders(items []cart.Item) {
 		}
 		return cmp.Compare(b.Num, a.Num)
 	})
+}
+
+// rebind numbers the ? placeholders of a query the stores share (store/internal/table) as
+// PostgreSQL's $1, $2, ...; those queries hold no ? but their placeholders.
+func rebind(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r != '?' {
+			b.WriteRune(r)
+			continue
+		}
+		n++
+		b.WriteString("$" + strconv.Itoa(n))
+	}
+	return b.String()
 }

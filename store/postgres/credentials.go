@@ -2,31 +2,27 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/cartd/cartd/auth"
-	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qInsertKey = `
-	INSERT INTO api_keys (hash, scopes, label, created_at, revoked_at)
-	VALUES ($1, $2, $3, $4, $5)
-	RETURNING num`
+var qInsertKey = rebind(table.InsertKey)
 
 // InsertKey stores a new API key and sets its Num; its scopes are a JSON array.
 func (t *txn) InsertKey(ctx context.Context, k *auth.Key) error {
-	scopes, err := json.Marshal(k.Scopes)
+	scopes, err := table.Scopes(k.Scopes)
 	if err != nil {
-		return fmt.Errorf("postgres: insert key: scopes: %w", err)
+		return fmt.Errorf("postgres: insert key: %w", err)
 	}
 	_, err = t.queryRow(ctx, "insert key", qInsertKey,
-		[]any{k.Hash[:], string(scopes), k.Label, k.CreatedAt, nullTime(k.RevokedAt)}, &k.Num)
+		[]any{k.Hash[:], scopes, k.Label, k.CreatedAt, nullTime(k.RevokedAt)}, &k.Num)
 	return err
 }
 
-const qKeyByHash = `SELECT num, hash, scopes, label, created_at, revoked_at FROM api_keys WHERE hash = $1`
+var qKeyByHash = rebind(table.KeyByHash)
 
 // KeyByHash finds an API key by the digest of its secret, revoked or not.
 func (t *txn) KeyByHash(ctx context.Context, h auth.Digest) (auth.Key, error) {
@@ -41,22 +37,16 @@ func (t *txn) KeyByHash(ctx context.Context, h auth.Digest) (auth.Key, error) {
 		return auth.Key{}, err
 	}
 	if !found {
-		return auth.Key{}, cart.Errorf(cart.NotFound, "key_not_found", "API key not found")
+		return auth.Key{}, table.KeyNotFound()
 	}
-	if copy(k.Hash[:], hash) != len(k.Hash) {
-		return auth.Key{}, fmt.Errorf("postgres: get key %d: hash of %d bytes", k.Num, len(hash))
-	}
-	if err := json.Unmarshal(scopes, &k.Scopes); err != nil {
-		return auth.Key{}, fmt.Errorf("postgres: get key %d: scopes: %w", k.Num, err)
+	if err := table.Key(&k, hash, scopes); err != nil {
+		return auth.Key{}, fmt.Errorf("postgres: get key: %w", err)
 	}
 	k.CreatedAt, k.RevokedAt = k.CreatedAt.UTC(), fromNullTime(revoked)
 	return k, nil
 }
 
-const qInsertToken = `
-	INSERT INTO customer_tokens (customer_id, hash, created_at, expires_at, revoked_at)
-	VALUES ($1, $2, $3, $4, $5)
-	RETURNING num`
+var qInsertToken = rebind(table.InsertToken)
 
 // InsertToken stores a new customer token and sets its Num.
 func (t *txn) InsertToken(ctx context.Context, tok *auth.Token) error {
@@ -65,9 +55,7 @@ func (t *txn) InsertToken(ctx context.Context, tok *auth.Token) error {
 	return err
 }
 
-const qTokenByHash = `
-	SELECT num, customer_id, hash, created_at, expires_at, revoked_at
-	FROM customer_tokens WHERE hash = $1`
+var qTokenByHash = rebind(table.TokenByHash)
 
 // TokenByHash finds a customer token by the digest of its secret, expired or revoked or not.
 func (t *txn) TokenByHash(ctx context.Context, h auth.Digest) (auth.Token, error) {
@@ -82,26 +70,20 @@ func (t *txn) TokenByHash(ctx context.Context, h auth.Digest) (auth.Token, error
 		return auth.Token{}, err
 	}
 	if !found {
-		return auth.Token{}, errTokenNotFound()
+		return auth.Token{}, table.TokenNotFound()
 	}
-	if copy(tok.Hash[:], hash) != len(tok.Hash) {
-		return auth.Token{}, fmt.Errorf("postgres: get token %d: hash of %d bytes", tok.Num, len(hash))
+	if err := table.Digest(&tok.Hash, hash); err != nil {
+		return auth.Token{}, fmt.Errorf("postgres: get token %d: %w", tok.Num, err)
 	}
 	tok.CreatedAt, tok.ExpiresAt, tok.RevokedAt = tok.CreatedAt.UTC(), tok.ExpiresAt.UTC(), fromNullTime(revoked)
 	return tok, nil
 }
 
-func errTokenNotFound() *cart.Error {
-	return cart.Errorf(cart.NotFound, "token_not_found", "customer token not found")
-}
-
-const qRevokeToken = `
-	UPDATE customer_tokens SET revoked_at = COALESCE(revoked_at, $1)
-	WHERE num = $2 AND customer_id = $3`
+var qRevokeToken = rebind(table.RevokeToken)
 
 // RevokeToken revokes a customer's token. Revoking it again succeeds and keeps the first
 // instant, so a retried revocation does not rewrite history. Another customer's token is
 // NotFound, as if it did not exist.
 func (t *txn) RevokeToken(ctx context.Context, customerID string, num int64, at time.Time) error {
-	return t.execOne(ctx, errTokenNotFound(), "revoke token", qRevokeToken, at, num, customerID)
+	return t.execOne(ctx, table.TokenNotFound(), "revoke token", qRevokeToken, at, num, customerID)
 }

@@ -2,17 +2,15 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qIdempotency = `
-	SELECT request_hash, status, header, body, created_at, expires_at
-	FROM idempotency WHERE scope = $1 AND key = $2`
+var qIdempotency = rebind(table.IdempotencyByKey)
 
 // Idempotency returns the record of a key within its scope.
 func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.IdempotencyRecord, error) {
@@ -24,13 +22,10 @@ func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.Idempot
 		return r, err
 	}
 	if !found {
-		return r, cart.Errorf(cart.NotFound, "idempotency_key_not_found", "no record of idempotency key %q", key)
+		return r, table.IdempotencyNotFound(key)
 	}
-	if copy(r.RequestHash[:], hash) != len(r.RequestHash) {
-		return r, fmt.Errorf("postgres: get idempotency record: hash of %d bytes", len(hash))
-	}
-	if err := json.Unmarshal(header, &r.Header); err != nil {
-		return r, fmt.Errorf("postgres: get idempotency record: header: %w", err)
+	if err := table.Idempotency(&r, hash, header); err != nil {
+		return r, fmt.Errorf("postgres: get idempotency record: %w", err)
 	}
 	r.CreatedAt, r.ExpiresAt = r.CreatedAt.UTC(), r.ExpiresAt.UTC()
 	return r, nil
@@ -39,37 +34,27 @@ func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.Idempot
 // qPutIdempotency inserts a record or replaces an expired one. Against a record inserted by a
 // transaction still running, PostgreSQL waits for that one to end and then checks the
 // condition against what it committed.
-const qPutIdempotency = `
-	INSERT INTO idempotency (scope, key, request_hash, status, header, body, created_at, expires_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-	ON CONFLICT (scope, key) DO UPDATE SET
-		request_hash = excluded.request_hash,
-		status = excluded.status,
-		header = excluded.header,
-		body = excluded.body,
-		created_at = excluded.created_at,
-		expires_at = excluded.expires_at
-	WHERE idempotency.expires_at <= excluded.created_at`
+var qPutIdempotency = rebind(table.PutIdempotency)
 
 // PutIdempotency stores a key's record, replacing one of the same scope and key only if it
 // expired by r.CreatedAt. A live record is Conflict idempotency_key_taken: another call, on
 // this node or another, recorded the key first, and this one must roll back and replay it.
 func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) error {
-	header, err := json.Marshal(r.Header)
+	header, err := table.Header(r.Header)
 	if err != nil {
-		return fmt.Errorf("postgres: put idempotency record: header: %w", err)
+		return fmt.Errorf("postgres: put idempotency record: %w", err)
 	}
 	body := r.Body
 	if body == nil {
 		body = []byte{}
 	}
 	n, err := t.exec(ctx, "put idempotency record", qPutIdempotency, r.Scope, r.Key, r.RequestHash[:],
-		r.Status, string(header), body, r.CreatedAt, r.ExpiresAt)
+		r.Status, header, body, r.CreatedAt, r.ExpiresAt)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return cart.Errorf(cart.Conflict, "idempotency_key_taken", "idempotency key %q is already recorded", r.Key)
+		return cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key)
 	}
 	return nil
 }

@@ -2,15 +2,14 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qKeys = `SELECT num, hash, scopes, label, created_at, revoked_at FROM api_keys ORDER BY num`
+var qKeys = rebind(table.Keys)
 
 // Keys returns every API key, revoked ones included, in num order.
 func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
@@ -23,11 +22,8 @@ func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
 	)
 	err := t.query(ctx, "list keys", qKeys, nil, []any{&k.Num, &hash, &scopes, &k.Label, &k.CreatedAt, &revoked}, func() error {
 		got := auth.Key{Num: k.Num, Label: k.Label, CreatedAt: k.CreatedAt.UTC(), RevokedAt: fromNullTime(revoked)}
-		if copy(got.Hash[:], hash) != len(got.Hash) {
-			return fmt.Errorf("key %d: hash of %d bytes", got.Num, len(hash))
-		}
-		if err := json.Unmarshal(scopes, &got.Scopes); err != nil {
-			return fmt.Errorf("key %d: scopes: %w", got.Num, err)
+		if err := table.Key(&got, hash, scopes); err != nil {
+			return err
 		}
 		keys = append(keys, got)
 		return nil
@@ -35,7 +31,7 @@ func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
 	return keys, err
 }
 
-const qRevokeKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE num = $2`
+var qRevokeKey = rebind(table.RevokeKey)
 
 // RevokeKey revokes an API key. Revoking it again succeeds and keeps the first instant, so a
 // retried revocation does not rewrite history.

@@ -6,64 +6,24 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
-	"github.com/cartd/cartd/store/internal/column"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-// promotionColumns are the columns promotionRow scans, for a query naming promotions "pr".
-const promotionColumns = `pr.num, pr.code, pr.name, pr.description, pr.type, pr.method, pr.rate,
-	pr.amounts, pr.min_subtotal, pr.min_quantity, pr.skus, pr.product_ids, pr.brands, pr.sale_ids,
-	pr.starts_at, pr.ends_at, pr.active, pr.deleted, pr.created_at, pr.updated_at`
-
-// promotionRow is the scan target of promotionColumns; the JSON columns are decoded by
-// promotion.
+// promotionRow is the scan target of table.PromotionColumns, with TIMESTAMPTZ times.
 type promotionRow struct {
-	p                                 cart.Promotion
-	typ, method                       string
-	amounts, minSubtotal              []byte
-	skus, productIDs, brands, saleIDs []byte
-	starts, ends                      *time.Time
+	table.PromotionRow[time.Time, *time.Time]
 }
 
-func (r *promotionRow) dest() []any {
-	return []any{&r.p.Num, &r.p.Code, &r.p.Name, &r.p.Description, &r.typ, &r.method, &r.p.Rate,
-		&r.amounts, &r.minSubtotal, &r.p.MinQuantity, &r.skus, &r.productIDs, &r.brands, &r.saleIDs,
-		&r.starts, &r.ends, &r.p.Active, &r.p.Deleted, &r.p.CreatedAt, &r.p.UpdatedAt}
-}
+func (r *promotionRow) promotion() (cart.Promotion, error) { return r.Promotion(utc, fromNullTime) }
 
-func (r *promotionRow) promotion() (cart.Promotion, error) {
-	p := r.p
-	p.Type, p.Method = cart.PromotionType(r.typ), cart.Method(r.method)
-	for _, f := range []struct {
-		name string
-		raw  []byte
-		dst  any
-	}{
-		{"amounts", r.amounts, &p.Amounts},
-		{"min_subtotal", r.minSubtotal, &p.MinSubtotal},
-		{"skus", r.skus, &p.SKUs},
-		{"product_ids", r.productIDs, &p.ProductIDs},
-		{"brands", r.brands, &p.Brands},
-		{"sale_ids", r.saleIDs, &p.SaleIDs},
-	} {
-		if err := column.DecodeJSON(f.raw, f.dst); err != nil {
-			return cart.Promotion{}, fmt.Errorf("%s: %w", f.name, err)
-		}
-	}
-	p.StartsAt, p.EndsAt = fromNullTime(r.starts), fromNullTime(r.ends)
-	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	return p, nil
-}
+func errPromotionNotFound(code string) *cart.Error { return table.PromotionNotFound(code) }
 
-func errPromotionNotFound(code string) *cart.Error {
-	return cart.Errorf(cart.NotFound, "promotion_not_found", "promotion %q not found", code)
-}
-
-const qPromotion = `SELECT ` + promotionColumns + ` FROM promotions pr WHERE pr.code = $1 AND NOT pr.deleted`
+const qPromotion = `SELECT ` + table.PromotionColumns + ` FROM promotions pr WHERE pr.code = $1 AND NOT pr.deleted`
 
 // Promotion reads a live promotion by its code.
 func (t *txn) Promotion(ctx context.Context, code string) (cart.Promotion, error) {
 	var r promotionRow
-	found, err := t.queryRow(ctx, "get promotion", qPromotion, []any{code}, r.dest()...)
+	found, err := t.queryRow(ctx, "get promotion", qPromotion, []any{code}, r.Dest()...)
 	if err != nil {
 		return cart.Promotion{}, err
 	}
@@ -79,7 +39,7 @@ func (t *txn) Promotion(ctx context.Context, code string) (cart.Promotion, error
 
 // qAutoPromotions walks the partial index promotions_auto, in code order.
 const qAutoPromotions = `
-	SELECT ` + promotionColumns + ` FROM promotions pr
+	SELECT ` + table.PromotionColumns + ` FROM promotions pr
 	WHERE pr.method = 'auto' AND pr.active AND NOT pr.deleted
 	  AND (pr.starts_at IS NULL OR pr.starts_at <= $1)
 	  AND (pr.ends_at IS NULL OR pr.ends_at > $1)
@@ -91,10 +51,10 @@ func (t *txn) AutoPromotions(ctx context.Context, at time.Time) ([]cart.Promotio
 		r     promotionRow
 		promo []cart.Promotion
 	)
-	err := t.query(ctx, "get automatic promotions", qAutoPromotions, []any{at}, r.dest(), func() error {
+	err := t.query(ctx, "get automatic promotions", qAutoPromotions, []any{at}, r.Dest(), func() error {
 		p, err := r.promotion()
 		if err != nil {
-			return fmt.Errorf("promotion %s: %w", r.p.Code, err)
+			return fmt.Errorf("promotion %s: %w", r.Code(), err)
 		}
 		promo = append(promo, p)
 		return nil
@@ -103,7 +63,7 @@ func (t *txn) AutoPromotions(ctx context.Context, at time.Time) ([]cart.Promotio
 }
 
 const qCoupons = `
-	SELECT cc.cart_num, cc.code, cc.added_at, ` + promotionColumns + `
+	SELECT cc.cart_num, cc.code, cc.added_at, ` + table.PromotionColumns + `
 	FROM cart_coupons cc JOIN promotions pr ON pr.code = cc.code
 	WHERE cc.cart_num = $1
 	ORDER BY cc.added_at, cc.code`
@@ -116,11 +76,11 @@ func (t *txn) Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error)
 		r       promotionRow
 		coupons []cart.Coupon
 	)
-	dest := append([]any{&c.CartNum, &c.Code, &c.AddedAt}, r.dest()...)
+	dest := append([]any{&c.CartNum, &c.Code, &c.AddedAt}, r.Dest()...)
 	err := t.query(ctx, "get coupons", qCoupons, []any{cartNum}, dest, func() error {
 		p, err := r.promotion()
 		if err != nil {
-			return fmt.Errorf("promotion %s: %w", r.p.Code, err)
+			return fmt.Errorf("promotion %s: %w", r.Code(), err)
 		}
 		coupon := c
 		coupon.AddedAt = coupon.AddedAt.UTC()
@@ -131,52 +91,16 @@ func (t *txn) Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error)
 	return coupons, err
 }
 
-const qPutPromotion = `
-	INSERT INTO promotions (code, name, description, type, method, rate, amounts, min_subtotal,
-	                        min_quantity, skus, product_ids, brands, sale_ids, starts_at, ends_at,
-	                        active, deleted, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, false, $17, $18)
-	ON CONFLICT (code) DO UPDATE SET
-		name = excluded.name,
-		description = excluded.description,
-		type = excluded.type,
-		method = excluded.method,
-		rate = excluded.rate,
-		amounts = excluded.amounts,
-		min_subtotal = excluded.min_subtotal,
-		min_quantity = excluded.min_quantity,
-		skus = excluded.skus,
-		product_ids = excluded.product_ids,
-		brands = excluded.brands,
-		sale_ids = excluded.sale_ids,
-		starts_at = excluded.starts_at,
-		ends_at = excluded.ends_at,
-		active = excluded.active,
-		deleted = false,
-		updated_at = excluded.updated_at
-	RETURNING num, created_at`
+var qPutPromotion = rebind(table.PutPromotion)
 
 // PutPromotion upserts a promotion by code; one that exists keeps its num and created_at and
 // is revived if it was withdrawn.
 func (t *txn) PutPromotion(ctx context.Context, p *cart.Promotion) error {
-	var js [6]any
-	for i, v := range []struct {
-		v     any
-		empty bool
-	}{
-		{p.Amounts, len(p.Amounts) == 0},
-		{p.MinSubtotal, len(p.MinSubtotal) == 0},
-		{p.SKUs, len(p.SKUs) == 0},
-		{p.ProductIDs, len(p.ProductIDs) == 0},
-		{p.Brands, len(p.Brands) == 0},
-		{p.SaleIDs, len(p.SaleIDs) == 0},
-	} {
-		var err error
-		if js[i], err = column.EncodeJSON(v.v, v.empty); err != nil {
-			return fmt.Errorf("postgres: put promotion %s: %w", p.Code, err)
-		}
+	js, err := table.PromotionJSON(p)
+	if err != nil {
+		return fmt.Errorf("postgres: put promotion %s: %w", p.Code, err)
 	}
-	_, err := t.queryRow(ctx, "put promotion", qPutPromotion,
+	_, err = t.queryRow(ctx, "put promotion", qPutPromotion,
 		[]any{p.Code, p.Name, p.Description, string(p.Type), string(p.Method), p.Rate, js[0], js[1],
 			p.MinQuantity, js[2], js[3], js[4], js[5], nullTime(p.StartsAt), nullTime(p.EndsAt),
 			p.Active, p.CreatedAt, p.UpdatedAt},

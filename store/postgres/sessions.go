@@ -6,13 +6,10 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/auth"
-	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qInsertSession = `
-	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
-	VALUES ($1, $2, $3, $4)
-	RETURNING num`
+var qInsertSession = rebind(table.InsertSession)
 
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
@@ -21,7 +18,7 @@ func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
 	return err
 }
 
-const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = $1`
+var qSessionByHash = rebind(table.SessionByHash)
 
 // SessionByHash finds a storefront session by the digest of its secret, expired or not.
 func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
@@ -35,10 +32,10 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 		return auth.Session{}, err
 	}
 	if !found {
-		return auth.Session{}, cart.Errorf(cart.NotFound, "session_not_found", "session not found")
+		return auth.Session{}, table.SessionNotFound()
 	}
-	if copy(s.Hash[:], hash) != len(s.Hash) {
-		return auth.Session{}, fmt.Errorf("postgres: get session %d: hash of %d bytes", s.Num, len(hash))
+	if err := table.Digest(&s.Hash, hash); err != nil {
+		return auth.Session{}, fmt.Errorf("postgres: get session %d: %w", s.Num, err)
 	}
 	s.CreatedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.ExpiresAt.UTC()
 	return s, nil

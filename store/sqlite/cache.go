@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store"
 )
 
 // The writer's cache.
@@ -44,7 +45,7 @@ type writeCache struct {
 	auto       []cart.Promotion
 	autoLoaded bool
 	coupons    map[int64][]cart.Coupon
-	// memos are what the engine left with carts (store.Tx.KeepMemo). A cart has one only while
+	// memos are what the engine left with carts (store.Memos). A cart has one only while
 	// its item list is cached, so that every write of its items finds the cart to forget it
 	// by. memoLines is the sum of their sizes.
 	memos     map[int64]memoEntry
@@ -55,7 +56,7 @@ type writeCache struct {
 
 // memoEntry is a memo with its size in lines.
 type memoEntry struct {
-	v     any
+	v     store.Memo
 	lines int
 }
 
@@ -172,14 +173,14 @@ func swap[K comparable, V any](c *writeCache, m *map[K]V) {
 // Keeping and forgetting are undone with the rest of their call; taking is not: a taker may
 // change what it took, so a rolled-back call leaves the cart without a memo rather than with
 // one that may no longer hold.
-func (c *writeCache) keepMemo(cartNum int64, v any, lines int) {
+func (c *writeCache) keepMemo(cartNum int64, v store.Memo) {
 	if _, listed := c.cartItems[cartNum]; !listed {
 		return
 	}
-	c.setMemo(cartNum, memoEntry{v, lines}, true)
+	c.setMemo(cartNum, memoEntry{v, v.Len()}, true)
 }
 
-func (c *writeCache) takeMemo(cartNum int64) any {
+func (c *writeCache) takeMemo(cartNum int64) store.Memo {
 	e, ok := c.memos[cartNum]
 	if !ok {
 		return nil

@@ -307,20 +307,21 @@ func TestWriterKeepsMemos(t *testing.T) {
 	s := mustOpen(t, path, Options{})
 	f := newCacheFixture(t, s)
 	num := f.carts[0]
-	memo := new(int)
+	memo := new(sizedMemo)
+	*memo = 1
 	keep := func() {
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
 			if _, err := tx.Lines(ctx, num); err != nil {
 				return err
 			}
-			tx.KeepMemo(num, memo, 1)
+			tx.(store.Memos).KeepMemo(num, memo)
 			return nil
 		})
 	}
-	take := func() any {
-		var got any
+	take := func() store.Memo {
+		var got store.Memo
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
-			got = tx.TakeMemo(num)
+			got = tx.(store.Memos).TakeMemo(num)
 			return nil
 		})
 		return got
@@ -362,7 +363,8 @@ func TestWriterCacheCountsMemoLines(t *testing.T) {
 		n := rng.Int64N(4)
 		switch r := rng.IntN(10); {
 		case r < 3:
-			c.keepMemo(n, step, 1+rng.IntN(50))
+			m := sizedMemo(1 + rng.IntN(50))
+			c.keepMemo(n, &m)
 		case r < 5:
 			c.takeMemo(n)
 		case r < 6:
@@ -381,3 +383,8 @@ func TestWriterCacheCountsMemoLines(t *testing.T) {
 		check(step)
 	}
 }
+
+// sizedMemo is a memo of so many cart lines, compared by identity (a pointer).
+type sizedMemo int
+
+func (m *sizedMemo) Len() int { return int(*m) }

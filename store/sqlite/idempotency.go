@@ -3,18 +3,16 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qIdempotency = `
-	SELECT request_hash, status, header, body, created_at, expires_at
-	FROM idempotency WHERE scope = ? AND key = ?`
+const qIdempotency = table.IdempotencyByKey
 
 // Idempotency returns the record of a key within its scope.
 func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.IdempotencyRecord, error) {
@@ -25,40 +23,31 @@ func (t *txn) Idempotency(ctx context.Context, scope, key string) (store.Idempot
 	)
 	err := t.queryRow(ctx, qIdempotency, scope, key).Scan(&hash, &r.Status, &header, &r.Body, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, cart.Errorf(cart.NotFound, "idempotency_key_not_found", "no record of idempotency key %q", key)
+		return r, table.IdempotencyNotFound(key)
 	}
 	if err != nil {
 		return r, fmt.Errorf("sqlite: get idempotency record: %w", dbErr(ctx, err))
 	}
-	if copy(r.RequestHash[:], hash) != len(r.RequestHash) {
-		return r, fmt.Errorf("sqlite: get idempotency record: hash of %d bytes", len(hash))
-	}
-	if err := json.Unmarshal(header, &r.Header); err != nil {
-		return r, fmt.Errorf("sqlite: get idempotency record: header: %w", err)
+	if err := table.Idempotency(&r, hash, header); err != nil {
+		return r, fmt.Errorf("sqlite: get idempotency record: %w", err)
 	}
 	r.CreatedAt, r.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return r, nil
 }
 
-const qPutIdempotency = `
-	INSERT INTO idempotency (scope, key, request_hash, status, header, body, created_at, expires_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (scope, key) DO UPDATE SET
-		request_hash = excluded.request_hash, status = excluded.status, header = excluded.header,
-		body = excluded.body, created_at = excluded.created_at, expires_at = excluded.expires_at
-	WHERE idempotency.expires_at <= excluded.created_at`
+const qPutIdempotency = table.PutIdempotency
 
 // PutIdempotency stores a key's record, replacing an expired one of the same scope and key.
 func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) error {
-	header, err := json.Marshal(r.Header)
+	header, err := table.Header(r.Header)
 	if err != nil {
-		return fmt.Errorf("sqlite: put idempotency record: header: %w", err)
+		return fmt.Errorf("sqlite: put idempotency record: %w", err)
 	}
 	body := r.Body
 	if body == nil {
 		body = []byte{}
 	}
-	res, err := t.exec(ctx, qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, string(header), body,
+	res, err := t.exec(ctx, qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, header, body,
 		micros(r.CreatedAt), micros(r.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
@@ -66,7 +55,7 @@ func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) err
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("sqlite: put idempotency record: %w", dbErr(ctx, err))
 	} else if n == 0 {
-		return cart.Errorf(cart.Conflict, "idempotency_key_taken", "idempotency key %q is already recorded", r.Key)
+		return cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key)
 	}
 	return nil
 }

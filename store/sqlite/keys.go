@@ -3,15 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qKeys = `SELECT num, hash, scopes, label, created_at, revoked_at FROM api_keys ORDER BY num`
+const qKeys = table.Keys
 
 // Keys returns every API key, revoked ones included, in num order.
 func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
@@ -32,11 +32,8 @@ func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
 		if err := rows.Scan(&k.Num, &hash, &scopes, &k.Label, &created, &revoked); err != nil {
 			return nil, fmt.Errorf("sqlite: list keys: %w", dbErr(ctx, err))
 		}
-		if copy(k.Hash[:], hash) != len(k.Hash) {
-			return nil, fmt.Errorf("sqlite: list keys: key %d: hash of %d bytes", k.Num, len(hash))
-		}
-		if err := json.Unmarshal(scopes, &k.Scopes); err != nil {
-			return nil, fmt.Errorf("sqlite: list keys: key %d: scopes: %w", k.Num, err)
+		if err := table.Key(&k, hash, scopes); err != nil {
+			return nil, fmt.Errorf("sqlite: list keys: %w", err)
 		}
 		k.CreatedAt, k.RevokedAt = fromMicros(created), fromNullMicros(revoked)
 		keys = append(keys, k)
@@ -47,7 +44,7 @@ func (t *txn) Keys(ctx context.Context) ([]auth.Key, error) {
 	return keys, nil
 }
 
-const qRevokeKey = `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE num = ?`
+const qRevokeKey = table.RevokeKey
 
 // RevokeKey revokes an API key. Revoking it again succeeds and keeps the first instant, so a
 // retried revocation does not rewrite history.

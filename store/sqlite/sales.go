@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-// saleColumns are the columns saleRow scans, for a query naming sales "sa". A LEFT JOIN that
-// finds no sale gives NULLs, which scan as the zero Sale.
-const saleColumns = `sa.num, sa.id, sa.name, sa.starts_at, sa.ends_at, sa.created_at, sa.updated_at`
+// saleColumns are the columns saleRow scans (table.SaleColumns).
+const saleColumns = table.SaleColumns
 
 // saleRow is the scan target of saleColumns.
 type saleRow struct {
@@ -64,15 +64,7 @@ func (t *txn) Sale(ctx context.Context, id string) (cart.Sale, error) {
 	return r.sale(), nil
 }
 
-const qPutSale = `
-	INSERT INTO sales (id, name, starts_at, ends_at, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?)
-	ON CONFLICT (id) DO UPDATE SET
-		name = excluded.name,
-		starts_at = excluded.starts_at,
-		ends_at = excluded.ends_at,
-		updated_at = excluded.updated_at
-	RETURNING num, created_at`
+const qPutSale = table.PutSale
 
 // PutSale upserts a sale by id; one that exists keeps its num and created_at.
 func (t *txn) PutSale(ctx context.Context, s *cart.Sale) error {

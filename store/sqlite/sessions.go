@@ -8,13 +8,10 @@ import (
 	"time"
 
 	"github.com/cartd/cartd/auth"
-	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
-const qInsertSession = `
-	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
-	VALUES (?, ?, ?, ?)
-	RETURNING num`
+const qInsertSession = table.InsertSession
 
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
@@ -25,7 +22,7 @@ func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
 	return nil
 }
 
-const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = ?`
+const qSessionByHash = table.SessionByHash
 
 // SessionByHash finds a storefront session by the digest of its secret, expired or not.
 func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
@@ -36,13 +33,13 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 	)
 	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.Session{}, cart.Errorf(cart.NotFound, "session_not_found", "session not found")
+		return auth.Session{}, table.SessionNotFound()
 	}
 	if err != nil {
 		return auth.Session{}, fmt.Errorf("sqlite: get session: %w", dbErr(ctx, err))
 	}
-	if copy(s.Hash[:], hash) != len(s.Hash) {
-		return auth.Session{}, fmt.Errorf("sqlite: get session %d: hash of %d bytes", s.Num, len(hash))
+	if err := table.Digest(&s.Hash, hash); err != nil {
+		return auth.Session{}, fmt.Errorf("sqlite: get session %d: %w", s.Num, err)
 	}
 	s.CreatedAt, s.ExpiresAt = fromMicros(created), fromMicros(expires)
 	return s, nil

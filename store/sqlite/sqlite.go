@@ -52,25 +52,6 @@ const (
 	Full
 )
 
-// ParseDurability reads the --durability flag's values, "normal" and "full".
-func ParseDurability(s string) (Durability, error) {
-	switch s {
-	case "normal":
-		return Normal, nil
-	case "full":
-		return Full, nil
-	}
-	return 0, fmt.Errorf("sqlite: unknown durability %q (want normal or full)", s)
-}
-
-// String returns the flag value that ParseDurability reads back.
-func (d Durability) String() string {
-	if d == Full {
-		return "full"
-	}
-	return "normal"
-}
-
 // Options tune Open. The zero value is Normal durability on the system clock.
 type Options struct {
 	Durability Durability

@@ -11,7 +11,23 @@ import (
 
 // memoValue is what the memo tests leave with a store: a pointer, so that what TakeMemo hands
 // back is compared by identity, as the engine's own memo would be.
-type memoValue struct{ name string }
+type memoValue struct {
+	name  string
+	lines int // its size in cart lines (store.Memo)
+}
+
+func (v *memoValue) Len() int { return v.lines }
+
+// memosOf returns the memo capability of a store's write transaction, failing the test when
+// the store has none (keepsMemos is asked first).
+func memosOf(t *testing.T, tx store.Tx) store.Memos {
+	t.Helper()
+	m, ok := tx.(store.Memos)
+	if !ok {
+		t.Fatalf("the store's transaction %T keeps no memos", tx)
+	}
+	return m
+}
 
 // memoFixture is a store with a product of two variants, stock for the first, two manual
 // promotions, and two carts of one line each; cart a also holds the coupon TEN.
@@ -43,14 +59,15 @@ func newMemoFixture(t *testing.T, open func(t *testing.T) store.Store) memoFixtu
 // cart's lines. The engine keeps a memo only in a transaction that read the cart's lines or
 // took its memo, and a store may rely on that: the SQLite writer keeps one only while it holds
 // the cart's item list, so that every write of the items finds the memo to forget.
-func keepMemo(t *testing.T, s store.Store, cartNum int64, v any) {
+func keepMemo(t *testing.T, s store.Store, cartNum int64, v *memoValue) {
 	t.Helper()
 	MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
 		lines, err := tx.Lines(ctx, cartNum)
 		if err != nil {
 			return err
 		}
-		tx.KeepMemo(cartNum, v, len(lines))
+		v.lines = len(lines)
+		memosOf(t, tx).KeepMemo(cartNum, v)
 		return nil
 	})
 }
@@ -60,7 +77,7 @@ func takeMemo(t *testing.T, s store.Store, cartNum int64) any {
 	t.Helper()
 	var v any
 	MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
-		v = tx.TakeMemo(cartNum)
+		v = memosOf(t, tx).TakeMemo(cartNum)
 		return nil
 	})
 	return v
@@ -83,7 +100,15 @@ func wantMemo(t *testing.T, got any, want *memoValue, after string) {
 func keepsMemos(t *testing.T, open func(t *testing.T) store.Store) bool {
 	t.Helper()
 	f := newMemoFixture(t, open)
-	want := &memoValue{"probe"}
+	var keeps bool
+	MustWrite(t, f.s, func(ctx context.Context, tx store.Tx) error {
+		_, keeps = tx.(store.Memos)
+		return nil
+	})
+	if !keeps {
+		return false
+	}
+	want := &memoValue{name: "probe"}
 	keepMemo(t, f.s, f.a.Num, want)
 	got := takeMemo(t, f.s, f.a.Num)
 	if got != nil && got != any(want) {
@@ -210,7 +235,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newMemoFixture(t, open)
-			kept := &memoValue{"a"}
+			kept := &memoValue{name: "a"}
 			keepMemo(t, f.s, f.a.Num, kept)
 			MustWrite(t, f.s, func(ctx context.Context, tx store.Tx) error { return tt.write(ctx, tx, f) })
 			want := kept
@@ -223,7 +248,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("taking a memo forgets it", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		kept := &memoValue{"a"}
+		kept := &memoValue{name: "a"}
 		keepMemo(t, f.s, f.a.Num, kept)
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), kept, "keeping it")
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), nil, "taking it once")
@@ -231,7 +256,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("a memo is its own cart's", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		ma, mb := &memoValue{"a"}, &memoValue{"b"}
+		ma, mb := &memoValue{name: "a"}, &memoValue{name: "b"}
 		keepMemo(t, f.s, f.a.Num, ma)
 		keepMemo(t, f.s, f.b.Num, mb)
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), ma, "keeping one for each cart")
@@ -242,10 +267,10 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 	// cart, and keeps the next memo after its writes: that memo must hold.
 	t.Run("a memo kept after the writes of the change that took the last one is kept", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		first, next := &memoValue{"first"}, &memoValue{"next"}
+		first, next := &memoValue{name: "first"}, &memoValue{name: "next"}
 		keepMemo(t, f.s, f.a.Num, first)
 		MustWrite(t, f.s, func(ctx context.Context, tx store.Tx) error {
-			wantMemo(t, tx.TakeMemo(f.a.Num), first, "keeping it")
+			wantMemo(t, memosOf(t, tx).TakeMemo(f.a.Num), first, "keeping it")
 			it := f.itemA
 			it.Quantity, it.ReservedQuantity, it.UpdatedAt = 5, 5, at(60)
 			if err := tx.UpdateItem(ctx, it); err != nil {
@@ -257,7 +282,8 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 			if err := tx.UpdateCart(ctx, c); err != nil {
 				return err
 			}
-			tx.KeepMemo(f.a.Num, next, 1)
+			next.lines = 1
+			memosOf(t, tx).KeepMemo(f.a.Num, next)
 			return nil
 		})
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), next, "a change kept it")
@@ -273,7 +299,7 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 	// was derived from changed and nobody took it.
 	t.Run("a write that keeps a memo and fails leaves the one before", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		first := &memoValue{"first"}
+		first := &memoValue{name: "first"}
 		keepMemo(t, f.s, f.a.Num, first)
 		keepAndFail(t, f.s, f.a.Num)
 		wantMemo(t, takeMemo(t, f.s, f.a.Num), first, "a failed write kept another")
@@ -283,10 +309,10 @@ func testMemos(t *testing.T, open func(t *testing.T) store.Store) {
 	// re-figures a memo's lines in place), so a rollback must not hand it out again.
 	t.Run("a write that takes a memo and fails leaves none", func(t *testing.T) {
 		f := newMemoFixture(t, open)
-		first := &memoValue{"first"}
+		first := &memoValue{name: "first"}
 		keepMemo(t, f.s, f.a.Num, first)
 		err := f.s.Write(t.Context(), func(tx store.Tx) error {
-			wantMemo(t, tx.TakeMemo(f.a.Num), first, "keeping it")
+			wantMemo(t, memosOf(t, tx).TakeMemo(f.a.Num), first, "keeping it")
 			first.name = "changed by its taker"
 			return errStop
 		})
@@ -305,7 +331,7 @@ func keepAndFail(t *testing.T, s store.Store, num int64) {
 		if err != nil {
 			return err
 		}
-		tx.KeepMemo(num, &memoValue{"failed"}, len(lines))
+		memosOf(t, tx).KeepMemo(num, &memoValue{name: "failed", lines: len(lines)})
 		return errStop
 	})
 	if !errors.Is(err, errStop) {
