@@ -323,6 +323,8 @@ type mutation struct {
 	offersRead  bool
 	prev        *cart.View
 	couponCalls map[string]bool
+	// checkedOut says the call checked the cart out: its view is stored as the cart's record.
+	checkedOut bool
 	// rec is set when the lines are a memo's, whose stock was not read (memo.go).
 	rec *callTx
 }
@@ -441,6 +443,17 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		}
 		if err != nil {
 			return err
+		}
+		if m.checkedOut {
+			rec := view
+			if rec.Partial {
+				if rec, err = e.priceWith(m.cart, m.lines, m.settings, now, o); err != nil {
+					return err
+				}
+			}
+			if err := putRecord(ctx, tx, rec, now); err != nil {
+				return err
+			}
 		}
 		view.Messages = append(m.messages, e.notices(view)...)
 		view.ChangedItems, view.RemovedItems = m.touched, m.removed

@@ -371,6 +371,7 @@ func (m *mutation) checkout() error {
 	m.note([]cart.Message{{Type: cart.Info, Code: "checked_out", Text: text}})
 	m.cart.Status = cart.StatusCompleted
 	m.changed = true
+	m.checkedOut = true
 	return nil
 }
 

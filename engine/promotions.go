@@ -51,7 +51,11 @@ func (e *Engine) priceWith(c cart.Cart, lines []cart.Line, s cart.Settings, now 
 }
 
 // price reads a cart's offers in tx and prices it with them.
+// A completed cart is not priced: its checkout record is served (record.go).
 func (e *Engine) price(ctx context.Context, tx store.ReadTx, c cart.Cart, lines []cart.Line, s cart.Settings, now time.Time) (cart.View, error) {
+	if v, ok, err := recorded(ctx, tx, c); err != nil || ok {
+		return v, err
+	}
 	o, err := loadOffers(ctx, tx, c.Num, now)
 	if err != nil {
 		return cart.View{}, err

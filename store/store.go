@@ -116,6 +116,11 @@ type ReadTx interface {
 	// Coupons returns the codes applied to a cart in the order they were applied (AddedAt,
 	// then code), each with its promotion as stored, a withdrawn one included.
 	Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error)
+
+	// CheckoutRecord returns what PutCheckoutRecord stored for a cart, as stored; NotFound
+	// ("checkout_record_not_found") when the cart has none (it was never checked out, or was
+	// checked out before records were kept).
+	CheckoutRecord(ctx context.Context, cartNum int64) ([]byte, error)
 }
 
 // Tx reads and writes.
@@ -201,6 +206,12 @@ type Tx interface {
 	// RemoveCoupon takes a code off a cart; NotFound ("coupon_not_found") if the cart does
 	// not have it.
 	RemoveCoupon(ctx context.Context, cartNum int64, code string) error
+
+	// PutCheckoutRecord stores the record of a cart's checkout (the engine's encoding of the
+	// cart as priced then), in the checkout's transaction. A record is written once and never
+	// changed: a second one for the cart is Conflict ("checkout_record_exists"). It goes with
+	// its cart when the cart is deleted.
+	PutCheckoutRecord(ctx context.Context, cartNum int64, record []byte, at time.Time) error
 
 	// KeepMemo leaves v, which the caller derived from a cart as its transaction leaves the
 	// cart (its lines, priced), with the store, for the cart's next change to take back
