@@ -8,16 +8,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/cartd/cartd/cart"
 )
 
 // Decode decodes data, which must hold exactly one JSON object, into dst. subject names data
 // in messages ("the request body", "the line"); reason is the Malformed error's reason.
-// Syntax errors and what is not an object are Malformed; well-formed JSON with bad values is
-// Invalid, naming the field.
+// Syntax errors and what is not an object are Malformed; well-formed JSON with bad values, or
+// with what Check refuses, is Invalid, naming the field.
 func Decode(data []byte, dst any, subject, reason string) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -34,7 +38,7 @@ func Decode(data []byte, dst any, subject, reason string) error {
 		if _, tokErr := dec.Token(); tokErr != io.EOF {
 			return cart.Errorf(cart.Malformed, reason, "%s holds more than one JSON value", subject)
 		}
-		return nil
+		return Check(data, subject)
 	}
 	return Explain(err, subject, reason)
 }
@@ -64,4 +68,193 @@ func Explain(err error, subject, reason string) error {
 		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
 	}
 	return cart.Errorf(cart.Malformed, reason, "%s could not be read: %v", subject, err)
+}
+
+// Check refuses what encoding/json accepts but cartd will neither store nor hand on: a string
+// (member name or value) that is not valid UTF-8 or holds a \u escape of half a UTF-16
+// surrogate pair (no character; strict clients cannot read it back), and an object naming a
+// member twice (ambiguous: encoding/json would silently keep the last). Each is Invalid,
+// naming where it is as a path (changes[1].quantity_delta, metadata.k) and, for text, the
+// byte offset in data. data that is not well-formed JSON passes: the decoder reports that.
+func Check(data []byte, subject string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object    bool
+		expectKey bool
+		key       string
+		index     int
+		keys      map[string]bool
+	}
+	var stack []*frame
+	path := func(extra string) string {
+		var b strings.Builder
+		for _, f := range stack {
+			switch {
+			case f.object && f.key != "":
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			case !f.object:
+				b.WriteString("[" + strconv.Itoa(f.index) + "]")
+			}
+		}
+		if extra != "" {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(extra)
+		}
+		if b.Len() == 0 {
+			return subject
+		}
+		return b.String()
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if f := stack[len(stack)-1]; f.object {
+			f.expectKey = true
+		} else {
+			f.index++
+		}
+	}
+	for {
+		start := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or not JSON: Decode's to report
+		}
+		end := dec.InputOffset()
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, &frame{object: t == '{', expectKey: true})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			raw := data[start:end]
+			off := bytes.IndexByte(raw, '"')
+			if off < 0 {
+				return nil
+			}
+			isKey := top != nil && top.object && top.expectKey
+			if isKey {
+				top.key = "" // the previous member's
+			}
+			where := path("")
+			if isKey {
+				where = path(t)
+			}
+			if at, what := badText(raw[off:]); at >= 0 {
+				return cart.InvalidField("invalid_text", where, "%s: %s at byte %d of %s; send text as UTF-8",
+					where, what, int(start)+off+at, subject)
+			}
+			if isKey {
+				if top.keys == nil {
+					top.keys = map[string]bool{}
+				}
+				if top.keys[t] {
+					return cart.InvalidField("duplicate_member", where, "%s is given twice in %s; name each member once", where, subject)
+				}
+				top.keys[t] = true
+				top.key, top.expectKey = t, false
+				continue
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
+}
+
+// badText finds, in a JSON string as written (quotes and escapes included), the first byte
+// that is not valid UTF-8 or the first \u escape of a lone surrogate. It returns its offset and
+// what is wrong, or -1.
+func badText(s []byte) (int, string) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return i, fmt.Sprintf("byte 0x%02x is not valid UTF-8", c)
+			}
+			i += size
+			continue
+		}
+		if c != '\\' || i+1 >= len(s) {
+			i++
+			continue
+		}
+		if s[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		r, ok := hex4(s[i+2:])
+		switch {
+		case !ok:
+			i += 2
+		case utf16.IsSurrogate(r) && r < 0xdc00:
+			if i+12 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' && isLow(s[i+8:]) {
+				i += 12
+				continue
+			}
+			return i, fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair, not a character`, r)
+		case utf16.IsSurrogate(r):
+			return i, fmt.Sprintf(`\u%04x is half of a UTF-16 surrogate pair, not a character`, r)
+		default:
+			i += 6
+		}
+	}
+	return -1, ""
+}
+
+func isLow(s []byte) bool {
+	r, ok := hex4(s)
+	return ok && r >= 0xdc00 && r <= 0xdfff
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// Text refuses a client's text that is not valid UTF-8 (a form value, a query parameter, a
+// path segment): Invalid invalid_text naming field.
+func Text(field, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return cart.InvalidField("invalid_text", field, "%s: byte 0x%02x at byte %d is not valid UTF-8; send text as UTF-8", field, s[i], i)
+		}
+		i += size
+	}
+	return nil
 }
