@@ -254,6 +254,11 @@ func validateUpdate(u *Update) error {
 	if u.Notes != nil && len(*u.Notes) > MaxNotes {
 		return cart.InvalidField("notes_too_long", "notes", "notes must be at most %d bytes", MaxNotes)
 	}
+	if u.Notes != nil {
+		if err := validText("notes", *u.Notes); err != nil {
+			return err
+		}
+	}
 	if u.Policy == "" {
 		u.Policy = cart.Reject
 	}
@@ -267,7 +272,7 @@ func validMetadata(m json.RawMessage) error {
 	if len(m) > MaxMetadata || !bytes.HasPrefix(bytes.TrimSpace(m), []byte("{")) || !json.Valid(m) {
 		return cart.InvalidField("invalid_metadata", "metadata", "metadata must be a JSON object of at most %d bytes", MaxMetadata)
 	}
-	return nil
+	return validJSONText("metadata", m)
 }
 
 // loadCart reads a cart the principal may see, with the settings and its lines.

@@ -390,6 +390,8 @@ func (e *Engine) PutSale(ctx context.Context, p auth.Principal, s cart.Sale, opt
 	s.Name = strings.TrimSpace(s.Name)
 	if s.Name == "" || len(s.Name) > 500 {
 		errs = append(errs, cart.FieldError{Field: "name", Message: "name is required (at most 500 characters)"})
+	} else if why := textProblem(s.Name); why != "" {
+		errs = append(errs, cart.FieldError{Field: "name", Message: "name must be UTF-8 text without NUL characters: " + why})
 	}
 	s.StartsAt, s.EndsAt = s.StartsAt.UTC().Truncate(time.Microsecond), s.EndsAt.UTC().Truncate(time.Microsecond)
 	switch {

@@ -369,6 +369,11 @@ func validatePromotion(p *cart.Promotion) error {
 	if len(p.Description) > MaxPromotionText {
 		bad("description", "description must be at most %d bytes", MaxPromotionText)
 	}
+	for _, t := range []struct{ field, text string }{{"name", p.Name}, {"description", p.Description}} {
+		if why := textProblem(t.text); why != "" {
+			bad(t.field, "%s must be UTF-8 text without NUL characters: %s", t.field, why)
+		}
+	}
 	if !slices.Contains(cart.PromotionTypes, p.Type) {
 		bad("type", "type must be one of cash, percent, freeship, fixedprice, lowestcost")
 	}
@@ -424,6 +429,8 @@ func validatePromotion(p *cart.Promotion) error {
 		for i, s := range l.list {
 			if s == "" || len(s) > maxPromotionEntry {
 				bad(fmt.Sprintf("conditions.%s[%d]", l.field, i), "an entry is 1 to %d bytes", maxPromotionEntry)
+			} else if why := textProblem(s); why != "" {
+				bad(fmt.Sprintf("conditions.%s[%d]", l.field, i), "an entry must be UTF-8 text without NUL characters: %s", why)
 			}
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -68,6 +70,40 @@ func Explain(err error, subject, reason string) error {
 		return cart.InvalidField("unknown_field", name, "unknown field %q", name)
 	}
 	return cart.Errorf(cart.Malformed, reason, "%s could not be read: %v", subject, err)
+}
+
+// Reasons of the Invalid errors Check, Text and Form raise. Every front door answers them with
+// 422 in its own shape: what was sent is well-formed but holds what cartd will not take.
+const (
+	InvalidText     = "invalid_text"
+	DuplicateMember = "duplicate_member"
+)
+
+// Refused reports whether e is one of Check's, Text's or Form's refusals (or the engine's
+// own refusal of text it would not store).
+func Refused(e *cart.Error) bool {
+	return e != nil && e.Code == cart.Invalid && (e.Reason == InvalidText || e.Reason == DuplicateMember)
+}
+
+// Form refuses a form or a query string whose names or values are not valid UTF-8 once
+// percent-decoded, naming the field: what Check is to a JSON body.
+func Form(values url.Values) error {
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := Text("a parameter name", name); err != nil {
+			return err
+		}
+		for _, v := range values[name] {
+			if err := Text(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Check refuses what encoding/json accepts but cartd will neither store nor hand on: a string
@@ -155,7 +191,7 @@ func Check(data []byte, subject string) error {
 				where = path(t)
 			}
 			if at, what := badText(raw[off:]); at >= 0 {
-				return cart.InvalidField("invalid_text", where, "%s: %s at byte %d of %s; send text as UTF-8",
+				return cart.InvalidField(InvalidText, where, "%s: %s at byte %d of %s; send text as UTF-8",
 					where, what, int(start)+off+at, subject)
 			}
 			if isKey {
@@ -163,7 +199,7 @@ func Check(data []byte, subject string) error {
 					top.keys = map[string]bool{}
 				}
 				if top.keys[t] {
-					return cart.InvalidField("duplicate_member", where, "%s is given twice in %s; name each member once", where, subject)
+					return cart.InvalidField(DuplicateMember, where, "%s is given twice in %s; name each member once", where, subject)
 				}
 				top.keys[t] = true
 				top.key, top.expectKey = t, false
@@ -252,7 +288,7 @@ func Text(field, s string) error {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size <= 1 {
-			return cart.InvalidField("invalid_text", field, "%s: byte 0x%02x at byte %d is not valid UTF-8; send text as UTF-8", field, s[i], i)
+			return cart.InvalidField(InvalidText, field, "%s: byte 0x%02x at byte %d is not valid UTF-8; send text as UTF-8", field, s[i], i)
 		}
 		i += size
 	}
