@@ -662,6 +662,11 @@ func TestOpenAPIContract(t *testing.T) {
 		wantProblem(t, ccall(t, 409, "POST", items(early), map[string]any{"sku": "FL"}), "sale_not_started")
 		wantProblem(t, ccall(t, 409, "POST", "/v1/carts/"+early+"/checkout", nil), "cart_empty")
 		wantProblem(t, ccall(t, 404, "POST", "/v1/carts/cart_999999/checkout", nil), "cart_not_found")
+		// Checkout and emptying a cart take no arguments: no body or a JSON object.
+		for _, call := range [][2]string{{"POST", "/v1/carts/" + early + "/checkout"}, {"DELETE", items(early)}} {
+			wantProblem(t, ccall(t, 415, call[0], call[1], "x", "Content-Type", "text/plain"), "unsupported_media_type")
+			wantProblem(t, ccall(t, 422, call[0], call[1], "{not json"), "invalid_body")
+		}
 
 		clock.Advance(time.Hour)
 		r = ccall(t, 200, "POST", items(early), map[string]any{"sku": "FL", "quantity": 2})
