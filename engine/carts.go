@@ -449,6 +449,16 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		if err != nil {
 			return err
 		}
+		if err := figuresInRange(view, func() (cart.View, error) {
+			if m.prev != nil {
+				return *m.prev, nil
+			}
+			return e.priceWith(c, m.original(), s, now, o)
+		}); err != nil {
+			var ce *cart.Error
+			errors.As(err, &ce)
+			return before(m.original(), ce)
+		}
 		if m.checkedOut {
 			rec := view
 			if rec.Partial {

@@ -14,6 +14,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/money"
+	"github.com/cartd/cartd/pricing"
 	"github.com/cartd/cartd/store"
 )
 
@@ -131,6 +132,8 @@ func validateProduct(p *cart.Product) error {
 					bad(field, "%q is not an ISO 4217 currency code", cur)
 				} else if amt < 0 {
 					bad(field, "%s price must not be negative", cur)
+				} else if amt > pricing.MaxPrice {
+					bad(field, "%s price must be at most %d (10^12 minor units)", cur, int64(pricing.MaxPrice))
 				}
 			}
 		}
@@ -394,6 +397,9 @@ func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUp
 			for cur, r := range u.Shipping {
 				if !money.Valid(cur) || r.Flat < 0 || r.FreeOver < 0 {
 					return cart.InvalidField("invalid_shipping", "shipping."+cur, "shipping needs an ISO 4217 currency and non-negative amounts")
+				}
+				if r.Flat > pricing.MaxPrice || r.FreeOver > pricing.MaxPrice {
+					return cart.InvalidField("amount_out_of_range", "shipping."+cur, "shipping amounts are at most %d", int64(pricing.MaxPrice))
 				}
 			}
 			s.Shipping = u.Shipping

@@ -361,6 +361,14 @@ func (m *mutation) finish() (cart.View, error) {
 	if err != nil {
 		return cart.View{}, err
 	}
+	if err := figuresInRange(view, func() (cart.View, error) {
+		if m.prev != nil {
+			return *m.prev, nil
+		}
+		return m.e.priceWith(m.cart, m.original(), m.settings, m.now, m.off)
+	}); err != nil {
+		return cart.View{}, err
+	}
 	view.Messages = append(m.messages, m.e.notices(view)...)
 	view.ChangedItems, view.RemovedItems = m.touched, m.removed
 	if m.changed {

@@ -397,6 +397,8 @@ func validatePromotion(p *cart.Promotion) error {
 				bad(field, "%q is not an ISO 4217 currency code", cur)
 			} else if amt < least {
 				bad(field+"."+cur, "must be at least %d", least)
+			} else if amt > pricing.MaxPrice {
+				bad(field+"."+cur, "must be at most %d (10^12 minor units)", int64(pricing.MaxPrice))
 			}
 		}
 	}
