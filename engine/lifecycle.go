@@ -25,8 +25,7 @@ import (
 //     every mutation before its own changes), and another cart short of that SKU (reclaim);
 //   - a line that can no longer be bought (variant deactivated or deleted, product deleted,
 //     sale not started or ended, no price in the cart's currency) moves to the cart's
-//     unavailable items, and its stock goes back the same way, save that only a write of the
-//     cart itself releases a line that merely lacks a price;
+//     unavailable items, and its stock goes back the same way;
 //   - touching a lapsed line (any quantity change) reserves again what is free, under the
 //     call's stock policy, as if the line were new;
 //   - checkout turns what the lines hold into stock commitments (Checkout).

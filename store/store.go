@@ -75,9 +75,8 @@ type ReadTx interface {
 	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
 	// UnavailableReservations returns at most limit items holding stock whose variant is
 	// inactive or deleted, whose product is deleted, or whose variant's sale (if stored) has
-	// not started or has ended at now, in ascending Num order. Like ExpiredReservations it
-	// does not lock. (A line unavailable only for want of a price in its cart's currency is
-	// not found here; the cart's next write releases it.)
+	// not started or has ended at now, or which has no price in its cart's currency, in
+	// ascending Num order. Like ExpiredReservations it does not lock.
 	UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
 	// ReservedUnits returns the units reserved over every SKU (the sum of stock.reserved): the
 	// stock carts hold right now, which the metrics report at scrape time.
