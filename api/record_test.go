@@ -70,22 +70,33 @@ func TestCompletedCartIsARecord(t *testing.T) {
 		}
 	}
 
-	// A refused change carries the cart as recorded too.
-	r := s.do(t, "POST", "/v1/carts/"+id+"/items", s.Admin, map[string]any{"sku": "REC-1", "quantity": 1}).mustStatus(t, 409)
-	var problem struct {
-		Cart json.RawMessage `json:"cart"`
-	}
-	if err := json.Unmarshal(r.Body, &problem); err != nil {
-		t.Fatal(err)
-	}
-	var got, want any
-	if err := json.Unmarshal(problem.Cart, &got); err != nil {
-		t.Fatalf("the 409 carries no cart: %s", r.Body)
-	}
+	// A refused change, and a refused merge of the cart into another, carry the cart as
+	// recorded too.
+	var want any
 	if err := json.Unmarshal(first.Body, &want); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("the 409's cart is\n%s\nnot the record\n%s", problem.Cart, first.Body)
+	other := s.mustCart(t)
+	for _, refused := range []struct {
+		what, path string
+		body       any
+	}{
+		{"an add", "/v1/carts/" + id + "/items", map[string]any{"sku": "REC-1", "quantity": 1}},
+		{"a merge", "/v1/carts/" + id + "/merge", map[string]any{"into": other}},
+	} {
+		r := s.do(t, "POST", refused.path, s.Admin, refused.body).mustStatus(t, 409)
+		var problem struct {
+			Cart json.RawMessage `json:"cart"`
+		}
+		if err := json.Unmarshal(r.Body, &problem); err != nil {
+			t.Fatal(err)
+		}
+		var got any
+		if err := json.Unmarshal(problem.Cart, &got); err != nil {
+			t.Fatalf("the 409 to %s carries no cart: %s", refused.what, r.Body)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("the 409 to %s carries\n%s\nnot the record\n%s", refused.what, problem.Cart, first.Body)
+		}
 	}
 }
