@@ -100,3 +100,28 @@ func TestCompletedCartIsARecord(t *testing.T) {
 		}
 	}
 }
+
+// A checkout that asked for a minimal answer still records the whole cart.
+func TestMinimalCheckoutRecordsTheWholeCart(t *testing.T) {
+	s := mustServer(t)
+	s.mustProduct(t, "prod_m", 1000, 50, "M-1", "M-2", "M-3")
+	id := s.mustCart(t)
+	for _, sku := range []string{"M-1", "M-2", "M-3"} {
+		s.mustAdd(t, id, sku, 2)
+	}
+	// A minimal change first, so that the checkout may work on what it left.
+	s.do(t, "POST", "/v1/carts/"+id+"/items", s.Admin, map[string]any{"sku": "M-2", "quantity": 1}, "Prefer", "return=minimal").mustStatus(t, 200)
+	s.do(t, "POST", "/v1/carts/"+id+"/checkout", s.Admin, nil, "Prefer", "return=minimal").mustStatus(t, 200)
+	first := s.do(t, "GET", "/v1/carts/"+id, s.Admin, nil).mustStatus(t, 200)
+	var c cartBody
+	if err := json.Unmarshal(first.Body, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Items) != 3 || c.Subtotal != 7000 {
+		t.Fatalf("the record holds %d items, subtotal %d; want 3 and 7000: %s", len(c.Items), c.Subtotal, first.Body)
+	}
+	s.mustProduct(t, "prod_m", 5000, 50, "M-1", "M-2", "M-3")
+	if again := s.do(t, "GET", "/v1/carts/"+id, s.Admin, nil).mustStatus(t, 200); !bytes.Equal(again.Body, first.Body) {
+		t.Fatalf("after a price change the completed cart reads\n%s\nnot\n%s", again.Body, first.Body)
+	}
+}
