@@ -113,103 +113,150 @@ func Form(values url.Values) error {
 // naming where it is as a path (changes[1].quantity_delta, metadata.k) and, for text, the
 // byte offset in data. data that is not well-formed JSON passes: the decoder reports that.
 func Check(data []byte, subject string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	// One pass over the bytes, without decoding: this runs on every body, batches of a
+	// thousand changes included, so it allocates only for objects of many members and for
+	// the error it returns.
 	type frame struct {
-		object    bool
-		expectKey bool
-		key       string
-		index     int
-		keys      map[string]bool
+		object bool
+		key    []byte   // the member being read, as written between its quotes
+		keys   [][]byte // the members seen so far, as written
+		index  int      // the element being read, in an array
 	}
-	var stack []*frame
-	path := func(extra string) string {
+	var stack []frame
+	where := func(last []byte) string {
 		var b strings.Builder
 		for _, f := range stack {
 			switch {
-			case f.object && f.key != "":
+			case f.object && f.key != nil:
 				if b.Len() > 0 {
 					b.WriteByte('.')
 				}
-				b.WriteString(f.key)
+				b.WriteString(memberName(f.key))
 			case !f.object:
 				b.WriteString("[" + strconv.Itoa(f.index) + "]")
 			}
 		}
-		if extra != "" {
+		if last != nil {
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
-			b.WriteString(extra)
+			b.WriteString(memberName(last))
 		}
 		if b.Len() == 0 {
 			return subject
 		}
 		return b.String()
 	}
-	valueDone := func() {
-		if len(stack) == 0 {
-			return
-		}
-		if f := stack[len(stack)-1]; f.object {
-			f.expectKey = true
-		} else {
-			f.index++
-		}
-	}
-	for {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil // the end, or not JSON: Decode's to report
-		}
-		end := dec.InputOffset()
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				stack = append(stack, &frame{object: t == '{', expectKey: true})
-			default:
-				stack = stack[:len(stack)-1]
-				valueDone()
+	expectKey := false
+	for i := 0; i < len(data); {
+		switch c := data[i]; c {
+		case ' ', '\t', '\n', '\r', ':':
+			i++
+		case '{', '[':
+			stack = append(stack, frame{object: c == '{'})
+			expectKey = c == '{'
+			i++
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil // not JSON: the decoder's to report
 			}
-		case string:
-			raw := data[start:end]
-			off := bytes.IndexByte(raw, '"')
-			if off < 0 {
+			stack = stack[:len(stack)-1]
+			expectKey = false
+			i++
+		case ',':
+			if len(stack) == 0 {
 				return nil
 			}
-			isKey := top != nil && top.object && top.expectKey
-			if isKey {
-				top.key = "" // the previous member's
+			if top := &stack[len(stack)-1]; top.object {
+				expectKey = true
+			} else {
+				top.index++
 			}
-			where := path("")
-			if isKey {
-				where = path(t)
+			i++
+		case '"':
+			end := stringEnd(data, i)
+			if end < 0 {
+				return nil
 			}
-			if at, what := badText(raw[off:]); at >= 0 {
-				return cart.InvalidField(InvalidText, where, "%s: %s at byte %d of %s; send text as UTF-8",
-					where, what, int(start)+off+at, subject)
-			}
+			raw := data[i : end+1]
+			isKey := expectKey && len(stack) > 0 && stack[len(stack)-1].object
+			var top *frame
 			if isKey {
-				if top.keys == nil {
-					top.keys = map[string]bool{}
+				top = &stack[len(stack)-1]
+				top.key = nil // the previous member's
+			}
+			if at, what := badText(raw); at >= 0 {
+				path := where(nil)
+				if isKey {
+					path = where(raw[1 : len(raw)-1])
 				}
-				if top.keys[t] {
-					return cart.InvalidField(DuplicateMember, where, "%s is given twice in %s; name each member once", where, subject)
-				}
-				top.keys[t] = true
-				top.key, top.expectKey = t, false
-				continue
+				return cart.InvalidField(InvalidText, path, "%s: %s at byte %d of %s; send text as UTF-8", path, what, i+at, subject)
 			}
-			valueDone()
+			if isKey {
+				name := raw[1 : len(raw)-1]
+				for _, k := range top.keys {
+					if sameMember(k, name) {
+						path := where(name)
+						return cart.InvalidField(DuplicateMember, path, "%s is given twice in %s; name each member once", path, subject)
+					}
+				}
+				top.keys = append(top.keys, name)
+				top.key = name
+				expectKey = false
+			}
+			i = end + 1
 		default:
-			valueDone()
+			// A number, true, false or null: up to the next delimiter.
+			for i < len(data) && !isDelimiter(data[i]) {
+				i++
+			}
 		}
 	}
+	return nil
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', ',', ':', ']', '}':
+		return true
+	}
+	return false
+}
+
+// stringEnd returns the index of the quote that closes the JSON string opening at data[i], or
+// -1 if it does not close.
+func stringEnd(data []byte, i int) int {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
+}
+
+// sameMember reports whether two member names, as written, name the same member once their
+// escapes are read ("a" and "\u0061" do).
+func sameMember(a, b []byte) bool {
+	if bytes.IndexByte(a, '\\') < 0 && bytes.IndexByte(b, '\\') < 0 {
+		return bytes.Equal(a, b)
+	}
+	return memberName(a) == memberName(b)
+}
+
+// memberName is a member name as written, with its escapes read, and valid UTF-8 (what is
+// not becomes U+FFFD), so that a message naming it is valid text.
+func memberName(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return strings.ToValidUTF8(string(raw), "\uFFFD")
+	}
+	var s string
+	if json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s) != nil {
+		return strings.ToValidUTF8(string(raw), "\uFFFD")
+	}
+	return s
 }
 
 // badText finds, in a JSON string as written (quotes and escapes included), the first byte

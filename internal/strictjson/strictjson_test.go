@@ -76,6 +76,54 @@ func TestText(t *testing.T) {
 	}
 }
 
+// hasDuplicate is what Check's duplicate rule means, found the slow way: an object of data
+// naming a member twice.
+func hasDuplicate(data []byte) bool {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	type frame struct {
+		object, expectKey bool
+		keys              map[string]bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				if top != nil && top.object {
+					top.expectKey = true
+				}
+				stack = append(stack, &frame{object: t == '{', expectKey: true, keys: map[string]bool{}})
+				continue
+			}
+			stack = stack[:len(stack)-1]
+		case string:
+			if top != nil && top.object && top.expectKey {
+				if top.keys[t] {
+					return true
+				}
+				top.keys[t] = true
+				top.expectKey = false
+				continue
+			}
+			if top != nil && top.object {
+				top.expectKey = true
+			}
+		default:
+			if top != nil && top.object {
+				top.expectKey = true
+			}
+		}
+	}
+}
+
 // FuzzCheck holds Check to its word: what it passes holds only valid UTF-8 strings (as
 // encoding/json decodes them, no replacement character that was not sent) and no object with
 // a member twice; it never panics.
@@ -91,7 +139,14 @@ func FuzzCheck(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if Check(data, "the body") != nil || !json.Valid(data) {
+		err := Check(data, "the body")
+		if json.Valid(data) && utf8.Valid(data) {
+			refused := err != nil && err.(*cart.Error).Reason == DuplicateMember
+			if dup := hasDuplicate(data); dup != refused && !strings.Contains(string(data), `\u`) {
+				t.Fatalf("%q: a member given twice: %v, but Check says %v", data, dup, err)
+			}
+		}
+		if err != nil || !json.Valid(data) {
 			return
 		}
 		if !utf8.Valid(data) {
@@ -124,4 +179,39 @@ func FuzzCheck(f *testing.F) {
 		}
 		walk(v)
 	})
+}
+
+// BenchmarkCheck measures what Check adds to decoding a body: a typical item change, and a
+// batch of 1,000 changes.
+func BenchmarkCheck(b *testing.B) {
+	item := []byte(`{"quantity_delta": 1, "notes": "gift wrap", "metadata": {"source": "app", "tags": ["a", "b"]}}`)
+	var batch strings.Builder
+	batch.WriteString(`{"changes": [`)
+	for i := range 1000 {
+		if i > 0 {
+			batch.WriteByte(',')
+		}
+		batch.WriteString(`{"item_id": "ci_12345", "quantity_delta": 1}`)
+	}
+	batch.WriteString(`]}`)
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"item", item}, {"batch of 1000", []byte(batch.String())}} {
+		b.Run(c.name+"/decode", func(b *testing.B) {
+			for b.Loop() {
+				var v map[string]any
+				if err := json.Unmarshal(c.body, &v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/check", func(b *testing.B) {
+			for b.Loop() {
+				if err := Check(c.body, "the body"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
