@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/strictjson"
 )
 
 // The request decoders are the first code any client byte reaches. These fuzz targets hold
@@ -77,8 +79,12 @@ var seedBodies = []string{
 	`{"shipping": {"USD": null, "": {"flat": -1}}}`,
 	`{"colour": "red"}`,
 	`{"Quantity": 3, "QUANTITY": 4}`,
-	// Duplicate keys: the last wins in encoding/json.
+	// Duplicate keys, which encoding/json would resolve silently (the last wins): refused,
+	// naming the member.
 	`{"quantity": 1, "quantity": -1}`,
+	`{"quantity_delta":1,"quantity_delta":-2}`,
+	`{"changes": [{"item_id": "ci_7", "quantity": 3, "quantity": 0}]}`,
+	`{"metadata": {"a": {"b": 1, "b": 2}}}`,
 	`{"quantity_delta": 5, "quantity_delta": 0}`,
 	`{"sku": "A", "sku": ""}`,
 	// Broken syntax and encodings.
@@ -94,6 +100,16 @@ var seedBodies = []string{
 	"\xef\xbb\xbf{\"quantity\": 1}",
 	"{\"notes\": \"nul \\u0000 byte\"}",
 	`{"notes": "\ud800"}`,
+	// Text that is not UTF-8, or lone surrogates, anywhere: refused, naming where.
+	"{\"sku\":\"X\",\"quantity\":1,\"metadata\":{\"k\":\"\xc3\x28\"}}",
+	`{"sku":"X","quantity":1,"metadata":{"k":"\udfff"}}`,
+	`{"notes":"\ud83d\ud83d"}`,
+	`{"metadata":{"\ud800":1}}`,
+	"{\"name\":\"\xe2\x82\",\"variants\":[]}",
+	"{\"changes\":[{\"sku\":\"A\xed\xa0\x80\",\"quantity\":1}]}",
+	// Prices beyond 10^12, which the engine refuses.
+	`{"name": "Big", "variants": [{"id": "v", "sku": "S", "price": {"USD": 1000000000000000}}]}`,
+	`{"name": "Big", "variants": [{"id": "v", "sku": "S", "price": {"USD": 9000000000000000000}}]}`,
 }
 
 // checkDecodeError fails unless err is a *cart.Error a client can act on: Malformed, or
@@ -124,6 +140,9 @@ func checkObject(t *testing.T, body []byte) {
 	trimmed := bytes.TrimSpace(body)
 	if !json.Valid(trimmed) || len(trimmed) == 0 || trimmed[0] != '{' {
 		t.Fatalf("%q: accepted a body that is not one JSON object", body)
+	}
+	if !utf8.Valid(body) || strictjson.Check(body, "the body") != nil {
+		t.Fatalf("%q: accepted text that is not UTF-8, a lone surrogate or a member given twice", body)
 	}
 }
 

@@ -141,6 +141,10 @@ func (s *Server) handleItemsClear(w http.ResponseWriter, r *http.Request, p auth
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.readNoArguments(w, r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.mutate(w, r, p, nil, s.changeResponse(r, http.StatusOK), func(opt engine.Options) (any, error) {
 		return s.eng.ClearCart(r.Context(), p, num, opt)
 	})
@@ -162,10 +166,15 @@ func (s *Server) handleItemsPatch(w http.ResponseWriter, r *http.Request, p auth
 	})
 }
 
-// handleCheckout checks a cart out; a request body is ignored.
+// handleCheckout checks a cart out. It takes no arguments: an empty body or a JSON object,
+// whose members are ignored (readNoArguments).
 func (s *Server) handleCheckout(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 	num, err := cartNum(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.readNoArguments(w, r); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -8,42 +8,15 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/cartjson"
 )
 
 // Promotions (PUT/GET/DELETE /v1/promotions/{code}) and the coupons of a cart
 // (POST /v1/carts/{id}/coupons, DELETE /v1/carts/{id}/coupons/{code}).
 
-// couponJSON is one entry of a cart's coupons: a code applied to the cart (method manual),
-// whether it applies now or not, or an automatic promotion that applies. amount is what it
-// takes off (for freeship, the shipping it waives); reason and message say why a code does
-// not apply, and are null when it does.
-type couponJSON struct {
-	Code        string  `json:"code"`
-	Number      int64   `json:"number"`
-	Name        string  `json:"name"`
-	Type        string  `json:"type"`
-	Method      string  `json:"method"`
-	Amount      int64   `json:"amount"`
-	Description string  `json:"description"`
-	Applied     bool    `json:"applied"`
-	Reason      *string `json:"reason"`
-	Message     *string `json:"message"`
-}
+type couponJSON = cartjson.Coupon
 
-func renderCoupons(v cart.View) []couponJSON {
-	out := make([]couponJSON, 0, len(v.Promotions))
-	for _, pv := range v.Promotions {
-		p := pv.Promotion
-		cj := couponJSON{Code: p.Code, Number: p.Num, Name: p.Name, Type: string(p.Type), Method: string(p.Method),
-			Amount: pv.Amount, Description: p.Description, Applied: pv.Applied}
-		if !pv.Applied {
-			reason, text := pv.Reason, pv.Text
-			cj.Reason, cj.Message = &reason, &text
-		}
-		out = append(out, cj)
-	}
-	return out
-}
+func renderCoupons(v cart.View) []couponJSON { return cartjson.Coupons(v) }
 
 // promotionJSON is the promotion resource, as written (PUT) and read.
 type promotionJSON struct {

@@ -139,5 +139,5 @@ func validCustomerID(id string) error {
 	if id == "" || len(id) > 255 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return cart.InvalidField("invalid_customer_id", "customer_id", "customer_id must be 1 to 255 printable characters")
 	}
-	return nil
+	return validText("customer_id", id)
 }

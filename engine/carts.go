@@ -254,6 +254,11 @@ func validateUpdate(u *Update) error {
 	if u.Notes != nil && len(*u.Notes) > MaxNotes {
 		return cart.InvalidField("notes_too_long", "notes", "notes must be at most %d bytes", MaxNotes)
 	}
+	if u.Notes != nil {
+		if err := validText("notes", *u.Notes); err != nil {
+			return err
+		}
+	}
 	if u.Policy == "" {
 		u.Policy = cart.Reject
 	}
@@ -267,7 +272,7 @@ func validMetadata(m json.RawMessage) error {
 	if len(m) > MaxMetadata || !bytes.HasPrefix(bytes.TrimSpace(m), []byte("{")) || !json.Valid(m) {
 		return cart.InvalidField("invalid_metadata", "metadata", "metadata must be a JSON object of at most %d bytes", MaxMetadata)
 	}
-	return nil
+	return validJSONText("metadata", m)
 }
 
 // loadCart reads a cart the principal may see, with the settings and its lines.
@@ -331,6 +336,8 @@ type mutation struct {
 	memo        *memo
 	rec         *stockLog
 	unitsBefore int64
+	// checkedOut says the call checked the cart out: its view is stored as the cart's record.
+	checkedOut bool
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -381,8 +388,35 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 				return err
 			}
 		}
-		view, err = m.reprice()
-		return err
+		if view, err = m.reprice(); err != nil {
+			return err
+		}
+		o, err := m.offers()
+		if err != nil {
+			return err
+		}
+		if err := figuresInRange(view, func() (cart.View, error) {
+			if m.prev != nil {
+				return *m.prev, nil
+			}
+			return e.priceWith(c, m.original(), s, now, o)
+		}); err != nil {
+			var ce *cart.Error
+			errors.As(err, &ce)
+			return before(m.original(), ce)
+		}
+		if m.checkedOut {
+			rec := view
+			if rec.Partial {
+				if rec, err = e.priceWith(m.cart, m.lines, m.settings, now, o); err != nil {
+					return err
+				}
+			}
+			if err := putRecord(ctx, tx, rec, now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return view, err
 }

@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/money"
+	"github.com/cartd/cartd/pricing"
 	"github.com/cartd/cartd/store"
 )
 
@@ -24,8 +27,16 @@ const MaxVariants = 500
 // maxSKULen bounds a SKU, wherever one is named (a variant, a stock write, an import row).
 const maxSKULen = 64
 
-// skuLengthOK reports whether a SKU has 1 to maxSKULen bytes.
-func skuLengthOK(sku string) bool { return sku != "" && len(sku) <= maxSKULen }
+// validSKU is the one rule for a SKU, wherever one is named (a variant, a stock write or read,
+// an import row): 1 to maxSKULen bytes of UTF-8 text without spaces or control characters, so
+// that a SKU can be put in a URL path, a CSV field or a log line as it is.
+func validSKU(field, sku string) error {
+	if sku == "" || len(sku) > maxSKULen || !utf8.ValidString(sku) ||
+		strings.ContainsFunc(sku, func(r rune) bool { return r <= ' ' || unicode.IsControl(r) || r == utf8.RuneError }) {
+		return cart.InvalidField("invalid_sku", field, "%s must be 1 to %d bytes of UTF-8 text without spaces or control characters", field, maxSKULen)
+	}
+	return nil
+}
 
 // PutProduct creates or replaces a product with its variants (scope catalog:write).
 func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Product, opt Options) (cart.Product, error) {
@@ -87,6 +98,12 @@ func validateProduct(p *cart.Product) error {
 	if p.Name == "" || len(p.Name) > 500 {
 		bad("name", "name is required (at most 500 characters)")
 	}
+	for _, t := range []struct{ field, text string }{{"name", p.Name}, {"brand", p.Brand}, {"category", p.Category},
+		{"description", p.Description}, {"image_url", p.ImageURL}, {"tax_code", p.TaxCode}} {
+		if why := textProblem(t.text); why != "" {
+			bad(t.field, "%s must be UTF-8 text without NUL characters: %s", t.field, why)
+		}
+	}
 	if len(p.Variants) == 0 || len(p.Variants) > MaxVariants {
 		bad("variants", "a product needs 1 to %d variants", MaxVariants)
 	}
@@ -100,8 +117,8 @@ func validateProduct(p *cart.Product) error {
 			bad(f+"id", "id %q appears twice", v.ID)
 		}
 		ids[v.ID] = true
-		if !skuLengthOK(v.SKU) || strings.ContainsFunc(v.SKU, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			bad(f+"sku", "sku must be 1 to 64 characters without spaces")
+		if err := validSKU("sku", v.SKU); err != nil {
+			bad(f+"sku", "sku must be 1 to %d bytes of UTF-8 text without spaces or control characters", maxSKULen)
 		} else if skus[v.SKU] {
 			bad(f+"sku", "sku %q appears twice", v.SKU)
 		}
@@ -115,6 +132,8 @@ func validateProduct(p *cart.Product) error {
 					bad(field, "%q is not an ISO 4217 currency code", cur)
 				} else if amt < 0 {
 					bad(field, "%s price must not be negative", cur)
+				} else if amt > pricing.MaxPrice {
+					bad(field, "%s price must be at most %d (10^12 minor units)", cur, int64(pricing.MaxPrice))
 				}
 			}
 		}
@@ -143,9 +162,15 @@ func validateProduct(p *cart.Product) error {
 		if v.SaleID != "" && !idPattern.MatchString(v.SaleID) {
 			bad(f+"sale_id", "sale_id must be 1 to 64 letters, digits, '_' or '-'")
 		}
+		if why := textProblem(v.Name); why != "" {
+			bad(f+"name", "name must be UTF-8 text without NUL characters: %s", why)
+		}
 		for j, o := range v.Options {
 			if o.Name == "" || len(o.Name) > 100 || len(o.Value) > 200 {
 				bad(fmt.Sprintf("%soptions[%d]", f, j), "an option needs a name (at most 100 characters) and a value (at most 200)")
+			}
+			if why := textProblem(o.Name + o.Value); why != "" {
+				bad(fmt.Sprintf("%soptions[%d]", f, j), "an option's name and value must be UTF-8 text without NUL characters")
 			}
 		}
 		if v.Name == "" {
@@ -184,8 +209,8 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 	if err := require(p, auth.CatalogWrite); err != nil {
 		return cart.Stock{}, err
 	}
-	if !skuLengthOK(sku) {
-		return cart.Stock{}, cart.InvalidField("invalid_sku", "sku", "sku must be 1 to 64 characters")
+	if err := validSKU("sku", sku); err != nil {
+		return cart.Stock{}, err
 	}
 	if (ch.OnHand == nil) == (ch.OnHandDelta == nil) {
 		return cart.Stock{}, cart.InvalidField("invalid_stock_change", "on_hand", "give exactly one of on_hand or on_hand_delta")
@@ -295,6 +320,9 @@ func (e *Engine) Inventory(ctx context.Context, p auth.Principal, sku string) (c
 	if err := require(p, auth.CatalogRead); err != nil {
 		return cart.Stock{}, err
 	}
+	if err := validSKU("sku", sku); err != nil {
+		return cart.Stock{}, err
+	}
 	var st cart.Stock
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
@@ -369,6 +397,9 @@ func (e *Engine) PutSettings(ctx context.Context, p auth.Principal, u SettingsUp
 			for cur, r := range u.Shipping {
 				if !money.Valid(cur) || r.Flat < 0 || r.FreeOver < 0 {
 					return cart.InvalidField("invalid_shipping", "shipping."+cur, "shipping needs an ISO 4217 currency and non-negative amounts")
+				}
+				if r.Flat > pricing.MaxPrice || r.FreeOver > pricing.MaxPrice {
+					return cart.InvalidField("amount_out_of_range", "shipping."+cur, "shipping amounts are at most %d", int64(pricing.MaxPrice))
 				}
 			}
 			s.Shipping = u.Shipping

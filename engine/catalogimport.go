@@ -142,8 +142,8 @@ func checkImportRow(row ImportRow) (ImportRow, error) {
 	for i, s := range row.Stock {
 		f := fmt.Sprintf("stock[%d].", i)
 		switch {
-		case !skuLengthOK(s.SKU):
-			return row, cart.InvalidField("invalid_sku", f+"sku", "sku must be 1 to 64 characters")
+		case validSKU(f+"sku", s.SKU) != nil:
+			return row, validSKU(f+"sku", s.SKU)
 		case seen[s.SKU]:
 			return row, cart.InvalidField("duplicate_sku", f+"sku", "the row sets the stock of %s twice", s.SKU)
 		case s.OnHand < 0 || s.OnHand > maxStock:

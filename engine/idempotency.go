@@ -84,6 +84,13 @@ func (e *Engine) recordedWrite(ctx context.Context, opt Options, result func() a
 	if idem.Key == "" || len(idem.Key) > MaxIdempotencyKey {
 		return cart.InvalidField("invalid_idempotency_key", "Idempotency-Key", "an Idempotency-Key is 1 to %d characters", MaxIdempotencyKey)
 	}
+	// Both are stored with the record.
+	if err := validText("Idempotency-Key", idem.Key); err != nil {
+		return err
+	}
+	if err := validText("path", idem.Scope); err != nil {
+		return err
+	}
 	release, ok := e.inflight.acquire(idem.Scope + "\x00" + idem.Key)
 	if !ok {
 		return cart.Errorf(cart.Conflict, "idempotency_in_flight", "a request with this Idempotency-Key is still being processed; retry later")

@@ -25,8 +25,7 @@ import (
 //     every mutation before its own changes), and another cart short of that SKU (reclaim);
 //   - a line that can no longer be bought (variant deactivated or deleted, product deleted,
 //     sale not started or ended, no price in the cart's currency) moves to the cart's
-//     unavailable items, and its stock goes back the same way, save that only a write of the
-//     cart itself releases a line that merely lacks a price;
+//     unavailable items, and its stock goes back the same way;
 //   - touching a lapsed line (any quantity change) reserves again what is free, under the
 //     call's stock policy, as if the line were new;
 //   - checkout turns what the lines hold into stock commitments (Checkout).
@@ -371,6 +370,7 @@ func (m *mutation) checkout() error {
 	m.note([]cart.Message{{Type: cart.Info, Code: "checked_out", Text: text}})
 	m.cart.Status = cart.StatusCompleted
 	m.changed = true
+	m.checkedOut = true
 	return nil
 }
 
@@ -389,6 +389,8 @@ func (e *Engine) PutSale(ctx context.Context, p auth.Principal, s cart.Sale, opt
 	s.Name = strings.TrimSpace(s.Name)
 	if s.Name == "" || len(s.Name) > 500 {
 		errs = append(errs, cart.FieldError{Field: "name", Message: "name is required (at most 500 characters)"})
+	} else if why := textProblem(s.Name); why != "" {
+		errs = append(errs, cart.FieldError{Field: "name", Message: "name must be UTF-8 text without NUL characters: " + why})
 	}
 	s.StartsAt, s.EndsAt = s.StartsAt.UTC().Truncate(time.Microsecond), s.EndsAt.UTC().Truncate(time.Microsecond)
 	switch {

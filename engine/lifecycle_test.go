@@ -532,11 +532,18 @@ func TestUnavailableLinesReleaseTheirStock(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	unprice := func(t *testing.T, f *life) {
+		p := cart.Product{ID: "prod_a", Name: "A", Variants: []cart.Variant{{ID: "var_A", SKU: "A", Prices: map[string]int64{"EUR": 900}, Active: true}}}
+		if _, err := f.eng.PutProduct(t.Context(), f.admin, p, engine.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range []struct {
 		name   string
 		change func(*testing.T, *life)
 		reason string
-	}{{"deactivated", deactivate, cart.UnavailableInactive}, {"deleted", remove, cart.UnavailableDeleted}} {
+	}{{"deactivated", deactivate, cart.UnavailableInactive}, {"deleted", remove, cart.UnavailableDeleted},
+		{"no-longer-priced (in the cart's currency)", unprice, cart.UnavailableNoPrice}} {
 		t.Run("a "+tt.name+" variant's line is released by the sweeper", func(t *testing.T) {
 			f := mustLife(t, ttl)
 			f.product(t, "prod_a", "", 5, "A")

@@ -194,6 +194,8 @@ type held struct {
 	cart   cart.Cart
 	lines  []cart.Line
 	offers offers
+	// record is a completed cart's checkout record, what it shows (record.go).
+	record *cart.View
 }
 
 // lockCarts locks the carts nums in ascending number order (see the lock order above) and
@@ -222,6 +224,11 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 		if h.offers, err = loadOffers(ctx, tx, num, tx.Now()); err != nil {
 			return nil, err
 		}
+		if v, ok, err := recorded(ctx, tx, h.cart); err != nil {
+			return nil, err
+		} else if ok {
+			h.record = &v
+		}
 		carts[num] = h
 	}
 	return carts, nil
@@ -229,6 +236,10 @@ func lockCarts(ctx context.Context, tx store.Tx, p auth.Principal, nums ...int64
 
 // withCart attaches a cart as it is to an error, so the client recovers in one round trip.
 func (e *Engine) withCart(err *cart.Error, s cart.Settings, h held, now time.Time) error {
+	if h.record != nil {
+		err.Cart = h.record
+		return err
+	}
 	if v, perr := e.priceWith(h.cart, h.lines, s, now, h.offers); perr == nil {
 		v.Messages = e.notices(v)
 		err.Cart = &v
@@ -348,6 +359,14 @@ func (m *mutation) finish() (cart.View, error) {
 	}
 	view, err := m.price()
 	if err != nil {
+		return cart.View{}, err
+	}
+	if err := figuresInRange(view, func() (cart.View, error) {
+		if m.prev != nil {
+			return *m.prev, nil
+		}
+		return m.e.priceWith(m.cart, m.original(), m.settings, m.now, m.off)
+	}); err != nil {
 		return cart.View{}, err
 	}
 	view.Messages = append(m.messages, m.e.notices(view)...)

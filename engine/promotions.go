@@ -51,7 +51,11 @@ func (e *Engine) priceWith(c cart.Cart, lines []cart.Line, s cart.Settings, now 
 }
 
 // price reads a cart's offers in tx and prices it with them.
+// A completed cart is not priced: its checkout record is served (record.go).
 func (e *Engine) price(ctx context.Context, tx store.ReadTx, c cart.Cart, lines []cart.Line, s cart.Settings, now time.Time) (cart.View, error) {
+	if v, ok, err := recorded(ctx, tx, c); err != nil || ok {
+		return v, err
+	}
 	o, err := loadOffers(ctx, tx, c.Num, now)
 	if err != nil {
 		return cart.View{}, err
@@ -365,6 +369,11 @@ func validatePromotion(p *cart.Promotion) error {
 	if len(p.Description) > MaxPromotionText {
 		bad("description", "description must be at most %d bytes", MaxPromotionText)
 	}
+	for _, t := range []struct{ field, text string }{{"name", p.Name}, {"description", p.Description}} {
+		if why := textProblem(t.text); why != "" {
+			bad(t.field, "%s must be UTF-8 text without NUL characters: %s", t.field, why)
+		}
+	}
 	if !slices.Contains(cart.PromotionTypes, p.Type) {
 		bad("type", "type must be one of cash, percent, freeship, fixedprice, lowestcost")
 	}
@@ -388,6 +397,8 @@ func validatePromotion(p *cart.Promotion) error {
 				bad(field, "%q is not an ISO 4217 currency code", cur)
 			} else if amt < least {
 				bad(field+"."+cur, "must be at least %d", least)
+			} else if amt > pricing.MaxPrice {
+				bad(field+"."+cur, "must be at most %d (10^12 minor units)", int64(pricing.MaxPrice))
 			}
 		}
 	}
@@ -420,6 +431,8 @@ func validatePromotion(p *cart.Promotion) error {
 		for i, s := range l.list {
 			if s == "" || len(s) > maxPromotionEntry {
 				bad(fmt.Sprintf("conditions.%s[%d]", l.field, i), "an entry is 1 to %d bytes", maxPromotionEntry)
+			} else if why := textProblem(s); why != "" {
+				bad(fmt.Sprintf("conditions.%s[%d]", l.field, i), "an entry must be UTF-8 text without NUL characters: %s", why)
 			}
 		}
 	}

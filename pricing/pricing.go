@@ -28,6 +28,11 @@ const (
 	MaxPrice = 1_000_000_000_000
 	// MaxUnits is the most units a cart may hold.
 	MaxUnits = 4_000_000
+	// MaxFigure is the largest figure the engine lets a change give a cart, a line's or a
+	// total: 2^53-1, the largest integer every JSON client (JavaScript's included) reads
+	// exactly. The engine also takes no price above MaxPrice, so that a stored cart can
+	// always be priced.
+	MaxFigure = 1<<53 - 1
 )
 
 // UnitPrice is a variant's unit price in a currency for a quantity: the price of the highest

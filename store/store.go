@@ -75,9 +75,8 @@ type ReadTx interface {
 	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
 	// UnavailableReservations returns at most limit items holding stock whose variant is
 	// inactive or deleted, whose product is deleted, or whose variant's sale (if stored) has
-	// not started or has ended at now, in ascending Num order. Like ExpiredReservations it
-	// does not lock. (A line unavailable only for want of a price in its cart's currency is
-	// not found here; the cart's next write releases it.)
+	// not started or has ended at now, or which has no price in its cart's currency, in
+	// ascending Num order. Like ExpiredReservations it does not lock.
 	UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error)
 	// ReservedUnits returns the units reserved over every SKU (the sum of stock.reserved): the
 	// stock carts hold right now, which the metrics report at scrape time.
@@ -116,6 +115,11 @@ type ReadTx interface {
 	// Coupons returns the codes applied to a cart in the order they were applied (AddedAt,
 	// then code), each with its promotion as stored, a withdrawn one included.
 	Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error)
+
+	// CheckoutRecord returns what PutCheckoutRecord stored for a cart, as stored; NotFound
+	// ("checkout_record_not_found") when the cart has none (it was never checked out, or was
+	// checked out before records were kept).
+	CheckoutRecord(ctx context.Context, cartNum int64) ([]byte, error)
 }
 
 // Tx reads and writes.
@@ -201,6 +205,12 @@ type Tx interface {
 	// RemoveCoupon takes a code off a cart; NotFound ("coupon_not_found") if the cart does
 	// not have it.
 	RemoveCoupon(ctx context.Context, cartNum int64, code string) error
+
+	// PutCheckoutRecord stores the record of a cart's checkout (the engine's encoding of the
+	// cart as priced then), in the checkout's transaction. A record is written once and never
+	// changed: a second one for the cart is Conflict ("checkout_record_exists"). It goes with
+	// its cart when the cart is deleted.
+	PutCheckoutRecord(ctx context.Context, cartNum int64, record []byte, at time.Time) error
 }
 
 // Memo is what the engine derived from a cart as a transaction leaves it (its lines, priced),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/strictjson"
 	"io"
 	"mime"
 	"net/http"
@@ -42,6 +44,15 @@ func readRequest(w http.ResponseWriter, r *http.Request) (updateQuantity, int, [
 			status = http.StatusRequestEntityTooLarge
 		}
 		return updateQuantity{}, status, []errorJSON{e}
+	}
+	if err := strictjson.Check(body, "the request body"); err != nil {
+		// Well-formed JSON, but ambiguous or not text: 422, as every front door answers it.
+		e := invalidRequest
+		e.LongMessage = err.Error()
+		if ce := cart.AsError(err); len(ce.Fields) > 0 {
+			e.Parameters = []parameterJSON{{Name: "field", Value: ce.Fields[0].Field}}
+		}
+		return updateQuantity{}, http.StatusUnprocessableEntity, []errorJSON{e}
 	}
 	req, errs := decodeUpdateQuantity(body)
 	if errs != nil {

@@ -64,6 +64,7 @@ package jackthreads
 
 import (
 	"errors"
+	"github.com/cartd/cartd/internal/strictjson"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -158,6 +159,10 @@ func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqinfo.SetPrincipal(r.Context(), p)
+	if err := strictjson.Form(r.Form); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -233,6 +238,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
+	}
+	if strictjson.Refused(e) {
+		// Well-formed, but not text cartd takes: 422, as every front door answers it.
+		status = http.StatusUnprocessableEntity
 	}
 	f := failure{Code: e.Reason, Message: e.Message}
 	switch {

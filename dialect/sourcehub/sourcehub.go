@@ -56,6 +56,7 @@ package sourcehub
 
 import (
 	"fmt"
+	"github.com/cartd/cartd/internal/strictjson"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -124,6 +125,10 @@ func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int,
 func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := strictjson.Form(r.URL.Query()); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

@@ -3,6 +3,7 @@ package storefront
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cartd/cartd/internal/strictjson"
 	"mime"
 	"net/url"
 	"regexp"
@@ -68,6 +69,9 @@ type request struct {
 	itemKey  *string
 	quantity *int64
 	errs     fieldErrors // what could not be read, by field
+	// refused is strictjson's refusal of the body (text that is not UTF-8, a member given
+	// twice): the request is answered with it before anything else.
+	refused error
 }
 
 // decodeBody reads a request body: a JSON object, or a form (application/x-www-form-urlencoded),
@@ -90,6 +94,7 @@ func decodeBody(contentType string, body []byte) (req request, why string, ok bo
 		if err != nil {
 			return req, "Form parse error - the body is not a valid form.", false
 		}
+		req.refused = strictjson.Form(form)
 		if form.Has("item_key") {
 			k := form.Get("item_key")
 			req.itemKey = &k
@@ -107,6 +112,9 @@ func decodeBody(contentType string, body []byte) (req request, why string, ok bo
 	dec.UseNumber()
 	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
 		return req, "JSON parse error - the body is not a JSON object.", false
+	}
+	if req.refused = strictjson.Check(body, "the request body"); req.refused != nil {
+		return req, "", true
 	}
 	if raw, has := fields["item_key"]; has {
 		var k string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzDecodeBody feeds the body decoder arbitrary bodies as JSON and as forms: it never
@@ -40,6 +41,12 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		if why != "" {
 			t.Fatalf("accepted body %q with a reason %q", body, why)
+		}
+		if req.refused != nil {
+			return // answered 422 with the refusal, before any field is looked at
+		}
+		if req.itemKey != nil && !utf8.ValidString(*req.itemKey) {
+			t.Fatalf("%q: accepted an item_key that is not UTF-8: %q", body, *req.itemKey)
 		}
 		for field, msgs := range req.errs {
 			if field != "item_key" && field != "quantity" || len(msgs) == 0 {

@@ -87,6 +87,7 @@ package storefront
 import (
 	"errors"
 	"fmt"
+	"github.com/cartd/cartd/internal/strictjson"
 	"io"
 	"log/slog"
 	"net/http"
@@ -205,6 +206,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (request, bool) {
 		return request{}, false
 	case !ok:
 		h.writeError(w, r, cart.Errorf(cart.Malformed, "malformed_body", "%s", why), 0)
+		return request{}, false
+	case req.refused != nil:
+		h.writeError(w, r, req.refused, 0)
 		return request{}, false
 	}
 	return req, true
@@ -430,6 +434,15 @@ var byCode = map[cart.Code]int{
 // quantity asked for. Internal errors are logged in full and never detailed.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error, requested int64) {
 	e := cart.AsError(err)
+	if strictjson.Refused(e) {
+		// Well-formed, but not text cartd takes: 422, as every front door answers it.
+		errs := fieldErrors{}
+		for _, f := range e.Fields {
+			errs.add(f.Field, sentence(f.Message))
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, errs, h.log)
+		return
+	}
 	if shape, ok := byReason[e.Reason]; ok && e.Code != cart.Internal {
 		a := shape(e, requested)
 		writeJSON(w, a.status, a.body, h.log)

@@ -83,6 +83,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgerrcode"
@@ -436,8 +437,14 @@ func dbErr(ctx context.Context, err error) error {
 			}
 			return unavailable("database_timeout", "the database did not answer in time")
 		case pe.Code == pgerrcode.CharacterNotInRepertoire, pe.Code == pgerrcode.UntranslatableCharacter:
-			return &cart.Error{Code: cart.Invalid, Reason: "invalid_text",
-				Message: "text must not contain NUL characters", Err: err}
+			// PostgreSQL raises this for a NUL (0x00), which its text cannot hold, and for
+			// bytes that are not UTF-8; say which. (The engine refuses both before they get
+			// here; this is what a caller that skips it learns.)
+			msg := "text must be valid UTF-8"
+			if strings.Contains(pe.Message, "0x00") || strings.Contains(pe.Message, `\u0000`) {
+				msg = "text must not contain NUL characters"
+			}
+			return &cart.Error{Code: cart.Invalid, Reason: "invalid_text", Message: msg, Err: err}
 		case pgerrcode.IsConnectionException(pe.Code), pgerrcode.IsOperatorIntervention(pe.Code),
 			pgerrcode.IsInsufficientResources(pe.Code), pgerrcode.IsSystemError(pe.Code):
 			return unavailable("database_unavailable", "the database is unavailable")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -557,6 +558,23 @@ func TestText(t *testing.T) {
 			return tx.InsertCart(t.Context(), &c)
 		})
 		wantError(t, err, cart.Invalid, "invalid_text")
+		if !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("the message does not speak of the NUL: %v", err)
+		}
+	})
+
+	t.Run("bytes that are not UTF-8 are invalid, and the message says so", func(t *testing.T) {
+		s := mustOpen(t, postgrestest.URL(t), Options{})
+		err := s.Write(t.Context(), func(tx store.Tx) error {
+			c := newCart("cust_1")
+			c.Metadata = []byte("{\"k\":\"\xc3\x28\"}")
+			return tx.InsertCart(t.Context(), &c)
+		})
+		wantError(t, err, cart.Invalid, "invalid_text")
+		var ce *cart.Error
+		if !errors.As(err, &ce) || strings.Contains(ce.Message, "NUL") || !strings.Contains(ce.Message, "UTF-8") {
+			t.Errorf("the message = %v, want one about UTF-8, not NUL", err)
+		}
 	})
 
 	t.Run("JSON with a \\u0000 escape is stored as sent", func(t *testing.T) {

@@ -95,8 +95,10 @@ const qUnavailableReservations = `
 	JOIN products p ON p.num = v.product_num
 	LEFT JOIN sales sa ON sa.id = v.sale_id
 	JOIN cart_items i ON i.variant_num = v.num
+	JOIN carts c ON c.num = i.cart_num
 	WHERE i.reserved_quantity > 0
-	  AND (NOT v.active OR v.deleted OR p.deleted OR sa.starts_at > $1 OR sa.ends_at <= $1)
+	  AND (NOT v.active OR v.deleted OR p.deleted OR sa.starts_at > $1 OR sa.ends_at <= $1
+	       OR (v.prices::jsonb -> c.currency) IS NULL)
 	ORDER BY i.num
 	LIMIT $2`
 

@@ -118,8 +118,10 @@ const qUnavailableReservations = `
 	JOIN products p ON p.num = v.product_num
 	LEFT JOIN sales sa ON sa.id = v.sale_id
 	CROSS JOIN cart_items i
+	JOIN carts c ON c.num = i.cart_num
 	WHERE i.variant_num = v.num AND i.reserved_quantity > 0
-	  AND (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ? OR sa.ends_at <= ?)
+	  AND (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ? OR sa.ends_at <= ?
+	       OR json_type(v.prices, '$."' || c.currency || '"') IS NULL)
 	ORDER BY i.num
 	LIMIT ?`
 

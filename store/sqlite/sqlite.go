@@ -222,6 +222,7 @@ var statements = []string{
 	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint, qDataVersion,
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
+	qCheckoutRecord, qPutCheckoutRecord,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

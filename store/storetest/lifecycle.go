@@ -199,4 +199,35 @@ func testSales(t *testing.T, open func(t *testing.T) store.Store) {
 			return nil
 		})
 	})
+
+	t.Run("unavailable reservations include items without a price in their cart's currency", func(t *testing.T) {
+		s := open(t)
+		priced, unpriced, zero := newVariant("var_eur", "EUR-1"), newVariant("var_usd", "USD-1"), newVariant("var_free", "FREE-1")
+		priced.Prices = map[string]int64{"USD": 100, "EUR": 90}
+		unpriced.Prices = map[string]int64{"USD": 100}
+		zero.Prices = map[string]int64{"EUR": 0} // free, but priced
+		p := MustPutProduct(t, s, newProduct("prod_cur", priced, unpriced, zero))
+		eur := newCart("cust_1")
+		eur.Currency = "EUR"
+		eur = MustInsertCart(t, s, eur)
+		usd := MustInsertCart(t, s, newCart("cust_2"))
+		var want []cart.Item
+		for _, v := range p.Variants {
+			it := MustInsertItem(t, s, newItem(eur.Num, v.Num, 1))
+			if v.SKU == "USD-1" {
+				want = append(want, it)
+			}
+			MustInsertItem(t, s, newItem(usd.Num, p.Variants[0].Num, 1))
+		}
+		MustRead(t, s, func(ctx context.Context, tx store.ReadTx) error {
+			got, err := tx.UnavailableReservations(ctx, at(600), 10)
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+				t.Errorf("UnavailableReservations (-want +got):\n%s", diff)
+			}
+			return nil
+		})
+	})
 }
