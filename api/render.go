@@ -80,8 +80,46 @@ type itemJSON struct {
 	// UnavailableReason says why an item of unavailable_items cannot be bought; null for the
 	// others.
 	UnavailableReason *string `json:"unavailable_reason"`
-	CreatedAt         string  `json:"created_at"`
-	UpdatedAt         string  `json:"updated_at"`
+	// QuantityRule is the rule in effect for the item's variant (docs/quantity-rules.md).
+	QuantityRule ruleJSON `json:"quantity_rule"`
+	CreatedAt    string   `json:"created_at"`
+	UpdatedAt    string   `json:"updated_at"`
+}
+
+// ruleJSON is the quantity rule in effect for a line, with its defaults filled in: min and
+// increment are always numbers, max and max_per_customer null when there is no bound.
+type ruleJSON struct {
+	Min            int64  `json:"min"`
+	Max            *int64 `json:"max"`
+	Increment      int64  `json:"increment"`
+	MaxPerCustomer *int64 `json:"max_per_customer"`
+}
+
+// renderRule renders r; the pointers point into r, which the caller keeps (a line's catalog
+// rows are shared and read-only), so a line costs no allocation for it.
+func renderRule(r *cart.QuantityRule) ruleJSON {
+	if r == nil {
+		return ruleJSON{Min: 1, Increment: 1}
+	}
+	out := ruleJSON{Min: r.Lowest(), Increment: r.Step()}
+	if r.Max > 0 {
+		out.Max = &r.Max
+	}
+	if r.MaxPerCustomer > 0 {
+		out.MaxPerCustomer = &r.MaxPerCustomer
+	}
+	return out
+}
+
+// lineRule is the rule in effect for a line, as stored with its variant or product.
+func lineRule(l *cart.LineView) *cart.QuantityRule {
+	if l.Variant != nil && l.Variant.QuantityRule != nil {
+		return l.Variant.QuantityRule
+	}
+	if l.Product != nil {
+		return l.Product.QuantityRule
+	}
+	return nil
 }
 
 type cartJSON struct {
@@ -189,6 +227,7 @@ func renderItem(l cart.LineView) itemJSON {
 	if l.UnavailableReason != "" {
 		out.UnavailableReason = &l.UnavailableReason
 	}
+	out.QuantityRule = renderRule(lineRule(&l))
 	return out
 }
 
@@ -223,8 +262,10 @@ type productJSON struct {
 	ImageURL    string        `json:"image_url"`
 	TaxCode     string        `json:"tax_code"`
 	Variants    []variantJSON `json:"variants"`
-	CreatedAt   string        `json:"created_at"`
-	UpdatedAt   string        `json:"updated_at"`
+	// QuantityRule is the product's rule for its variants without one of their own.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
+	CreatedAt    string             `json:"created_at"`
+	UpdatedAt    string             `json:"updated_at"`
 }
 
 type variantJSON struct {
@@ -241,16 +282,18 @@ type variantJSON struct {
 	Active      bool             `json:"active"`
 	Returnable  bool             `json:"returnable"`
 	SaleID      *string          `json:"sale_id"`
+	// QuantityRule is the variant's own rule; null: the product's applies.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
 }
 
 func renderProduct(p cart.Product) productJSON {
 	out := productJSON{ID: p.ID, Object: "product", Number: p.Num, Name: p.Name, Brand: p.Brand, Category: p.Category,
 		Description: p.Description, ImageURL: p.ImageURL, TaxCode: p.TaxCode, Variants: make([]variantJSON, 0, len(p.Variants)),
-		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt)}
+		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt), QuantityRule: p.QuantityRule}
 	for _, v := range p.Variants {
 		vj := variantJSON{ID: v.ID, Number: v.Num, SKU: v.SKU, Name: v.Name, Options: v.Options, Price: v.Prices,
 			RetailPrice: v.RetailPrices, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
-			Active: v.Active, Returnable: v.Returnable}
+			Active: v.Active, Returnable: v.Returnable, QuantityRule: v.QuantityRule}
 		if vj.Options == nil {
 			vj.Options = []cart.Option{}
 		}
