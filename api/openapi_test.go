@@ -876,7 +876,7 @@ func TestOpenAPIContract(t *testing.T) {
 		call(t, 200, "GET", "/v1/products/prod_socks", catalogKey, nil)
 		wantProblem(t, call(t, 422, "PUT", "/v1/products/prod_bad_rule", admin, map[string]any{"name": "Bad",
 			"quantity_rule": map[string]any{"increment": 2, "min": 3},
-			"variants": []any{map[string]any{"id": "var_bad_rule", "sku": "BAD-RULE", "price": map[string]any{"USD": 1}}}}), "invalid_product")
+			"variants":      []any{map[string]any{"id": "var_bad_rule", "sku": "BAD-RULE", "price": map[string]any{"USD": 1}}}}), "invalid_product")
 		call(t, 200, "PUT", "/v1/inventory/SOCKS-C", admin, map[string]any{"on_hand": 100})
 		call(t, 200, "PUT", "/v1/inventory/SOCKS-L", admin, map[string]any{"on_hand": 100})
 

@@ -48,7 +48,7 @@ func (m *mutation) fitCustomerLimits() error {
 		target, _ := span.Floor(l.Item.Quantity)
 		requested, applied := l.Item.Quantity, target
 		m.note([]cart.Message{{Type: cart.Warning, Code: "quantity_clamped", ItemNum: l.Item.Num,
-			Text: fmt.Sprintf("%s: %s; quantity set to %d instead of %d", l.Variant.SKU, rule.Describe(held), applied, requested),
+			Text:      fmt.Sprintf("%s: %s; quantity set to %d instead of %d", l.Variant.SKU, rule.Describe(held), applied, requested),
 			Requested: &requested, Applied: &applied}})
 		ch := cart.SetTo(target)
 		if err := m.apply(Update{Item: ItemRef{ItemNum: l.Item.Num}, Change: &ch, Policy: cart.Clamp}); err != nil {
