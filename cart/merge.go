@@ -26,8 +26,9 @@ type MergeRequest struct {
 
 // MergeQuantity applies the merge rule to one line: quantities of the same variant are added,
 // under the clamp policy. Only the units coming from the source are clamped, to the per-line
-// limit, to the free stock and to the largest quantity the line's rule allows; the target line never ends below what it had, so a merge
-// cannot take away a backorder the shopper accepted or a quantity over a limit lowered since.
+// limit, to the free stock and to the largest quantity the line's rule allows; the target line
+// never ends below what it had, so a merge cannot take away a backorder the shopper accepted
+// or a quantity over a limit lowered since.
 // Unlike ResolveQuantity it never fails: a merge is not a request for a quantity, and being
 // above the limit or the stock only moves fewer units.
 func MergeQuantity(q MergeRequest) QuantityResult {
