@@ -354,7 +354,9 @@ func numberOf(t *rapid.T, body []byte) int64 {
 	return p.Number
 }
 
-func (f *frontDoors) bearer() map[string]string { return map[string]string{"Authorization": "Bearer " + f.admin} }
+func (f *frontDoors) bearer() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + f.admin}
+}
 
 func containsNum(nums []int64, n int64) bool {
 	for _, m := range nums {
