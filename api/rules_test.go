@@ -343,6 +343,17 @@ func TestQuantityRulesHoldThroughEveryFrontDoor(t *testing.T) {
 	})
 }
 
+func numberOfT(t *testing.T, body []byte) int64 {
+	t.Helper()
+	var p struct {
+		Number int64 `json:"number"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil || p.Number == 0 {
+		t.Fatalf("no product number in %s", body)
+	}
+	return p.Number
+}
+
 // numberOf reads the number of a product from its JSON.
 func numberOf(t *rapid.T, body []byte) int64 {
 	var p struct {
@@ -368,7 +379,7 @@ func containsNum(nums []int64, n int64) bool {
 }
 
 // lines are every line of a cart: counted, expired and unavailable.
-func (f *frontDoors) lines(t *rapid.T, num int64) []cart.LineView {
+func (f *frontDoors) lines(t interface{ Fatal(...any) }, num int64) []cart.LineView {
 	v, err := f.eng.Cart(context.Background(), f.p, num)
 	if err != nil {
 		t.Fatal(err)
