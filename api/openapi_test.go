@@ -254,6 +254,13 @@ func wantMessage(tb testing.TB, r response, code string) {
 	}
 }
 
+// wantProblemBody is wantProblem returning the problem's members.
+func wantProblemBody(tb testing.TB, r response, code string) map[string]any {
+	tb.Helper()
+	wantProblem(tb, r, code)
+	return r.JSON(tb)
+}
+
 func wantProblem(tb testing.TB, r response, code string) {
 	tb.Helper()
 	if got := problemCode(tb, r); got != code {
@@ -897,6 +904,51 @@ func TestOpenAPIContract(t *testing.T) {
 			}
 		})
 	}
+
+	step("quantity rules are written, enforced in the problem and shown on every item", func(t *testing.T) {
+		pairs := map[string]any{"name": "Socks", "quantity_rule": map[string]any{"increment": 2, "max": 10},
+			"variants": []any{map[string]any{"id": "var_socks_c", "sku": "SOCKS-C", "price": map[string]any{"USD": 500},
+				"tiers": []any{map[string]any{"min_quantity": 6, "price": map[string]any{"USD": 450}}}},
+				map[string]any{"id": "var_socks_l", "sku": "SOCKS-L", "price": map[string]any{"USD": 900},
+					"quantity_rule": map[string]any{"min": 3, "max_per_customer": 6}}}}
+		r := call(t, 200, "PUT", "/v1/products/prod_socks", admin, pairs)
+		if rule := r.JSON(t)["quantity_rule"].(map[string]any); rule["increment"] != 2.0 {
+			t.Fatalf("the product's rule: %s", r.Body)
+		}
+		call(t, 200, "GET", "/v1/products/prod_socks", catalogKey, nil)
+		wantProblem(t, call(t, 422, "PUT", "/v1/products/prod_bad_rule", admin, map[string]any{"name": "Bad",
+			"quantity_rule": map[string]any{"increment": 2, "min": 3},
+			"variants":      []any{map[string]any{"id": "var_bad_rule", "sku": "BAD-RULE", "price": map[string]any{"USD": 1}}}}), "invalid_product")
+		call(t, 200, "PUT", "/v1/inventory/SOCKS-C", admin, map[string]any{"on_hand": 100})
+		call(t, 200, "PUT", "/v1/inventory/SOCKS-L", admin, map[string]any{"on_hand": 100})
+
+		socks := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		p := wantProblemBody(t, call(t, 422, "POST", itemsOf(socks), admin, map[string]any{"sku": "SOCKS-C", "quantity": 3}), "quantity_not_allowed")
+		if p["nearest_below"] != 2.0 || p["nearest_above"] != 4.0 || p["requested"] != 3.0 {
+			t.Fatalf("the problem does not name the nearest quantities: %v", p)
+		}
+		r2 := call(t, 200, "POST", itemsOf(socks), admin, map[string]any{"sku": "SOCKS-C", "quantity": 3, "stock_policy": "clamp"})
+		wantMessage(t, r2, "quantity_clamped")
+		for _, it := range r2.JSON(t)["items"].([]any) {
+			if rule := it.(map[string]any)["quantity_rule"].(map[string]any); rule["increment"] != 2.0 || rule["max"] != 10.0 {
+				t.Fatalf("the item does not show its rule: %v", it)
+			}
+		}
+		line := itemIDOf(t, r2, "SOCKS-C")
+		wantProblem(t, call(t, 422, "PATCH", itemsOf(socks)+"/"+line, admin, map[string]any{"quantity_delta": 1}), "quantity_not_allowed")
+		call(t, 200, "PUT", itemsOf(socks)+"/"+line, admin, map[string]any{"quantity": 12, "stock_policy": "clamp"})
+		call(t, 200, "PATCH", itemsOf(socks), admin, map[string]any{"changes": []any{map[string]any{"item_id": line, "quantity": 6}}},
+			"Prefer", "return=minimal")
+
+		sockToken := call(t, 201, "POST", "/v1/customers/cust_socks/tokens", admin, map[string]any{"ttl_seconds": 3600}).JSON(t)["token"].(string)
+		mine := call(t, 201, "POST", "/v1/carts", sockToken, nil).JSON(t)["id"].(string)
+		call(t, 200, "POST", itemsOf(mine), sockToken, map[string]any{"sku": "SOCKS-L", "quantity": 4})
+		other := call(t, 201, "POST", "/v1/carts", sockToken, nil).JSON(t)["id"].(string)
+		p = wantProblemBody(t, call(t, 422, "POST", itemsOf(other), sockToken, map[string]any{"sku": "SOCKS-L", "quantity": 3}), "quantity_not_allowed")
+		if p["held_elsewhere"] != 4.0 {
+			t.Fatalf("the problem does not say what the customer's other carts hold: %v", p)
+		}
+	})
 
 	step("a retry while the first call with its Idempotency-Key is in flight is 409, on every operation taking one", func(t *testing.T) {
 		// On SQLite whatever CARTD_TEST_STORE says: its single writer, held, stops every write,

@@ -42,6 +42,13 @@ type problem struct {
 	Version   *int64            `json:"version,omitempty"`
 	Cart      *cartJSON         `json:"cart,omitempty"`
 	Stock     *stockJSON        `json:"stock,omitempty"`
+	// With quantity_not_allowed: the rule, the quantity asked for and the allowed quantities
+	// nearest to it (absent when there is none on that side).
+	QuantityRule  *ruleJSON `json:"quantity_rule,omitempty"`
+	Requested     *int64    `json:"requested,omitempty"`
+	NearestBelow  *int64    `json:"nearest_below,omitempty"`
+	NearestAbove  *int64    `json:"nearest_above,omitempty"`
+	HeldElsewhere *int64    `json:"held_elsewhere,omitempty"`
 }
 
 // writeError answers with err as problem+json. Internal errors are logged in full and shown
@@ -68,6 +75,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		p.Cart = &c
 		p.Version = &e.Cart.Cart.Version
 		w.Header().Set("ETag", etag(e.Cart.Cart.Version))
+	}
+	if d := e.Rule; d != nil {
+		r := renderRule(&d.Rule)
+		p.QuantityRule, p.Requested, p.NearestBelow, p.NearestAbove = &r, &d.Requested, d.NearestBelow, d.NearestAbove
+		if d.Held > 0 {
+			p.HeldElsewhere = &d.Held
+		}
 	}
 	if e.Stock != nil {
 		st := renderStock(*e.Stock)

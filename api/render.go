@@ -36,6 +36,7 @@ type (
 	messageJSON = cartjson.Message
 	itemJSON    = cartjson.Item
 	cartJSON    = cartjson.Cart
+	ruleJSON    = cartjson.Rule
 )
 
 func timeJSON(t time.Time) string                      { return cartjson.Time(t) }
@@ -44,6 +45,7 @@ func (s *Server) renderCart(v cart.View) cartJSON      { return cartjson.Render(
 func items(v cart.View) []cart.LineView                { return cartjson.Items(v) }
 func renderMessages(msgs []cart.Message) []messageJSON { return cartjson.Messages(msgs) }
 func renderItem(l cart.LineView) itemJSON              { return cartjson.RenderItem(l) }
+func renderRule(r *cart.QuantityRule) ruleJSON         { return cartjson.RenderRule(r) }
 
 // saleJSON is the sale resource, as written (PUT) and read; status is the sale's state at the
 // instant of the call.
@@ -76,8 +78,10 @@ type productJSON struct {
 	ImageURL    string        `json:"image_url"`
 	TaxCode     string        `json:"tax_code"`
 	Variants    []variantJSON `json:"variants"`
-	CreatedAt   string        `json:"created_at"`
-	UpdatedAt   string        `json:"updated_at"`
+	// QuantityRule is the product's rule for its variants without one of their own.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
+	CreatedAt    string             `json:"created_at"`
+	UpdatedAt    string             `json:"updated_at"`
 }
 
 type variantJSON struct {
@@ -94,16 +98,18 @@ type variantJSON struct {
 	Active      bool             `json:"active"`
 	Returnable  bool             `json:"returnable"`
 	SaleID      *string          `json:"sale_id"`
+	// QuantityRule is the variant's own rule; null: the product's applies.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
 }
 
 func renderProduct(p cart.Product) productJSON {
 	out := productJSON{ID: p.ID, Object: "product", Number: p.Num, Name: p.Name, Brand: p.Brand, Category: p.Category,
 		Description: p.Description, ImageURL: p.ImageURL, TaxCode: p.TaxCode, Variants: make([]variantJSON, 0, len(p.Variants)),
-		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt)}
+		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt), QuantityRule: p.QuantityRule}
 	for _, v := range p.Variants {
 		vj := variantJSON{ID: v.ID, Number: v.Num, SKU: v.SKU, Name: v.Name, Options: v.Options, Price: v.Prices,
 			RetailPrice: v.RetailPrices, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
-			Active: v.Active, Returnable: v.Returnable}
+			Active: v.Active, Returnable: v.Returnable, QuantityRule: v.QuantityRule}
 		if vj.Options == nil {
 			vj.Options = []cart.Option{}
 		}

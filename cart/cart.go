@@ -125,10 +125,12 @@ type Product struct {
 	Description string
 	ImageURL    string
 	TaxCode     string // HSN or other tax classification
-	Deleted     bool
-	Variants    []Variant
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// QuantityRule applies to the variants without a rule of their own; nil: none.
+	QuantityRule *QuantityRule
+	Deleted      bool
+	Variants     []Variant
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Option is one option value of a variant, such as color=Blue. Order is the shop's.
@@ -160,6 +162,8 @@ type Variant struct {
 	Active       bool
 	Returnable   bool
 	SaleID       string
+	// QuantityRule is the variant's own rule; nil: its product's applies (RuleOf).
+	QuantityRule *QuantityRule
 	Deleted      bool
 }
 

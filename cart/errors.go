@@ -47,6 +47,9 @@ type Error struct {
 	Cart *View
 	// Stock is set with Precondition on a stock write: the SKU's stock as it is.
 	Stock *Stock
+	// Rule is set with quantity_not_allowed: the rule and the allowed quantities nearest to
+	// the one asked for.
+	Rule *RuleDetail
 	// Err is the underlying cause of an Internal error; it is logged, never shown.
 	Err error
 }

@@ -18,12 +18,17 @@ type MergeRequest struct {
 	// cart's reservations already released, plus CurrentReserved.
 	Free    int64
 	Reserve bool // reservations on: the line holds stock
+	// Rule is the line's quantity rule and Held what the customer's other carts hold of the
+	// variant: the target line ends at a quantity the rule allows, or as it was.
+	Rule QuantityRule
+	Held int64
 }
 
 // MergeQuantity applies the merge rule to one line: quantities of the same variant are added,
 // under the clamp policy. Only the units coming from the source are clamped, to the per-line
-// limit and to the free stock; the target line never ends below what it had, so a merge
-// cannot take away a backorder the shopper accepted or a quantity over a limit lowered since.
+// limit, to the free stock and to the largest quantity the line's rule allows; the target line
+// never ends below what it had, so a merge cannot take away a backorder the shopper accepted
+// or a quantity over a limit lowered since.
 // Unlike ResolveQuantity it never fails: a merge is not a request for a quantity, and being
 // above the limit or the stock only moves fewer units.
 func MergeQuantity(q MergeRequest) QuantityResult {
@@ -32,7 +37,10 @@ func MergeQuantity(q MergeRequest) QuantityResult {
 		requested = math.MaxInt64
 	}
 	free := max(q.Free, 0)
-	quantity := max(q.Current, min(requested, q.Limit, free))
+	quantity := q.Current
+	if f, ok := q.Rule.Span(q.Held).Floor(min(requested, q.Limit, free)); ok {
+		quantity = max(quantity, f)
+	}
 	res := QuantityResult{Requested: requested, Quantity: quantity, Clamped: quantity < requested}
 	if quantity > free {
 		// Only the target's own quantity can be above the free stock: it keeps its flag.

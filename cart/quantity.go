@@ -60,6 +60,10 @@ type QuantityRequest struct {
 	// is checked against the stock as if it were new, so that touching an expired line
 	// re-reserves what is available under the policy.
 	Lapsed bool
+	// Rule is the line's quantity rule (RuleOf), and Held what the customer's other carts
+	// hold of its variant, counted against the rule's MaxPerCustomer.
+	Rule QuantityRule
+	Held int64
 }
 
 // QuantityResult is the line after the change.
@@ -69,6 +73,10 @@ type QuantityResult struct {
 	Reserved  int64
 	Backorder bool
 	Clamped   bool
+	// ByRule says the quantity was lowered to one the rule allows (under Clamp), before any
+	// stock was considered; Allowed is that quantity.
+	ByRule  bool
+	Allowed int64
 }
 
 // Removed reports whether the change removes the line.
@@ -96,19 +104,35 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 		return QuantityResult{}, InvalidField("guest_quantity_limit", field(q.Change),
 			"quantity %d is above the limit of %d per item for a guest cart; a signed-in customer's cart may hold up to %d", requested, q.GuestLimit, q.Limit)
 	}
+	// The quantity rule is a shop rule like the limit: checked before stock. Under Clamp the
+	// request is lowered to the largest quantity the rule allows, if there is one at all.
+	span := q.Rule.Span(q.Held)
+	target := requested
+	if !span.Allows(requested) {
+		f, ok := span.Floor(requested)
+		if q.Policy != Clamp || !ok {
+			return QuantityResult{}, NotAllowed(q.Rule, span, requested, field(q.Change))
+		}
+		target = f
+	}
 	free := max(q.Free, 0)
-	res := QuantityResult{Requested: requested, Quantity: requested}
+	res := QuantityResult{Requested: requested, Quantity: target}
+	if target != requested {
+		res.ByRule, res.Allowed, res.Clamped = true, target, true
+	}
 	// Stock is checked only for increases: lowering the quantity of a line that is already
 	// short (backordered, or stock taken away from it) always succeeds. A lapsed line holds
 	// nothing it can keep, so any quantity it is given is a new request for stock.
-	increase := requested > q.Current || q.Lapsed
-	if requested > free && increase {
+	increase := target > q.Current || q.Lapsed
+	if target > free && increase {
 		switch q.Policy {
 		case Clamp:
-			res.Quantity, res.Clamped = free, true
+			// The most the stock covers that the rule allows; none removes the line.
+			res.Quantity, _ = span.Floor(free)
+			res.Clamped = true
 		case Ignore:
 		default:
-			e := Errorf(StockShort, "insufficient_stock", "only %d available, %d requested", free, requested)
+			e := Errorf(StockShort, "insufficient_stock", "only %d available, %d requested", free, target)
 			e.Fields = []FieldError{{Field: field(q.Change), Message: e.Message}}
 			e.Available = &free
 			return QuantityResult{}, e
@@ -146,6 +170,10 @@ func QuantityMessages(itemNum int64, r QuantityResult, free int64, created bool)
 	case r.Removed():
 		return []Message{{Type: Info, Code: "item_removed", ItemNum: itemNum, Text: "Item removed from cart",
 			Requested: &req, Applied: &app}}
+	case r.Clamped && r.ByRule && r.Quantity == r.Allowed:
+		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
+			Text:      fmt.Sprintf("Quantity %d is not allowed for this item; quantity set to %d instead of %d", req, app, req),
+			Requested: &req, Applied: &app, Available: &av}}
 	case r.Clamped:
 		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
 			Text:      fmt.Sprintf("Only %d available; quantity set to %d instead of %d", av, app, req),

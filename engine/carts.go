@@ -624,6 +624,11 @@ func (m *mutation) apply(u Update) error {
 	if !created && want > 0 && pricing.UnavailableAt(&l, m.cart.Currency, m.now) != "" {
 		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
 	}
+	rule := cart.RuleOf(l.Variant, l.Product)
+	held, err := m.heldElsewhere(&l, rule)
+	if err != nil {
+		return err
+	}
 	stock, err := m.tx.Stock(m.ctx, l.Variant.SKU)
 	if err != nil {
 		return err
@@ -644,7 +649,7 @@ func (m *mutation) apply(u Update) error {
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, GuestLimit: m.guestLimit(), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
-		Lapsed: !created && l.Item.Expired(m.now),
+		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held,
 	})
 	var ce *cart.Error
 	if err != nil && u.Add && errors.As(err, &ce) {

@@ -107,6 +107,9 @@ func validateProduct(p *cart.Product) error {
 	if len(p.Variants) == 0 || len(p.Variants) > MaxVariants {
 		bad("variants", "a product needs 1 to %d variants", MaxVariants)
 	}
+	if p.QuantityRule != nil {
+		errs = append(errs, cart.ValidateRule(*p.QuantityRule, "quantity_rule")...)
+	}
 	ids, skus := map[string]bool{}, map[string]bool{}
 	for i := range p.Variants {
 		v := &p.Variants[i]
@@ -152,6 +155,22 @@ func validateProduct(p *cart.Product) error {
 				bad(tf+".price", "a tier needs at least one price")
 			}
 			checkPrices(tf+".price", t.Prices)
+		}
+		if v.QuantityRule != nil {
+			errs = append(errs, cart.ValidateRule(*v.QuantityRule, f+"quantity_rule")...)
+		}
+		// A tier no allowed quantity reaches is a price the shop would never charge: refused,
+		// so that the catalog says what it does. Checked against the rule in effect, only
+		// when that rule is valid itself.
+		rule, rulePrefix := cart.RuleOf(v, p), f+"quantity_rule"
+		if v.QuantityRule == nil {
+			rulePrefix = "quantity_rule"
+		}
+		if len(cart.ValidateRule(rule, rulePrefix)) == 0 {
+			for _, j := range rule.UnreachableTiers(v.Tiers) {
+				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %d",
+					rule.Describe(0), v.Tiers[j].MinQuantity)
+			}
 		}
 		if v.TaxRate < 0 || v.TaxRate > 10000 {
 			bad(f+"tax_rate", "tax_rate is in basis points, 0 to 10000")

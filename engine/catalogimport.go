@@ -197,7 +197,8 @@ func (e *Engine) importRow(ctx context.Context, tx store.Tx, row ImportRow) (boo
 func sameProduct(stored, want cart.Product) bool {
 	if stored.ID != want.ID || stored.Name != want.Name || stored.Brand != want.Brand ||
 		stored.Category != want.Category || stored.Description != want.Description ||
-		stored.ImageURL != want.ImageURL || stored.TaxCode != want.TaxCode || stored.Deleted {
+		stored.ImageURL != want.ImageURL || stored.TaxCode != want.TaxCode || stored.Deleted ||
+		!sameRule(stored.QuantityRule, want.QuantityRule) {
 		return false
 	}
 	return slices.EqualFunc(stored.Variants, want.Variants, sameVariant)
@@ -206,10 +207,15 @@ func sameProduct(stored, want cart.Product) bool {
 func sameVariant(a, b cart.Variant) bool {
 	return a.ID == b.ID && a.SKU == b.SKU && a.Name == b.Name && a.TaxRate == b.TaxRate &&
 		a.WeightGrams == b.WeightGrams && a.Active == b.Active && a.Returnable == b.Returnable &&
-		a.SaleID == b.SaleID && !a.Deleted && !b.Deleted &&
+		a.SaleID == b.SaleID && !a.Deleted && !b.Deleted && sameRule(a.QuantityRule, b.QuantityRule) &&
 		slices.Equal(a.Options, b.Options) &&
 		maps.Equal(a.Prices, b.Prices) && maps.Equal(a.RetailPrices, b.RetailPrices) &&
 		slices.EqualFunc(a.Tiers, b.Tiers, func(x, y cart.Tier) bool {
 			return x.MinQuantity == y.MinQuantity && maps.Equal(x.Prices, y.Prices)
 		})
+}
+
+// sameRule reports whether two optional quantity rules are the same: both absent, or equal.
+func sameRule(a, b *cart.QuantityRule) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }

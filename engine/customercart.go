@@ -110,6 +110,9 @@ func (m *mutation) applyKeepingOutOfStock(u Update) error {
 	u.Policy = cart.Reject
 	err := m.apply(u)
 	var ce *cart.Error
+	if errors.As(err, &ce) && ce.Rule != nil {
+		return m.apply(clamp) // a quantity the rule does not allow: the clamp lowers it
+	}
 	if !errors.As(err, &ce) || ce.Code != cart.StockShort || ce.Available == nil {
 		return err
 	}

@@ -167,6 +167,10 @@ func (e *Engine) UpdateCart(ctx context.Context, p auth.Principal, num int64, u 
 			return err
 		}
 		m.note(msgs)
+		// A guest cart's units start counting against the customer's limits now.
+		if err := m.fitCustomerLimits(); err != nil {
+			return err
+		}
 		view, err = m.finish()
 		return err
 	})
@@ -276,6 +280,24 @@ func (e *Engine) checkTarget(s cart.Settings, source, target held, field string,
 // holds both carts' rows. It returns dst re-priced, with a message for every source line.
 func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, dst held) (cart.View, error) {
 	now := tx.Now()
+	// The source's items go first: the lines are in hand, and the customer's units of a
+	// variant (a rule's max_per_customer) are then counted without the ones moving. They are
+	// counted before any stock row is locked (the lock order of store.Tx.CustomerUnits).
+	if err := tx.DeleteItems(ctx, src.cart.Num); err != nil {
+		return cart.View{}, err
+	}
+	held := map[int64]int64{}
+	for _, l := range src.lines {
+		rule := cart.RuleOf(l.Variant, l.Product)
+		if _, done := held[l.Item.VariantNum]; done || rule.MaxPerCustomer == 0 || dst.cart.CustomerID == "" {
+			continue
+		}
+		n, err := tx.CustomerUnits(ctx, dst.cart.CustomerID, l.Item.VariantNum, dst.cart.Num, now.Add(-CustomerLimitWindow))
+		if err != nil {
+			return cart.View{}, err
+		}
+		held[l.Item.VariantNum] = n
+	}
 	skus := make([]string, 0, len(src.lines))
 	for _, l := range src.lines {
 		skus = append(skus, l.Variant.SKU)
@@ -310,7 +332,7 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 		return cart.View{}, err
 	}
 	for _, l := range src.lines {
-		if err := m.mergeLine(l, stock[l.Variant.SKU]); err != nil {
+		if err := m.mergeLine(l, stock[l.Variant.SKU], held[l.Item.VariantNum]); err != nil {
 			return cart.View{}, err
 		}
 	}
@@ -339,9 +361,6 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 	closed.Status, closed.MergedInto = cart.StatusMerged, dst.cart.Num
 	closed.Version++
 	closed.UpdatedAt = now
-	if err := tx.DeleteItems(ctx, closed.Num); err != nil {
-		return cart.View{}, err
-	}
 	if err := tx.UpdateCart(ctx, closed); err != nil {
 		return cart.View{}, err
 	}
@@ -382,7 +401,7 @@ func (m *mutation) finish() (cart.View, error) {
 // mergeLine moves one line of the source into the target this mutation holds: into the
 // target's line of the same variant, or into a new line. st is the SKU's stock with the
 // source's reservations released; mergeLine takes from it what the line reserves.
-func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
+func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	requested, none := src.Item.Quantity, int64(0)
 	if pricing.UnavailableAt(&src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
@@ -408,6 +427,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock) error {
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
+		Rule: cart.RuleOf(l.Variant, l.Product), Held: held,
 	})
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
 	if res.Clamped || created && res.Quantity == 0 {

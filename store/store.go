@@ -134,6 +134,16 @@ type Tx interface {
 	// times).
 	UpdateCart(ctx context.Context, c cart.Cart) error
 
+	// CustomerUnits returns how many units of a variant the customer's carts other than
+	// exceptCart hold: its active carts, and its completed carts last updated (completed) at
+	// or after completedSince. It is how a quantity rule's max_per_customer is counted, in the
+	// transaction that goes on to change a line, so the count must not go stale before the
+	// commit: where transactions run concurrently (PostgreSQL), it first locks a row standing
+	// for the pair (customer, variant) until commit, so two transactions counting one pair,
+	// on any node, run one after the other and the second counts what the first wrote. For
+	// customer "" (guest carts are nobody's) it is 0.
+	CustomerUnits(ctx context.Context, customerID string, variantNum, exceptCart int64, completedSince time.Time) (int64, error)
+
 	// InsertItem stores a new item of c.CartNum and sets its Num.
 	InsertItem(ctx context.Context, it *cart.Item) error
 	// UpdateItem stores an item's quantity, reservation, prices, notes and metadata.

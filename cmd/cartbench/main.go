@@ -57,6 +57,7 @@ type config struct {
 	allowErrors bool
 	timeout     time.Duration
 	wait        time.Duration
+	rules       bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -74,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.allowErrors, "allow-errors", false, "exit 0 despite failed requests (invariants must still hold)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "limit of one request")
 	fs.DurationVar(&c.wait, "wait", 10*time.Second, "how long to wait for cartd's /readyz before starting")
+	fs.BoolVar(&c.rules, "rules", false, "give the catalogs quantity rules that allow every quantity the scenarios ask for, to measure what checking them costs")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cartbench [flags]\n\nDrives a running cartd over HTTP and checks its invariants afterwards (see BENCHMARKS.md).\nExit status: 0 ok, 1 an invariant failed, 2 could not run, 3 requests failed.\n\nflags:")
 		fs.PrintDefaults()
@@ -146,6 +148,8 @@ type runner struct {
 	settings settingsDoc
 	stderr   io.Writer
 	created  *registry
+	// rules says the catalogs carry quantity rules (--rules).
+	rules bool
 }
 
 // run is cartbench as a value: main only wires the process's arguments, environment and
@@ -207,7 +211,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 		nodes:  urls,
 		drv:    &driver{hc: hc, key: c.key, duration: c.duration, requests: c.requests},
 		seed:   c.seed,
-		prefix: runPrefix(),
+		prefix: runPrefix(), rules: c.rules,
 		conns:  c.conns,
 		stderr: stderr,
 	}

@@ -37,17 +37,24 @@ func (r *runner) makeCatalog(ctx context.Context, scenario string, n int, onHand
 		Tiers       []map[string]any    `json:"tiers,omitempty"`
 		TaxRate     int64               `json:"tax_rate"`
 		WeightGrams int64               `json:"weight_grams"`
+		Rule        map[string]int64    `json:"quantity_rule,omitempty"`
 	}
 	type productBody struct {
-		Name     string        `json:"name"`
-		Brand    string        `json:"brand"`
-		Category string        `json:"category"`
-		Variants []variantBody `json:"variants"`
+		Name     string           `json:"name"`
+		Brand    string           `json:"brand"`
+		Category string           `json:"category"`
+		Variants []variantBody    `json:"variants"`
+		Rule     map[string]int64 `json:"quantity_rule,omitempty"`
 	}
 	bodies := make([]productBody, products)
 	var skus []string
 	for p := range products {
 		b := productBody{Name: fmt.Sprintf("Benchmark tee %d", p), Brand: "cartbench", Category: scenario}
+		if r.rules {
+			// Every quantity a scenario asks for stays allowed, so the rules cost their checks
+			// and change no outcome.
+			b.Rule = map[string]int64{"min": 1, "max": 500, "increment": 1}
+		}
 		for v := 0; v < variantsPerProduct && len(skus) < n; v++ {
 			sku := fmt.Sprintf("%s-%s-%04d-%s", strings.ToUpper(r.prefix), strings.ToUpper(scenario[:3]), p, sizes[v])
 			price := 999 + rng.Int64N(9000)
@@ -62,6 +69,9 @@ func (r *runner) makeCatalog(ctx context.Context, scenario string, n int, onHand
 			}
 			if rng.IntN(5) > 0 {
 				vb.TaxRate = []int64{500, 800, 2000}[rng.IntN(3)]
+			}
+			if r.rules && v == 0 {
+				vb.Rule = map[string]int64{"max": 200, "max_per_customer": 1000}
 			}
 			b.Variants = append(b.Variants, vb)
 			skus = append(skus, sku)

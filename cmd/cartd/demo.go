@@ -10,8 +10,10 @@ import (
 	"github.com/cartd/cartd/engine"
 )
 
-// demoCatalog is a small shop: prices in two currencies, a tiered SKU (CABLE-USBC-1M), and a
-// SKU with little stock (SNKR-LTD-42) to try the stock policies on.
+// demoCatalog is a small shop: prices in two currencies, a tiered SKU (CABLE-USBC-1M), a
+// SKU with little stock (SNKR-LTD-42) to try the stock policies on, and two quantity rules
+// (docs/quantity-rules.md): socks sold in pairs, 2 to 20 a cart, with a cheaper price from
+// 10 (SOCKS-PAIR), and a launch-edition console limited to 2 per customer (CONSOLE-LE).
 func demoCatalog() ([]cart.Product, map[string]int64) {
 	prices := func(usd, eur int64) map[string]int64 { return map[string]int64{"USD": usd, "EUR": eur} }
 	products := []cart.Product{
@@ -43,8 +45,22 @@ func demoCatalog() ([]cart.Product, map[string]int64) {
 				{ID: "var_sneaker_42", SKU: "SNKR-LTD-42", Options: []cart.Option{{Name: "size", Value: "42"}},
 					Prices: prices(18000, 17000), RetailPrices: prices(22000, 21000), TaxRate: 800, WeightGrams: 900, Active: true},
 			}},
+		{ID: "prod_socks", Name: "Merino Socks", Brand: "Fieldline", Category: "Apparel",
+			ImageURL: "https://example.com/img/socks.jpg", TaxCode: "6115",
+			QuantityRule: &cart.QuantityRule{Increment: 2, Max: 20},
+			Variants: []cart.Variant{
+				{ID: "var_socks_pair", SKU: "SOCKS-PAIR", Prices: prices(899, 849), TaxRate: 500, WeightGrams: 60, Active: true, Returnable: true,
+					Tiers: []cart.Tier{{MinQuantity: 10, Prices: prices(799, 749)}}},
+			}},
+		{ID: "prod_console", Name: "Game Console (launch edition)", Brand: "Northwind", Category: "Electronics",
+			ImageURL: "https://example.com/img/console.jpg",
+			Variants: []cart.Variant{
+				{ID: "var_console_le", SKU: "CONSOLE-LE", Prices: prices(49900, 47900), TaxRate: 800, WeightGrams: 3200, Active: true, Returnable: true,
+					QuantityRule: &cart.QuantityRule{MaxPerCustomer: 2}},
+			}},
 	}
-	stock := map[string]int64{"HP-BLUE": 50, "HP-BLACK": 40, "TEE-RED-M": 200, "TEE-RED-L": 150, "CABLE-USBC-1M": 1000, "SNKR-LTD-42": 5}
+	stock := map[string]int64{"HP-BLUE": 50, "HP-BLACK": 40, "TEE-RED-M": 200, "TEE-RED-L": 150, "CABLE-USBC-1M": 1000, "SNKR-LTD-42": 5,
+		"SOCKS-PAIR": 300, "CONSOLE-LE": 40}
 	return products, stock
 }
 
@@ -94,6 +110,7 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 	fmt.Fprintf(out, `cartd demo on %s
   admin API key: %s
   demo catalog: SKUs HP-BLUE HP-BLACK TEE-RED-M TEE-RED-L CABLE-USBC-1M (tiered) SNKR-LTD-42 (5 in stock)
+  quantity rules: SOCKS-PAIR (sold in pairs, 2 to 20) CONSOLE-LE (2 per customer); see docs/quantity-rules.md
 try it:
   curl -s -X POST %s/v1/carts/cart_%d/items -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"sku":"CABLE-USBC-1M","quantity":10}'
 `, base, secret, base, v.Cart.Num, secret)

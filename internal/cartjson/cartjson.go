@@ -76,8 +76,46 @@ type Item struct {
 	// UnavailableReason says why an item of unavailable_items cannot be bought; null for the
 	// others.
 	UnavailableReason *string `json:"unavailable_reason"`
-	CreatedAt         string  `json:"created_at"`
-	UpdatedAt         string  `json:"updated_at"`
+	// QuantityRule is the rule in effect for the item's variant (docs/quantity-rules.md).
+	QuantityRule Rule   `json:"quantity_rule"`
+	CreatedAt    string `json:"created_at"`
+	UpdatedAt    string `json:"updated_at"`
+}
+
+// Rule is the quantity rule in effect for a line, with its defaults filled in: min and
+// increment are always numbers, max and max_per_customer null when there is no bound.
+type Rule struct {
+	Min            int64  `json:"min"`
+	Max            *int64 `json:"max"`
+	Increment      int64  `json:"increment"`
+	MaxPerCustomer *int64 `json:"max_per_customer"`
+}
+
+// RenderRule renders r; the pointers point into r, which the caller keeps (a line's catalog
+// rows are shared and read-only), so a line costs no allocation for it.
+func RenderRule(r *cart.QuantityRule) Rule {
+	if r == nil {
+		return Rule{Min: 1, Increment: 1}
+	}
+	out := Rule{Min: r.Lowest(), Increment: r.Step()}
+	if r.Max > 0 {
+		out.Max = &r.Max
+	}
+	if r.MaxPerCustomer > 0 {
+		out.MaxPerCustomer = &r.MaxPerCustomer
+	}
+	return out
+}
+
+// lineRule is the rule in effect for a line, as stored with its variant or product.
+func lineRule(l *cart.LineView) *cart.QuantityRule {
+	if l.Variant != nil && l.Variant.QuantityRule != nil {
+		return l.Variant.QuantityRule
+	}
+	if l.Product != nil {
+		return l.Product.QuantityRule
+	}
+	return nil
 }
 
 // Cart is a whole cart.
@@ -191,6 +229,7 @@ func RenderItem(l cart.LineView) Item {
 	if l.UnavailableReason != "" {
 		out.UnavailableReason = &l.UnavailableReason
 	}
+	out.QuantityRule = RenderRule(lineRule(&l))
 	return out
 }
 

@@ -32,7 +32,17 @@ const (
 var productColumns = []string{colProductName, "brand", "category", "description", "image_url", "tax_code"}
 
 // variantColumns are the other plain columns.
-var variantColumns = []string{colVariantID, colSKU, "variant_name", "tax_rate", "weight_grams", "active", "returnable", "sale_id", colOnHand}
+var variantColumns = []string{colVariantID, colSKU, "variant_name", "tax_rate", "weight_grams", "active", "returnable", "sale_id", colOnHand,
+	colRuleMin, colRuleMax, colRuleIncrement, colRuleMaxPerCustomer}
+
+// The quantity rule columns: a row with any of them set gives its variant a rule of its own
+// (docs/quantity-rules.md); a catalog CSV has no product-wide rule.
+const (
+	colRuleMin            = "quantity_min"
+	colRuleMax            = "quantity_max"
+	colRuleIncrement      = "quantity_increment"
+	colRuleMaxPerCustomer = "max_per_customer"
+)
 
 // column is what one header cell means.
 type column struct {
@@ -313,6 +323,21 @@ func (d *csvDecoder) productUnit(id string, g group) unit {
 				bad(line, "invalid_value", "%v", err)
 			} else if n != nil {
 				*f.dst = *n
+			}
+		}
+		var rule cart.QuantityRule
+		for _, f := range []struct {
+			name string
+			dst  *int64
+		}{{colRuleMin, &rule.Min}, {colRuleMax, &rule.Max}, {colRuleIncrement, &rule.Increment}, {colRuleMaxPerCustomer, &rule.MaxPerCustomer}} {
+			n, err := parseInt(cell(f.name), f.name)
+			if err != nil {
+				bad(line, "invalid_value", "%v", err)
+			} else if n != nil {
+				*f.dst = *n
+				if v.QuantityRule == nil {
+					v.QuantityRule = &rule
+				}
 			}
 		}
 		for _, f := range []struct {

@@ -15,6 +15,8 @@ type Product struct {
 	ImageURL    string    `json:"image_url"`
 	TaxCode     string    `json:"tax_code"`
 	Variants    []Variant `json:"variants"`
+	// QuantityRule applies to the variants without a rule of their own.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
 }
 
 // Variant is one variant of a Product. Active and returnable default to true.
@@ -31,20 +33,23 @@ type Variant struct {
 	Active      *bool            `json:"active"`
 	Returnable  *bool            `json:"returnable"`
 	SaleID      *string          `json:"sale_id"`
+	// QuantityRule is the variant's own rule, replacing its product's.
+	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
 }
 
 // Cart is the product with the id given (the caller has checked it against p.ID), without
 // variants: each is added with Variant.Cart.
 func (p Product) Cart(id string) cart.Product {
 	return cart.Product{ID: id, Name: p.Name, Brand: p.Brand, Category: p.Category,
-		Description: p.Description, ImageURL: p.ImageURL, TaxCode: p.TaxCode}
+		Description: p.Description, ImageURL: p.ImageURL, TaxCode: p.TaxCode, QuantityRule: p.QuantityRule}
 }
 
 // Cart is the variant as the catalog keeps it.
 func (v Variant) Cart() cart.Variant {
 	cv := cart.Variant{ID: v.ID, SKU: v.SKU, Name: v.Name, Options: v.Options, Prices: v.Price,
 		RetailPrices: v.RetailPrice, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
-		Active: v.Active == nil || *v.Active, Returnable: v.Returnable == nil || *v.Returnable}
+		Active: v.Active == nil || *v.Active, Returnable: v.Returnable == nil || *v.Returnable,
+		QuantityRule: v.QuantityRule}
 	if v.SaleID != nil {
 		cv.SaleID = *v.SaleID
 	}

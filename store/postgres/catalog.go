@@ -10,37 +10,44 @@ import (
 
 // productColumns are the columns productRow scans, for a query naming products "p".
 const productColumns = `p.num, p.id, p.name, p.brand, p.category, p.description, p.image_url,
-	p.tax_code, p.deleted, p.created_at, p.updated_at`
+	p.tax_code, p.deleted, p.created_at, p.updated_at, p.quantity_rule`
 
 // productRow is the scan target of productColumns.
-type productRow struct{ p cart.Product }
+type productRow struct {
+	p    cart.Product
+	rule []byte
+}
 
 func (r *productRow) dest() []any {
 	return []any{&r.p.Num, &r.p.ID, &r.p.Name, &r.p.Brand, &r.p.Category, &r.p.Description,
-		&r.p.ImageURL, &r.p.TaxCode, &r.p.Deleted, &r.p.CreatedAt, &r.p.UpdatedAt}
+		&r.p.ImageURL, &r.p.TaxCode, &r.p.Deleted, &r.p.CreatedAt, &r.p.UpdatedAt, &r.rule}
 }
 
-func (r *productRow) product() cart.Product {
+func (r *productRow) product() (cart.Product, error) {
 	p := r.p
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
-	return p
+	if err := column.DecodeJSON(r.rule, &p.QuantityRule); err != nil {
+		return cart.Product{}, fmt.Errorf("product %s: quantity rule: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // variantColumns are the columns variantRow scans, for a query joining variants "v" to their
 // products "p" (the variant's ProductID is its product's id).
 const variantColumns = `v.num, v.id, v.product_num, p.id, v.sku, v.name, v.options, v.prices,
-	v.retail_prices, v.tiers, v.tax_rate, v.weight_grams, v.active, v.returnable, v.sale_id, v.deleted`
+	v.retail_prices, v.tiers, v.tax_rate, v.weight_grams, v.active, v.returnable, v.sale_id, v.deleted,
+	v.quantity_rule`
 
 // variantRow is the scan target of variantColumns; the JSON columns are decoded by variant.
 type variantRow struct {
-	v                              cart.Variant
-	options, prices, retail, tiers []byte
+	v                                    cart.Variant
+	options, prices, retail, tiers, rule []byte
 }
 
 func (r *variantRow) dest() []any {
 	return []any{&r.v.Num, &r.v.ID, &r.v.ProductNum, &r.v.ProductID, &r.v.SKU, &r.v.Name,
 		&r.options, &r.prices, &r.retail, &r.tiers, &r.v.TaxRate, &r.v.WeightGrams,
-		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted}
+		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted, &r.rule}
 }
 
 func (r *variantRow) variant() (cart.Variant, error) {
@@ -56,6 +63,9 @@ func (r *variantRow) variant() (cart.Variant, error) {
 	}
 	if err := column.DecodeJSON(r.tiers, &v.Tiers); err != nil {
 		return cart.Variant{}, fmt.Errorf("tiers: %w", err)
+	}
+	if err := column.DecodeJSON(r.rule, &v.QuantityRule); err != nil {
+		return cart.Variant{}, fmt.Errorf("quantity rule: %w", err)
 	}
 	return v, nil
 }
@@ -84,7 +94,10 @@ func (t *txn) Product(ctx context.Context, id string) (cart.Product, error) {
 	if !found {
 		return cart.Product{}, errProductNotFound(id)
 	}
-	p := pr.product()
+	p, err := pr.product()
+	if err != nil {
+		return cart.Product{}, fmt.Errorf("postgres: get product: %w", err)
+	}
 	var vr variantRow
 	err = t.query(ctx, "get product variants", qProductVariants, []any{p.Num}, vr.dest(), func() error {
 		v, err := vr.variant()
@@ -146,14 +159,18 @@ func (t *txn) variant(ctx context.Context, query string, arg any, notFound *cart
 	if err != nil {
 		return cart.Variant{}, cart.Product{}, fmt.Errorf("postgres: get variant %s: %w", vr.v.ID, err)
 	}
-	return v, pr.product(), nil
+	p, err := pr.product()
+	if err != nil {
+		return cart.Variant{}, cart.Product{}, fmt.Errorf("postgres: get variant %s: %w", vr.v.ID, err)
+	}
+	return v, p, nil
 }
 
 const (
 	qPutProduct = `
 		INSERT INTO products (id, name, brand, category, description, image_url, tax_code,
-		                      deleted, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9)
+		                      deleted, created_at, updated_at, quantity_rule)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, false, $8, $9, $10)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name,
 			brand = excluded.brand,
@@ -161,6 +178,7 @@ const (
 			description = excluded.description,
 			image_url = excluded.image_url,
 			tax_code = excluded.tax_code,
+			quantity_rule = excluded.quantity_rule,
 			deleted = false,
 			updated_at = excluded.updated_at
 		RETURNING num, created_at`
@@ -185,8 +203,12 @@ func (t *txn) PutProduct(ctx context.Context, p *cart.Product) error {
 	if err := t.checkProduct(ctx, p); err != nil {
 		return err
 	}
-	_, err := t.queryRow(ctx, "put product", qPutProduct,
-		[]any{p.ID, p.Name, p.Brand, p.Category, p.Description, p.ImageURL, p.TaxCode, p.CreatedAt, p.UpdatedAt},
+	rule, err := column.EncodeJSON(p.QuantityRule, p.QuantityRule == nil)
+	if err != nil {
+		return fmt.Errorf("postgres: put product: quantity rule: %w", err)
+	}
+	_, err = t.queryRow(ctx, "put product", qPutProduct,
+		[]any{p.ID, p.Name, p.Brand, p.Category, p.Description, p.ImageURL, p.TaxCode, p.CreatedAt, p.UpdatedAt, rule},
 		&p.Num, &p.CreatedAt)
 	if err != nil {
 		return err
@@ -266,8 +288,9 @@ func (t *txn) checkProduct(ctx context.Context, p *cart.Product) error {
 // been created with this id since, and then no row is returned.
 const qPutVariant = `
 	INSERT INTO variants (id, product_num, position, sku, name, options, prices, retail_prices,
-	                      tiers, tax_rate, weight_grams, active, returnable, sale_id, deleted)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, false)
+	                      tiers, tax_rate, weight_grams, active, returnable, sale_id, deleted,
+	                      quantity_rule)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, false, $15)
 	ON CONFLICT (id) DO UPDATE SET
 		position = excluded.position,
 		sku = excluded.sku,
@@ -281,6 +304,7 @@ const qPutVariant = `
 		active = excluded.active,
 		returnable = excluded.returnable,
 		sale_id = excluded.sale_id,
+		quantity_rule = excluded.quantity_rule,
 		deleted = false
 	WHERE variants.product_num = excluded.product_num
 	RETURNING num`
@@ -304,9 +328,13 @@ func (t *txn) putVariant(ctx context.Context, v *cart.Variant, i int) error {
 	if err != nil {
 		return fmt.Errorf("postgres: %s: tiers: %w", op, err)
 	}
+	rule, err := column.EncodeJSON(v.QuantityRule, v.QuantityRule == nil)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: quantity rule: %w", op, err)
+	}
 	found, err := t.queryRow(ctx, op, qPutVariant,
 		[]any{v.ID, v.ProductNum, i, v.SKU, v.Name, options, prices, retail, tiers,
-			v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID},
+			v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID, rule},
 		&v.Num)
 	if err != nil {
 		return err

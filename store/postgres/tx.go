@@ -290,6 +290,40 @@ func (t *txn) ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, e
 	return r.cart(), nil
 }
 
+const (
+	// qLockCustomerVariant takes the row lock standing for a (customer, variant) pair, making
+	// the row on first use: an INSERT that meets a concurrent one waits for it and then
+	// updates (locks) the row it made.
+	qLockCustomerVariant = `
+		INSERT INTO customer_variant_locks (customer_id, variant_num) VALUES ($1, $2)
+		ON CONFLICT (customer_id, variant_num) DO UPDATE SET variant_num = excluded.variant_num`
+
+	qCustomerUnits = `
+		SELECT COALESCE(SUM(i.quantity), 0)::BIGINT
+		FROM carts c JOIN cart_items i ON i.cart_num = c.num
+		WHERE c.customer_id = $1 AND c.num <> $2 AND i.variant_num = $3
+		  AND (c.status = 'active' OR (c.status = 'completed' AND c.updated_at >= $4))`
+)
+
+// CustomerUnits counts a variant's units in a customer's other carts, after locking the pair
+// (customer, variant): READ COMMITTED gives the count, a statement run after the lock was
+// granted, everything a transaction that held the lock before committed. Only transactions
+// that check a max_per_customer take the lock, and only after their cart's, before any stock
+// row (the lock order of the package doc).
+func (t *txn) CustomerUnits(ctx context.Context, customerID string, variantNum, exceptCart int64, completedSince time.Time) (int64, error) {
+	if customerID == "" {
+		return 0, nil
+	}
+	if _, err := t.exec(ctx, "lock customer variant", qLockCustomerVariant, customerID, variantNum); err != nil {
+		return 0, err
+	}
+	var n int64
+	if _, err := t.queryRow(ctx, "customer units", qCustomerUnits, []any{customerID, exceptCart, variantNum, completedSince}, &n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 const qInsertCart = `
 	INSERT INTO carts (customer_id, currency, status, version, metadata, merged_into,
 	                   created_at, updated_at, last_activity)
@@ -428,7 +462,10 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullTime(stockUpdated)
-		prod := pr.product()
+		prod, err := pr.product()
+		if err != nil {
+			return err
+		}
 		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
 		return nil
 	})

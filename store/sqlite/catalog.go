@@ -12,40 +12,45 @@ import (
 
 // productColumns are the columns productRow scans, for a query naming products "p".
 const productColumns = `p.num, p.id, p.name, p.brand, p.category, p.description, p.image_url,
-	p.tax_code, p.deleted, p.created_at, p.updated_at`
+	p.tax_code, p.deleted, p.created_at, p.updated_at, p.quantity_rule`
 
 // productRow is the scan target of productColumns.
 type productRow struct {
 	p                cart.Product
 	created, updated int64
+	rule             []byte
 }
 
 func (r *productRow) dest() []any {
 	return []any{&r.p.Num, &r.p.ID, &r.p.Name, &r.p.Brand, &r.p.Category, &r.p.Description,
-		&r.p.ImageURL, &r.p.TaxCode, &r.p.Deleted, &r.created, &r.updated}
+		&r.p.ImageURL, &r.p.TaxCode, &r.p.Deleted, &r.created, &r.updated, &r.rule}
 }
 
-func (r *productRow) product() cart.Product {
+func (r *productRow) product() (cart.Product, error) {
 	p := r.p
 	p.CreatedAt, p.UpdatedAt = fromMicros(r.created), fromMicros(r.updated)
-	return p
+	if err := column.DecodeJSON(r.rule, &p.QuantityRule); err != nil {
+		return cart.Product{}, fmt.Errorf("product %s: quantity rule: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // variantColumns are the columns variantRow scans, for a query joining variants "v" to their
 // products "p" (the variant's ProductID is its product's id).
 const variantColumns = `v.num, v.id, v.product_num, p.id, v.sku, v.name, v.options, v.prices,
-	v.retail_prices, v.tiers, v.tax_rate, v.weight_grams, v.active, v.returnable, v.sale_id, v.deleted`
+	v.retail_prices, v.tiers, v.tax_rate, v.weight_grams, v.active, v.returnable, v.sale_id, v.deleted,
+	v.quantity_rule`
 
 // variantRow is the scan target of variantColumns; the JSON columns are decoded by variant.
 type variantRow struct {
-	v                              cart.Variant
-	options, prices, retail, tiers []byte
+	v                                    cart.Variant
+	options, prices, retail, tiers, rule []byte
 }
 
 func (r *variantRow) dest() []any {
 	return []any{&r.v.Num, &r.v.ID, &r.v.ProductNum, &r.v.ProductID, &r.v.SKU, &r.v.Name,
 		&r.options, &r.prices, &r.retail, &r.tiers, &r.v.TaxRate, &r.v.WeightGrams,
-		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted}
+		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted, &r.rule}
 }
 
 func (r *variantRow) variant() (cart.Variant, error) {
@@ -61,6 +66,9 @@ func (r *variantRow) variant() (cart.Variant, error) {
 	}
 	if err := column.DecodeJSON(r.tiers, &v.Tiers); err != nil {
 		return cart.Variant{}, fmt.Errorf("tiers: %w", err)
+	}
+	if err := column.DecodeJSON(r.rule, &v.QuantityRule); err != nil {
+		return cart.Variant{}, fmt.Errorf("quantity rule: %w", err)
 	}
 	return v, nil
 }
@@ -89,7 +97,10 @@ func (t *txn) Product(ctx context.Context, id string) (cart.Product, error) {
 	if err != nil {
 		return cart.Product{}, fmt.Errorf("sqlite: get product: %w", dbErr(ctx, err))
 	}
-	p := pr.product()
+	p, err := pr.product()
+	if err != nil {
+		return cart.Product{}, fmt.Errorf("sqlite: get product: %w", err)
+	}
 
 	rows, err := t.query(ctx, qProductVariants, p.Num)
 	if err != nil {
@@ -170,14 +181,18 @@ func (t *txn) variant(ctx context.Context, query string, arg any,
 	if err != nil {
 		return cart.Variant{}, cart.Product{}, fmt.Errorf("sqlite: get variant %s: %w", vr.v.ID, err)
 	}
-	return v, pr.product(), nil
+	p, err := pr.product()
+	if err != nil {
+		return cart.Variant{}, cart.Product{}, fmt.Errorf("sqlite: get variant %s: %w", vr.v.ID, err)
+	}
+	return v, p, nil
 }
 
 const (
 	qPutProduct = `
 		INSERT INTO products (id, name, brand, category, description, image_url, tax_code,
-		                      deleted, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+		                      deleted, created_at, updated_at, quantity_rule)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name,
 			brand = excluded.brand,
@@ -185,6 +200,7 @@ const (
 			description = excluded.description,
 			image_url = excluded.image_url,
 			tax_code = excluded.tax_code,
+			quantity_rule = excluded.quantity_rule,
 			deleted = 0,
 			updated_at = excluded.updated_at
 		RETURNING num, created_at`
@@ -208,9 +224,13 @@ func (t *txn) PutProduct(ctx context.Context, p *cart.Product) error {
 		return err
 	}
 
+	rule, err := column.EncodeJSON(p.QuantityRule, p.QuantityRule == nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: put product: quantity rule: %w", err)
+	}
 	var created int64
-	err := t.queryRow(ctx, qPutProduct, p.ID, p.Name, p.Brand, p.Category, p.Description,
-		p.ImageURL, p.TaxCode, micros(p.CreatedAt), micros(p.UpdatedAt)).
+	err = t.queryRow(ctx, qPutProduct, p.ID, p.Name, p.Brand, p.Category, p.Description,
+		p.ImageURL, p.TaxCode, micros(p.CreatedAt), micros(p.UpdatedAt), rule).
 		Scan(&p.Num, &created)
 	if err != nil {
 		return fmt.Errorf("sqlite: put product: %w", dbErr(ctx, err))
@@ -290,8 +310,9 @@ func (t *txn) checkProduct(ctx context.Context, p *cart.Product) error {
 // qPutVariant upserts a variant by id; checkProduct has made sure the id is this product's.
 const qPutVariant = `
 	INSERT INTO variants (id, product_num, position, sku, name, options, prices, retail_prices,
-	                      tiers, tax_rate, weight_grams, active, returnable, sale_id, deleted)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+	                      tiers, tax_rate, weight_grams, active, returnable, sale_id, deleted,
+	                      quantity_rule)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		position = excluded.position,
 		sku = excluded.sku,
@@ -305,6 +326,7 @@ const qPutVariant = `
 		active = excluded.active,
 		returnable = excluded.returnable,
 		sale_id = excluded.sale_id,
+		quantity_rule = excluded.quantity_rule,
 		deleted = 0
 	RETURNING num`
 
@@ -326,8 +348,12 @@ func (t *txn) putVariant(ctx context.Context, v *cart.Variant, i int) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: put variant %s: tiers: %w", v.ID, err)
 	}
+	rule, err := column.EncodeJSON(v.QuantityRule, v.QuantityRule == nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: put variant %s: quantity rule: %w", v.ID, err)
+	}
 	err = t.queryRow(ctx, qPutVariant, v.ID, v.ProductNum, i, v.SKU, v.Name, options, prices, retail, tiers,
-		v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID).
+		v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID, rule).
 		Scan(&v.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: put variant %s: %w", v.ID, dbErr(ctx, err))

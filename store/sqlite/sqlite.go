@@ -210,7 +210,7 @@ type pool struct {
 // statements lists every statement the transactions run, for Open to prepare.
 var statements = []string{
 	qSettings, qPutSettings,
-	qCart, qActiveCartOf, qInsertCart, qUpdateCart,
+	qCart, qActiveCartOf, qCustomerUnits, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
 	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits,
 	qSale, qPutSale, qExpiredReservations, qUnavailableReservations,

@@ -226,6 +226,25 @@ func (t *txn) ActiveCartOf(ctx context.Context, customerID string) (cart.Cart, e
 	return c, nil
 }
 
+const qCustomerUnits = `
+	SELECT COALESCE(SUM(i.quantity), 0)
+	FROM carts c JOIN cart_items i ON i.cart_num = c.num
+	WHERE c.customer_id = ? AND c.num <> ? AND i.variant_num = ?
+	  AND (c.status = 'active' OR (c.status = 'completed' AND c.updated_at >= ?))`
+
+// CustomerUnits counts a variant's units in a customer's other carts. SQLite has one writer,
+// so the count holds until the commit without a lock.
+func (t *txn) CustomerUnits(ctx context.Context, customerID string, variantNum, exceptCart int64, completedSince time.Time) (int64, error) {
+	if customerID == "" {
+		return 0, nil
+	}
+	var n int64
+	if err := t.queryRow(ctx, qCustomerUnits, customerID, exceptCart, variantNum, micros(completedSince)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: customer units: %w", dbErr(ctx, err))
+	}
+	return n, nil
+}
+
 func errCartNotFound() *cart.Error {
 	return cart.Errorf(cart.NotFound, "cart_not_found", "cart not found")
 }
@@ -412,7 +431,10 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullMicros(stockUpdated)
-		prod := pr.product()
+		prod, err := pr.product()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: get lines: %w", err)
+		}
 		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
 	}
 	if err := rows.Err(); err != nil {

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("memos", func(t *testing.T) { testMemos(t, open) })
 	t.Run("checkout records", func(t *testing.T) { testCheckoutRecords(t, open) })
+	t.Run("quantity rules", func(t *testing.T) { testQuantityRules(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses
