@@ -10,18 +10,18 @@ import (
 )
 
 const qInsertSession = `
-	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
-	VALUES ($1, $2, $3, $4)
+	INSERT INTO sessions (hash, cart_num, created_at, expires_at, client_addr)
+	VALUES ($1, $2, $3, $4, $5)
 	RETURNING num`
 
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
 	_, err := t.queryRow(ctx, "insert session", qInsertSession,
-		[]any{s.Hash[:], s.CartNum, s.CreatedAt, s.ExpiresAt}, &s.Num)
+		[]any{s.Hash[:], s.CartNum, s.CreatedAt, s.ExpiresAt, s.ClientAddr}, &s.Num)
 	return err
 }
 
-const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = $1`
+const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at, client_addr FROM sessions WHERE hash = $1`
 
 // SessionByHash finds a storefront session by the digest of its secret, expired or not.
 func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
@@ -30,7 +30,7 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 		hash []byte
 	)
 	found, err := t.queryRow(ctx, "get session", qSessionByHash, []any{h[:]},
-		&s.Num, &s.CartNum, &hash, &s.CreatedAt, &s.ExpiresAt)
+		&s.Num, &s.CartNum, &hash, &s.CreatedAt, &s.ExpiresAt, &s.ClientAddr)
 	if err != nil {
 		return auth.Session{}, err
 	}

@@ -12,20 +12,20 @@ import (
 )
 
 const qInsertSession = `
-	INSERT INTO sessions (hash, cart_num, created_at, expires_at)
-	VALUES (?, ?, ?, ?)
+	INSERT INTO sessions (hash, cart_num, created_at, expires_at, client_addr)
+	VALUES (?, ?, ?, ?, ?)
 	RETURNING num`
 
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
-	err := t.queryRow(ctx, qInsertSession, s.Hash[:], s.CartNum, micros(s.CreatedAt), micros(s.ExpiresAt)).Scan(&s.Num)
+	err := t.queryRow(ctx, qInsertSession, s.Hash[:], s.CartNum, micros(s.CreatedAt), micros(s.ExpiresAt), s.ClientAddr).Scan(&s.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert session: %w", dbErr(ctx, err))
 	}
 	return nil
 }
 
-const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at FROM sessions WHERE hash = ?`
+const qSessionByHash = `SELECT num, cart_num, hash, created_at, expires_at, client_addr FROM sessions WHERE hash = ?`
 
 // SessionByHash finds a storefront session by the digest of its secret, expired or not.
 func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, error) {
@@ -34,7 +34,7 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 		hash             []byte
 		created, expires int64
 	)
-	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires)
+	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires, &s.ClientAddr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auth.Session{}, cart.Errorf(cart.NotFound, "session_not_found", "session not found")
 	}
