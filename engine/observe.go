@@ -25,6 +25,9 @@ type Observer interface {
 	// IdempotentReplay reports a call answered from its Idempotency-Key's record instead of
 	// running again.
 	IdempotentReplay()
+	// AnonymousHoldCapped reports a change to an anonymous cart that the cap on what one
+	// client address's carts hold of a SKU limited (refused or clamped); see AnonymousHold.
+	AnonymousHoldCapped()
 }
 
 // QuantityOutcome is what became of one line change, as the call's messages report it.
@@ -66,6 +69,7 @@ var ReleaseReasons = releaseIndex[:]
 type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
+	capped   *capped               // a change the cap on anonymous holdings limited (anonhold.go)
 	before   map[string]cart.Stock // nil: not recording
 }
 
@@ -123,6 +127,9 @@ func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) err
 				e.obs.ReservationReleased(releaseIndex[i], units)
 			}
 		}
+	}
+	if last != nil && last.capped != nil && (err == nil || cart.ErrorCode(err) == cart.StockShort) {
+		e.observeCapped(ctx, *last.capped)
 	}
 	return err
 }
