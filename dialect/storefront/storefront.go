@@ -121,7 +121,9 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
-	// guarded is the mux behind Config.Guard.
+	// guard and guarded: Config.Guard, and the mux behind it. The guard also names the client
+	// address a new session records and limits the sessions an address starts.
+	guard   *limits.Guard
 	guarded http.Handler
 }
 
@@ -130,7 +132,7 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("GET /api/v1/cart/{$}", h.handleView)
 	h.mux.HandleFunc("POST /api/v1/cart/{$}", h.handleAdd)
 	h.mux.HandleFunc("DELETE /api/v1/cart/{$}", h.handleClear)
@@ -240,7 +242,8 @@ func (h *Handler) handleAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
-		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Reject, Add: true})
+		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Reject, Add: true,
+		ClientAddr: h.guard.ClientAddr(r), Admit: func() error { return h.guard.LimitSession(w, r) }})
 	if err != nil {
 		h.writeError(w, r, err, requested(err, k, n))
 		return

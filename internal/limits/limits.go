@@ -513,6 +513,21 @@ func connAddr(r *http.Request) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), true
 }
 
+// PendingBodies is the number of requests without a credential in their headers whose bodies
+// are arriving, over every address (counted only when Config.MaxPendingBodies is set).
+func (g *Guard) PendingBodies() int {
+	if g == nil {
+		return 0
+	}
+	g.pending.mu.Lock()
+	defer g.pending.mu.Unlock()
+	n := 0
+	for _, c := range g.pending.m {
+		n += c
+	}
+	return n
+}
+
 // pendingBodies counts, per client address, the requests whose bodies are arriving. Entries
 // go when they fall to 0, so it holds no more than the connections open.
 type pendingBodies struct {
