@@ -106,7 +106,7 @@ func hostileClients(t *testing.T, nodes []*served) {
 		case <-ctx.Done():
 			return
 		}
-		shoppers, shopErr = attack.Shoppers(ctx, s.base, product.Number, "DROP", 10, 2, net.IPv4(127, 0, 0, 2))
+		shoppers, _, shopErr = attack.Shoppers(ctx, s.base, product.Number, "DROP", 10, 2, net.IPv4(127, 0, 0, 2))
 	}()
 	probe := attack.Probe(ctx, s.base, "/v1/settings", s.key, 10, hold)
 	slow := <-slowDone

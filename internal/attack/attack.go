@@ -61,8 +61,25 @@ type Hoard struct {
 	MadeUp func() string
 }
 
-// HoardResult counts the answers by status.
-type HoardResult struct{ Statuses map[int]int }
+// HoardResult counts the answers by status, and lists the carts the adds that were served
+// put units in (their numbers).
+type HoardResult struct {
+	Statuses map[int]int
+	Carts    []int64
+}
+
+// cartOf is the cart number of a storefront answer, 0 if it names none.
+func cartOf(body []byte) int64 {
+	var v struct {
+		Cart struct {
+			ID *int64 `json:"id"`
+		} `json:"cart"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.Cart.ID == nil {
+		return 0
+	}
+	return *v.Cart.ID
+}
 
 // Run sends the adds and returns their statuses; a request that got no answer is an error.
 func (h Hoard) Run(ctx context.Context) (HoardResult, error) {
@@ -89,9 +106,12 @@ func (h Hoard) Run(ctx context.Context) (HoardResult, error) {
 						firstErr = err
 					}
 				} else {
-					io.Copy(io.Discard, resp.Body)
+					b, _ := io.ReadAll(resp.Body)
 					resp.Body.Close()
 					res.Statuses[resp.StatusCode]++
+					if n := cartOf(b); resp.StatusCode == http.StatusOK && n != 0 {
+						res.Carts = append(res.Carts, n)
+					}
 				}
 				mu.Unlock()
 			}
@@ -270,16 +290,21 @@ func Probe(ctx context.Context, base, path, key string, perSecond int, d time.Du
 
 // Shoppers has n honest anonymous shoppers add units of a SKU to carts of their own, shopper
 // i connecting from first+i (127.0.0.2, 127.0.0.3, ... on loopback: the whole 127.0.0.0/8 is
-// the machine's), and returns each one's status; an unanswered request is an error.
-func Shoppers(ctx context.Context, base string, productNum int64, sku string, n int, units int64, first net.IP) ([]int, error) {
+// the machine's; nil: any local address), and returns each one's status and cart number (0
+// when not served); an unanswered request is an error.
+func Shoppers(ctx context.Context, base string, productNum int64, sku string, n int, units int64, first net.IP) ([]int, []int64, error) {
 	statuses := make([]int, n)
+	carts := make([]int64, n)
 	errs := make([]error, n)
 	body, _ := json.Marshal(map[string]any{"item_key": ItemKey(productNum, sku), "quantity": units})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			ip := slices.Clone(first.To4())
-			ip[3] += byte(i)
+			var ip net.IP
+			if first != nil {
+				ip = slices.Clone(first.To4())
+				ip[3] += byte(i)
+			}
 			c := clientFrom(ip)
 			defer c.CloseIdleConnections()
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/cart/", strings.NewReader(string(body)))
@@ -289,18 +314,21 @@ func Shoppers(ctx context.Context, base string, productNum int64, sku string, n 
 				errs[i] = fmt.Errorf("shopper %d from %s: %w", i, ip, err)
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
+			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			statuses[i] = resp.StatusCode
+			if resp.StatusCode == http.StatusOK {
+				carts[i] = cartOf(b)
+			}
 		})
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return statuses, err
+			return statuses, carts, err
 		}
 	}
-	return statuses, nil
+	return statuses, carts, nil
 }
 
 // HostPort is the host:port of a base URL.
