@@ -204,6 +204,9 @@ func (g *Guard) Wrap(next http.Handler, d Door) http.Handler {
 		if d.Credential != nil {
 			credential = d.Credential(r)
 			if err := g.Limit(w, r, credential); err != nil {
+				if r.ContentLength != 0 {
+					abandonBody(w)
+				}
 				d.Fail(w, r, err)
 				return
 			}
@@ -281,10 +284,18 @@ func (g *Guard) readBody(w http.ResponseWriter, r *http.Request, credential stri
 	return nil
 }
 
+// abandonBody makes the server close the connection after the answer instead of reading on
+// the body of a refused request (net/http drains up to 256 KiB of an unread body to reuse the
+// connection, which a client trickling its body would stretch to the read timeout).
+func abandonBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // refuseBody is a refusal made before the body was read whole: the connection is closed after
 // the answer rather than drained of a body that may trickle on.
 func (g *Guard) refuseBody(w http.ResponseWriter, r *http.Request, credential string, code cart.Code, reason, format string, args ...any) error {
-	w.Header().Set("Connection", "close")
+	abandonBody(w)
 	if reason == "malformed_body" {
 		return cart.Errorf(code, reason, format, args...) // the client went away: no refusal of ours
 	}

@@ -135,8 +135,12 @@ func TestPendingBodiesPerAddress(t *testing.T) {
 	waitFor(func() bool { return g.PendingBodies() == max })
 
 	over := startTrickle(t, srv, "192.0.2.1", "", "0123456789")
-	if status, body, h := over.response(t, false); status != 429 || body != limits.PendingBodies || h.Get("Retry-After") == "" {
-		t.Fatalf("one body more from the address: %d %q Retry-After %q", status, body, h.Get("Retry-After"))
+	if status, body, h := over.response(t, false); status != 429 || body != limits.PendingBodies || h.Get("Retry-After") == "" || h.Get("Connection") != "close" {
+		t.Fatalf("one body more from the address: %d %q Retry-After %q Connection %q", status, body, h.Get("Retry-After"), h.Get("Connection"))
+	}
+	// The server closes the connection rather than reading on what the client still sends.
+	if _, err := over.conn.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("connection after the refusal: %v, want EOF", err)
 	}
 	tests := []struct {
 		name, addr, credential string
