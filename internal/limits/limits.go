@@ -205,7 +205,7 @@ func (g *Guard) Wrap(next http.Handler, d Door) http.Handler {
 			credential = d.Credential(r)
 			if err := g.Limit(w, r, credential); err != nil {
 				if r.ContentLength != 0 {
-					abandonBody(w)
+					g.drainBody(w, r)
 				}
 				d.Fail(w, r, err)
 				return
@@ -235,8 +235,8 @@ func (g *Guard) Wrap(next http.Handler, d Door) http.Handler {
 
 // readBody reads r's body in full, within the body deadline and the body cap, and puts it
 // back in r for the handler: a request takes no slot of the in-flight cap while its client is
-// still sending. A request refused here gets its connection closed, so that the server does
-// not go on reading what the client still sends.
+// still sending. A request refused here for its body (too large, too slow) gets its connection
+// closed, so that the server does not go on reading what the client still sends.
 func (g *Guard) readBody(w http.ResponseWriter, r *http.Request, credential string) error {
 	if g.maxBody > 0 && r.ContentLength > g.maxBody {
 		return g.refuseBody(w, r, credential, cart.TooLarge, TooLarge, "the request body is over %d bytes", g.maxBody)
@@ -245,8 +245,9 @@ func (g *Guard) readBody(w http.ResponseWriter, r *http.Request, credential stri
 		k, ok := g.addrKey(r)
 		if ok {
 			if !g.pending.acquire(k) {
+				g.drainBody(w, r)
 				w.Header().Set("Retry-After", "1")
-				return g.refuseBody(w, r, credential, cart.RateLimited, PendingBodies, "too many requests from this client address are still sending their bodies")
+				return g.refuse(r, credential, cart.RateLimited, PendingBodies, "too many requests from this client address are still sending their bodies")
 			}
 			defer g.pending.release(k)
 		}
@@ -282,6 +283,36 @@ func (g *Guard) readBody(w http.ResponseWriter, r *http.Request, credential stri
 	r.Body = io.NopCloser(bytes.NewReader(buf.Bytes()))
 	r.ContentLength = int64(buf.Len())
 	return nil
+}
+
+// drainBody reads and drops the body of a request refused before its body was read, within the
+// body deadline and the body cap, before the refusal is answered. An honest client's body is
+// already there and costs nothing to drop (and its connection stays open for the next
+// request); a client trickling bodies gets its refusal no sooner than its body or the
+// deadline arrives, so that it cannot cycle through refusals faster than one per connection
+// and body deadline: answering it at once only makes it come back at once, and accepting
+// connections and refusing them costs more than a connection waiting. A body that did not
+// arrive whole has its connection closed after the answer.
+func (g *Guard) drainBody(w http.ResponseWriter, r *http.Request) {
+	limit := g.maxBody
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if r.ContentLength > limit {
+		abandonBody(w)
+		return
+	}
+	rc := http.NewResponseController(w)
+	if g.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Now().Add(g.bodyTimeout))
+	}
+	if n, err := io.CopyN(io.Discard, r.Body, limit+1); err != io.EOF || n > limit {
+		abandonBody(w)
+		return
+	}
+	if g.bodyTimeout > 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 }
 
 // abandonBody makes the server close the connection after the answer instead of reading on

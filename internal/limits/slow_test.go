@@ -134,13 +134,11 @@ func TestPendingBodiesPerAddress(t *testing.T) {
 	}
 	waitFor(func() bool { return g.PendingBodies() == max })
 
+	// One body more from the address is refused, once it has arrived (drained, not served);
+	// its connection stays open.
 	over := startTrickle(t, srv, "192.0.2.1", "", "0123456789")
-	if status, body, h := over.response(t, false); status != 429 || body != limits.PendingBodies || h.Get("Retry-After") == "" || h.Get("Connection") != "close" {
+	if status, body, h := over.response(t, true); status != 429 || body != limits.PendingBodies || h.Get("Retry-After") == "" || h.Get("Connection") == "close" {
 		t.Fatalf("one body more from the address: %d %q Retry-After %q Connection %q", status, body, h.Get("Retry-After"), h.Get("Connection"))
-	}
-	// The server closes the connection rather than reading on what the client still sends.
-	if _, err := over.conn.Read(make([]byte, 1)); err != io.EOF {
-		t.Fatalf("connection after the refusal: %v, want EOF", err)
 	}
 	tests := []struct {
 		name, addr, credential string
@@ -225,5 +223,29 @@ func TestClientAddr(t *testing.T) {
 	}
 	if got := (*limits.Guard)(nil).ClientAddr(request("192.0.2.1:1", "")); got != "192.0.2.1" {
 		t.Fatalf("nil guard: %q", got)
+	}
+}
+
+// TestRefusedTrickleIsAnsweredAtItsDeadline: a request refused before its body was read is
+// answered when its body has arrived or the body deadline passed, so that a client trickling
+// bodies cannot cycle through refusals as fast as it connects; then its connection is closed.
+func TestRefusedTrickleIsAnsweredAtItsDeadline(t *testing.T) {
+	g, srv, refused := echoServer(t, limits.Config{MaxPendingBodies: 1, BodyTimeout: 50 * time.Millisecond})
+	held := startTrickle(t, srv, "192.0.2.1", "", "0123456789")
+	waitFor(func() bool { return g.PendingBodies() == 1 })
+	over := startTrickle(t, srv, "192.0.2.1", "", "0123456789")
+	for _, tr := range []*trickle{over, held} {
+		status, _, h := tr.response(t, false) // neither finishes its body
+		if (status != 429 && status != 400) || h.Get("Connection") != "close" {
+			t.Fatalf("a trickle: %d, Connection %q; want 429 or 400 and close", status, h.Get("Connection"))
+		}
+		if _, err := tr.conn.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("connection after the refusal: %v, want EOF", err)
+		}
+	}
+	got := refused()
+	slices.Sort(got)
+	if want := []string{limits.BodyTimeout, limits.PendingBodies}; !slices.Equal(got, want) {
+		t.Fatalf("refusals %v, want %v", got, want)
 	}
 }
