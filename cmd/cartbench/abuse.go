@@ -21,7 +21,7 @@ import (
 func madeUpSession() string { return auth.NewSecret(auth.SessionPrefix) }
 
 // abuse: the hostile clients of docs/abuse.md against a node with its own settings (run it
-// against defaults for the figures of BENCHMARKS.md). Two phases:
+// against defaults for the figures of BENCHMARKS.md). Three phases:
 //
 //   - abuse-hoard: 200 storefront adds of 5 units of a 150-unit SKU from this machine's
 //     address, half with a made-up session cookie, half with none; outcomes count the answers
@@ -31,7 +31,9 @@ func madeUpSession() string { return auth.NewSecret(auth.SessionPrefix) }
 //     closes them, while an authenticated client reads /v1/settings 10 times a second: its
 //     requests are the phase's (req/s, latency, errors: every non-2xx), and halfway through,
 //     10 honest anonymous shoppers add 2 units each, from 127.0.0.2 to 127.0.0.11 when the
-//     node is on loopback (outcome honest_served; one not served is an error).
+//     node is on loopback (outcome honest_served; one not served is an error);
+//   - abuse-quiet, run before abuse-slow: the same authenticated client alone for
+//     --duration, so that the attack's cost is read against the same machine in the same run.
 //
 // Every attacker and the authenticated client connect from one address, as behind a proxy.
 const (
@@ -101,7 +103,7 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 	}
 	hp.Outcomes["units_left"] = left
 
-	// Slow bodies, with the authenticated client and the honest shoppers.
+	// The authenticated client alone, then under the slow-body attack with the honest shoppers.
 	base := r.nodes[0]
 	u, err := url.Parse(base)
 	if err != nil {
@@ -115,6 +117,8 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 	if r.drv.requests > 0 {
 		hold = time.Duration(r.drv.requests) * time.Second / abuseProbeRate
 	}
+	started = time.Now()
+	quiet := probePhase("abuse-quiet", attack.Probe(ctx, base, "/v1/settings", r.api.key, abuseProbeRate, hold), time.Since(started))
 	slowDone := make(chan attack.SlowResult, 1)
 	go func() {
 		slowDone <- attack.SlowBodies{Addr: u.Host, Conns: abuseSlowConns, Hold: hold, Declared: 1000, Every: 2 * time.Second,
@@ -138,29 +142,10 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 	probe := attack.Probe(ctx, base, "/v1/settings", r.api.key, abuseProbeRate, hold)
 	elapsed = time.Since(started)
 	slow := <-slowDone
+	sp := probePhase("abuse-slow", probe, elapsed)
 	wg.Wait()
 	trackCarts(carts)
 
-	sp := phaseReport{Name: "abuse-slow", Clients: 1, Seconds: elapsed.Seconds(), Requests: int64(len(probe.Latencies)),
-		Errors: map[string]int64{}, Outcomes: map[string]int64{}}
-	sp.RPS = float64(sp.Requests) / max(elapsed.Seconds(), 1e-9)
-	hist := hdrhistogram.New(histMin, histMax, histDigits)
-	for _, l := range probe.Latencies {
-		hist.RecordValue(max(l.Microseconds(), histMin))
-	}
-	if hist.TotalCount() > 0 {
-		sp.Latency = latencyReport{P50: hist.ValueAtQuantile(50), P90: hist.ValueAtQuantile(90), P99: hist.ValueAtQuantile(99),
-			Max: hist.Max(), Mean: int64(hist.Mean())}
-	}
-	for status, n := range probe.Statuses {
-		if status < 200 || status > 299 {
-			key := strconv.Itoa(status)
-			if status == 0 {
-				key = "transport"
-			}
-			sp.Errors[key] += int64(n)
-		}
-	}
 	for status, n := range slow.Answers {
 		sp.Outcomes["slow_answer_"+strconv.Itoa(status)] += int64(n)
 	}
@@ -180,5 +165,31 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 		return nil, err
 	}
 	sp.Outcomes["units_left"] = left
-	return []phaseReport{hp, sp}, nil
+	return []phaseReport{hp, quiet, sp}, nil
+}
+
+// probePhase reports what the authenticated client saw: its requests, their latencies, and
+// every answer other than 2xx as an error.
+func probePhase(name string, probe attack.ProbeResult, elapsed time.Duration) phaseReport {
+	p := phaseReport{Name: name, Clients: 1, Seconds: elapsed.Seconds(), Requests: int64(len(probe.Latencies)),
+		Errors: map[string]int64{}, Outcomes: map[string]int64{}}
+	p.RPS = float64(p.Requests) / max(elapsed.Seconds(), 1e-9)
+	hist := hdrhistogram.New(histMin, histMax, histDigits)
+	for _, l := range probe.Latencies {
+		hist.RecordValue(max(l.Microseconds(), histMin))
+	}
+	if hist.TotalCount() > 0 {
+		p.Latency = latencyReport{P50: hist.ValueAtQuantile(50), P90: hist.ValueAtQuantile(90), P99: hist.ValueAtQuantile(99),
+			Max: hist.Max(), Mean: int64(hist.Mean())}
+	}
+	for status, n := range probe.Statuses {
+		if status < 200 || status > 299 {
+			key := strconv.Itoa(status)
+			if status == 0 {
+				key = "transport"
+			}
+			p.Errors[key] += int64(n)
+		}
+	}
+	return p
 }

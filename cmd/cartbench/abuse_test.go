@@ -50,13 +50,16 @@ func TestAbuseScenario(t *testing.T) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	rep := mustReport(t, stdout, stderr)
-	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Phases) != 2 {
+	if len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Phases) != 3 {
 		t.Fatalf("scenarios %+v", rep.Scenarios)
 	}
 	s := rep.Scenarios[0]
-	hoard, slow := s.Phases[0], s.Phases[1]
-	if hoard.Name != "abuse-hoard" || slow.Name != "abuse-slow" {
-		t.Fatalf("phases %s, %s", hoard.Name, slow.Name)
+	hoard, quiet, slow := s.Phases[0], s.Phases[1], s.Phases[2]
+	if hoard.Name != "abuse-hoard" || quiet.Name != "abuse-quiet" || slow.Name != "abuse-slow" {
+		t.Fatalf("phases %s, %s, %s", hoard.Name, quiet.Name, slow.Name)
+	}
+	if quiet.Requests < 1 || len(quiet.Errors) > 0 || quiet.Latency.P99 <= 0 {
+		t.Errorf("quiet: %d requests, errors %v, p99 %d µs", quiet.Requests, quiet.Errors, quiet.Latency.P99)
 	}
 	if hoard.Requests != abuseAdds || hoard.Outcomes["units_left"] < 135 || len(hoard.Errors) > 0 {
 		t.Errorf("hoard: %d requests, outcomes %v, errors %v; want %d, at least 135 units left, no errors", hoard.Requests, hoard.Outcomes, hoard.Errors, abuseAdds)
