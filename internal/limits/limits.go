@@ -298,7 +298,8 @@ func (g *Guard) drainBody(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = 1 << 20
 	}
-	if r.ContentLength > limit {
+	if r.ContentLength > limit || strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		// Too large to drop, or not sent yet: reading would ask the client for it.
 		abandonBody(w)
 		return
 	}

@@ -249,3 +249,27 @@ func TestRefusedTrickleIsAnsweredAtItsDeadline(t *testing.T) {
 		t.Fatalf("refusals %v, want %v", got, want)
 	}
 }
+
+// TestRefusedExpectContinueIsNotAskedForItsBody: a client that waits for 100 Continue before
+// sending its body is refused without being asked for it.
+func TestRefusedExpectContinueIsNotAskedForItsBody(t *testing.T) {
+	_, srv, _ := echoServer(t, limits.Config{Anonymous: limits.Rate{PerSecond: 1.0 / 3600, Burst: 1}, BodyTimeout: time.Hour})
+	first := startTrickle(t, srv, "192.0.2.1", "", "0123456789")
+	if status, _, _ := first.response(t, true); status != 200 {
+		t.Fatalf("first request: %d", status)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Real-IP: 192.0.2.1\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || !resp.Close {
+		t.Fatalf("status %d, close %v; want 429 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
