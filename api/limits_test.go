@@ -15,15 +15,32 @@ import (
 	"github.com/cartd/cartd/internal/limits"
 )
 
-// slowRequest is a request whose body trickles: sent up to its first byte, it holds a slot
-// of the server's in-flight cap (its handler waits for the rest) until finish.
-type slowRequest struct {
-	conn net.Conn
-	rest string
+// gate holds requests in flight: as its guard's Admitted hook, it keeps every request
+// carrying the X-Hold header in its slot of the in-flight cap, before its handler, until
+// opened. (A body that trickles no longer holds a slot: the guard reads bodies first.)
+type gate struct {
+	open chan struct{}
+	once sync.Once
 }
 
-// startSlow opens a cart with a body that has not finished arriving.
-func startSlow(tb testing.TB, ts *testServer) *slowRequest {
+func newGate() *gate { return &gate{open: make(chan struct{})} }
+
+func (g *gate) admitted(r *http.Request) {
+	if r.Header.Get("X-Hold") != "" {
+		<-g.open
+	}
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+// heldRequest is a request the gate holds in flight.
+type heldRequest struct {
+	conn net.Conn
+	gate *gate
+}
+
+// startHeld opens a cart with a request the gate holds.
+func startHeld(tb testing.TB, ts *testServer, g *gate) *heldRequest {
 	tb.Helper()
 	u, err := url.Parse(ts.URL)
 	if err != nil {
@@ -34,18 +51,17 @@ func startSlow(tb testing.TB, ts *testServer) *slowRequest {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
+	tb.Cleanup(g.release)
 	body := `{"currency": "USD"}`
-	fmt.Fprintf(conn, "POST /v1/carts HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		u.Host, ts.Admin, len(body), body[:1])
-	return &slowRequest{conn: conn, rest: body[1:]}
+	fmt.Fprintf(conn, "POST /v1/carts HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nX-Hold: 1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		u.Host, ts.Admin, len(body), body)
+	return &heldRequest{conn: conn, gate: g}
 }
 
-// finish sends the rest of the body and returns the response's status.
-func (s *slowRequest) finish(tb testing.TB) int {
+// finish lets the held requests go and returns this one's status.
+func (s *heldRequest) finish(tb testing.TB) int {
 	tb.Helper()
-	if _, err := s.conn.Write([]byte(s.rest)); err != nil {
-		tb.Fatal(err)
-	}
+	s.gate.release()
 	resp, err := http.ReadResponse(bufio.NewReader(s.conn), nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -54,13 +70,13 @@ func (s *slowRequest) finish(tb testing.TB) int {
 	return resp.StatusCode
 }
 
-// holdInFlight fills the server's in-flight cap with n slow requests, returned once the
-// guard counts them all.
-func holdInFlight(tb testing.TB, ts *testServer, g *limits.Guard, n int) []*slowRequest {
+// holdInFlight fills the server's in-flight cap with n requests the gate holds (the gate
+// must be the guard's Admitted hook), returned once the guard counts them all.
+func holdInFlight(tb testing.TB, ts *testServer, g *limits.Guard, gt *gate, n int) []*heldRequest {
 	tb.Helper()
-	held := make([]*slowRequest, n)
+	held := make([]*heldRequest, n)
 	for i := range held {
-		held[i] = startSlow(tb, ts)
+		held[i] = startHeld(tb, ts, gt)
 	}
 	for g.InFlight() < int64(n) {
 		time.Sleep(time.Millisecond) // waiting for a condition, not timing anything
@@ -136,11 +152,12 @@ func wantProblemCode(tb testing.TB, r response, code string) {
 
 func TestOverloadAnswers503AtOnce(t *testing.T) {
 	const capacity = 2
-	g := limits.New(limits.Config{MaxInFlight: capacity})
+	gt := newGate()
+	g := limits.New(limits.Config{MaxInFlight: capacity, Admitted: gt.admitted})
 	ts := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, Guard: g})
 	cartID := ts.mustCart(t)
 
-	held := holdInFlight(t, ts, g, capacity)
+	held := holdInFlight(t, ts, g, gt, capacity)
 	// More concurrent requests than the cap: all answered while the held ones still hold
 	// their slots, so none waited for one.
 	const excess = 4 * capacity

@@ -1072,9 +1072,10 @@ func TestOpenAPIContract(t *testing.T) {
 	})
 
 	step("a node at its cap of requests in flight answers 503 from every operation", func(t *testing.T) {
-		g := limits.New(limits.Config{MaxInFlight: 1})
+		gt := newGate()
+		g := limits.New(limits.Config{MaxInFlight: 1, Admitted: gt.admitted})
 		busy := mustServer(t, serverOptions{ReservationTTL: 15 * time.Minute, Guard: g})
-		held := holdInFlight(t, busy, g, 1)
+		held := holdInFlight(t, busy, g, gt, 1)
 		for _, o := range c.operations() {
 			if o.secured(c.doc) {
 				wantProblem(t, c.call(t, busy, 503, o.Method, fill(o.Path), busy.Admin, validBody(o.Op.OperationID)), "overloaded")

@@ -105,6 +105,10 @@ type Session struct {
 	Hash      Digest
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// ClientAddr is the client address the session began from (an IPv4 address, or an IPv6
+	// /64 such as "2001:db8:1:2::/64"); "" when unknown. The units that every anonymous cart
+	// of one address holds are capped per SKU (engine.Config.AnonymousHold).
+	ClientAddr string
 }
 
 // Principal is who a request acts as: an API key with scopes, or a customer through a token.

@@ -311,6 +311,9 @@ type mutation struct {
 	settings cart.Settings
 	cart     cart.Cart
 	lines    []cart.Line
+	// holdAddr is the client address a storefront session's cart began from: its holdings
+	// count against that address's cap (anonhold.go). "" for every other cart.
+	holdAddr string
 	messages []cart.Message
 	// changed records whether anything of the cart was written: only then is there a new
 	// version (a clamp that adds nothing changes nothing).
@@ -645,6 +648,14 @@ func (m *mutation) apply(u Update) error {
 			free = stock.Available() + l.Item.ReservedQuantity
 		}
 	}
+	room, capping, err := m.addressRoom(l, stock)
+	if err != nil {
+		return err
+	}
+	capping = capping && room < free
+	if capping {
+		free = room
+	}
 	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
@@ -659,6 +670,9 @@ func (m *mutation) apply(u Update) error {
 				ce.Fields[j].Field = "quantity"
 			}
 		}
+	}
+	if capping && (cart.ErrorCode(err) == cart.StockShort || (err == nil && res.Quantity < want)) {
+		m.noteCapped(l.Variant.SKU)
 	}
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/lograte"
 	"github.com/cartd/cartd/store"
 )
 
@@ -22,6 +23,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer, when set, is told the outcomes of calls, for metrics (see Observer).
 	Observer Observer
+	// AnonymousHold caps what the anonymous carts of one client address hold of a SKU (see
+	// AnonymousHold); the zero value sets no cap, DefaultAnonymousHold is cartd's default.
+	AnonymousHold AnonymousHold
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -32,6 +36,8 @@ type Engine struct {
 	obs      Observer // nil: nothing observed
 	inflight inflight
 	keys     keyCache
+	hold     AnonymousHold
+	capLog   lograte.Sampler // of the log lines of capped anonymous holdings
 }
 
 // New returns an Engine over st.
@@ -39,7 +45,7 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, hold: cfg.AnonymousHold}
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'

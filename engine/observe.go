@@ -25,6 +25,9 @@ type Observer interface {
 	// IdempotentReplay reports a call answered from its Idempotency-Key's record instead of
 	// running again.
 	IdempotentReplay()
+	// AnonymousHoldCapped reports a change to an anonymous cart that the cap on what one
+	// client address's carts hold of a SKU limited (refused or clamped); see AnonymousHold.
+	AnonymousHoldCapped()
 }
 
 // QuantityOutcome is what became of one line change, as the call's messages report it.
@@ -67,6 +70,7 @@ type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
 	changes  [len(quantityIndex)]int
+	capped   *capped // a change the cap on anonymous holdings limited (anonhold.go)
 }
 
 // callOf returns the callTx of tx (seen through a memo's stockLog), or nil.
@@ -140,6 +144,9 @@ func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) err
 				e.obs.QuantityChanged(quantityIndex[i], n)
 			}
 		}
+	}
+	if last != nil && last.capped != nil && (err == nil || cart.ErrorCode(err) == cart.StockShort) {
+		e.observeCapped(ctx, *last.capped)
 	}
 	return err
 }

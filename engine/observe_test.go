@@ -21,6 +21,7 @@ type observed struct {
 	quantity map[engine.QuantityOutcome]int
 	released map[engine.ReleaseReason]int64
 	replays  int
+	capped   int
 }
 
 func (o *observed) QuantityChanged(outcome engine.QuantityOutcome, n int) {
@@ -36,6 +37,12 @@ func (o *observed) ReservationReleased(reason engine.ReleaseReason, units int64)
 }
 
 func (o *observed) SweepRan(int, error) {}
+
+func (o *observed) AnonymousHoldCapped() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.capped++
+}
 
 func (o *observed) IdempotentReplay() {
 	o.mu.Lock()

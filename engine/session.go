@@ -48,6 +48,13 @@ type SessionChange struct {
 	// cart lacks it (with a new session and cart if the request has none). Without Add the
 	// line must be in the session's cart, else NotFound item_not_found.
 	Add bool
+	// ClientAddr is the client address of the request (limits.Guard.ClientAddr's form): a
+	// session started by this change records it, and the units that the carts of the
+	// sessions begun from one address hold are capped per SKU (Config.AnonymousHold).
+	ClientAddr string
+	// Admit, when set, is asked before the change starts a new session; its error refuses the
+	// call (the front door's rate limit on new sessions per address).
+	Admit func() error
 }
 
 // SessionResult is what a session call did.
@@ -80,43 +87,49 @@ func sessionPrincipal() auth.Principal {
 // (retryLookup).
 const sessionCartChanged = "the session's cart changed during the call; retry it"
 
-// sessionCart returns the number of the cart a live session names, or 0 when the secret names
-// no session, an expired one, or one whose cart is no longer an active guest cart.
-func sessionCart(ctx context.Context, tx store.ReadTx, secret string) (int64, error) {
+// sessionCart returns the live session a secret names, or a zero session (CartNum 0) when it
+// names none, an expired one, or one whose cart is no longer an active guest cart.
+func sessionCart(ctx context.Context, tx store.ReadTx, secret string) (auth.Session, error) {
 	if !strings.HasPrefix(secret, auth.SessionPrefix) {
-		return 0, nil
+		return auth.Session{}, nil
 	}
 	h := auth.Hash(secret)
 	s, err := tx.SessionByHash(ctx, h)
 	switch {
 	case cart.ErrorCode(err) == cart.NotFound:
-		return 0, nil
+		return auth.Session{}, nil
 	case err != nil:
-		return 0, err
+		return auth.Session{}, err
 	case !auth.Equal(s.Hash, h) || !tx.Now().Before(s.ExpiresAt):
-		return 0, nil
+		return auth.Session{}, nil
 	}
 	c, err := tx.Cart(ctx, s.CartNum)
 	switch {
 	case cart.ErrorCode(err) == cart.NotFound:
-		return 0, nil
+		return auth.Session{}, nil
 	case err != nil:
-		return 0, err
+		return auth.Session{}, err
 	case c.Status != cart.StatusActive || c.CustomerID != "":
-		return 0, nil
+		return auth.Session{}, nil
 	}
-	return c.Num, nil
+	return s, nil
 }
 
-// lookupSession runs sessionCart in a read.
+// lookupSession runs sessionCart in a read and returns the session's cart number (0 for none).
 func (e *Engine) lookupSession(ctx context.Context, secret string) (int64, error) {
-	var num int64
+	s, err := e.session(ctx, secret)
+	return s.CartNum, err
+}
+
+// session runs sessionCart in a read.
+func (e *Engine) session(ctx context.Context, secret string) (auth.Session, error) {
+	var s auth.Session
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
-		num, err = sessionCart(ctx, tx, secret)
+		s, err = sessionCart(ctx, tx, secret)
 		return err
 	})
-	return num, err
+	return s, err
 }
 
 // SessionCart returns the cart of the session a secret names, after removing the lines that
@@ -185,11 +198,17 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 		ch.Policy = cart.Reject
 	}
 	return retryLookup(sessionCartChanged, func() (SessionResult, error) {
-		num, err := e.lookupSession(ctx, secret)
+		sess, err := e.session(ctx, secret)
+		num := sess.CartNum
 		switch {
 		case err != nil:
 			return SessionResult{}, err
 		case num == 0 && ch.Add:
+			if ch.Admit != nil {
+				if err := ch.Admit(); err != nil {
+					return SessionResult{}, err
+				}
+			}
 			return e.startSession(ctx, ch)
 		case num == 0:
 			return SessionResult{}, errNotInSession()
@@ -199,6 +218,7 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 			if err := m.stillGuestCart(); err != nil {
 				return err
 			}
+			m.holdAddr = sess.ClientAddr
 			var err error
 			if res.Removed, err = m.removeUnavailable(); err != nil {
 				return err
@@ -259,11 +279,11 @@ func (e *Engine) startSession(ctx context.Context, ch SessionChange) (SessionRes
 			return err
 		}
 		secret := auth.NewSecret(auth.SessionPrefix)
-		sess := auth.Session{CartNum: c.Num, Hash: auth.Hash(secret), CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+		sess := auth.Session{CartNum: c.Num, Hash: auth.Hash(secret), CreatedAt: now, ExpiresAt: now.Add(SessionTTL), ClientAddr: ch.ClientAddr}
 		if err := tx.InsertSession(ctx, &sess); err != nil {
 			return err
 		}
-		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c}
+		m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: c, holdAddr: ch.ClientAddr}
 		if err := m.snapshot(); err != nil {
 			return err
 		}

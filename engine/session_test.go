@@ -27,6 +27,12 @@ type shop struct {
 
 func mustShop(tb testing.TB) *shop {
 	tb.Helper()
+	return mustShopWith(tb, engine.Config{ReservationTTL: 15 * time.Minute})
+}
+
+// mustShopWith is mustShop with an engine of cfg.
+func mustShopWith(tb testing.TB, cfg engine.Config) *shop {
+	tb.Helper()
 	ctx := context.Background()
 	clock := &testClock{now: time.Date(2030, 6, 1, 9, 0, 0, 0, time.UTC)}
 	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "cartd.db"), sqlite.Options{Now: clock.Now})
@@ -34,7 +40,7 @@ func mustShop(tb testing.TB) *shop {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
+	eng := engine.New(st, cfg)
 	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
 	if err != nil {
 		tb.Fatal(err)

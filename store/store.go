@@ -81,6 +81,12 @@ type ReadTx interface {
 	// ReservedUnits returns the units reserved over every SKU (the sum of stock.reserved): the
 	// stock carts hold right now, which the metrics report at scrape time.
 	ReservedUnits(ctx context.Context) (int64, error)
+	// AddressHeld returns the units of sku held, by reservations live at now (ReservedUntil
+	// after now), in the active guest carts (customer "") of the storefront sessions that
+	// began from client address addr: what one address's anonymous carts keep from others.
+	// In a Tx, called after Stock has locked the SKU's row, it sees every reservation
+	// committed before that lock was granted, so that the cap on it holds across nodes.
+	AddressHeld(ctx context.Context, addr, sku string, now time.Time) (int64, error)
 
 	// Sale returns a sale by the id the shop gave it; NotFound if there is none.
 	Sale(ctx context.Context, id string) (cart.Sale, error)

@@ -66,7 +66,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "cartd's base URL; several, comma-separated, spread the clients over several nodes")
 	fs.StringVar(&c.key, "key", getenv("CARTD_ADMIN_KEY"), "an admin API key (default $CARTD_ADMIN_KEY)")
-	fs.StringVar(&c.scenario, "scenario", "update", "update, mixed, flashsale, bigcart, ceiling, all, or a comma-separated list")
+	fs.StringVar(&c.scenario, "scenario", "update", "update, mixed, flashsale, bigcart, ceiling, abuse, all, or a comma-separated list")
 	fs.IntVar(&c.conns, "conns", 64, "concurrent clients, each with its own connection")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each phase runs")
 	fs.Int64Var(&c.requests, "requests", 0, "if > 0, each phase sends exactly this many requests instead of running for --duration")

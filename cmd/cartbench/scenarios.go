@@ -11,7 +11,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order --scenario all runs them.
-var scenarioNames = []string{"update", "mixed", "flashsale", "bigcart", "ceiling"}
+var scenarioNames = []string{"update", "mixed", "flashsale", "bigcart", "ceiling", "abuse"}
 
 // scenarioFuncs set up a scenario through the admin API and measure its phases. Each creates
 // its own catalog and carts, so the invariant check after it reads only what it touched.
@@ -21,6 +21,7 @@ var scenarioFuncs = map[string]func(context.Context, *runner) ([]phaseReport, er
 	"flashsale": runFlashsale,
 	"bigcart":   runBigcart,
 	"ceiling":   runCeiling,
+	"abuse":     runAbuse,
 }
 
 // rng is client i's random source in a scenario: the same --seed sends the same sequence of

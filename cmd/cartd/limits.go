@@ -4,7 +4,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -24,6 +26,8 @@ type limitsConfig struct {
 	readHeaderTimeout          time.Duration
 	readTimeout, writeTimeout  time.Duration
 	idleTimeout, shutdownDrain time.Duration
+	// admitted is the guard's Admitted hook: set by tests only, to hold requests in flight.
+	admitted func(r *http.Request)
 }
 
 // register declares the flags of l on fs, each defaulting to its environment twin.
@@ -108,8 +112,9 @@ func (l *limitsConfig) validate() error {
 	return nil
 }
 
-// guard is the Guard every front door of the node shares.
-func (l *limitsConfig) guard() *limits.Guard {
+// guard is the Guard every front door of the node shares, with the bounds on bodies and new
+// sessions of a, logging refusals to log and counting them with refused (nil: not counted).
+func (l *limitsConfig) guard(a abuseConfig, log *slog.Logger, refused func(reason string)) *limits.Guard {
 	burst := func(rate float64, burst int) int {
 		if burst > 0 {
 			return burst
@@ -117,11 +122,17 @@ func (l *limitsConfig) guard() *limits.Guard {
 		return max(int(math.Min(2*rate, math.MaxInt32)), 1)
 	}
 	return limits.New(limits.Config{
-		Key:            limits.Rate{PerSecond: l.rateKey, Burst: burst(l.rateKey, l.burstKey)},
-		Customer:       limits.Rate{PerSecond: l.rate, Burst: burst(l.rate, l.burst)},
-		Anonymous:      limits.Rate{PerSecond: l.rateAnon, Burst: burst(l.rateAnon, l.burstAnon)},
-		MaxInFlight:    l.maxInFlight,
-		MaxBody:        l.maxBody,
-		ClientIPHeader: l.clientIPHeader,
+		Key:              limits.Rate{PerSecond: l.rateKey, Burst: burst(l.rateKey, l.burstKey)},
+		Customer:         limits.Rate{PerSecond: l.rate, Burst: burst(l.rate, l.burst)},
+		Anonymous:        limits.Rate{PerSecond: l.rateAnon, Burst: burst(l.rateAnon, l.burstAnon)},
+		MaxInFlight:      l.maxInFlight,
+		MaxBody:          l.maxBody,
+		ClientIPHeader:   l.clientIPHeader,
+		Session:          limits.Rate{PerSecond: a.sessionRate, Burst: burst(a.sessionRate, a.sessionBurst)},
+		BodyTimeout:      a.bodyTimeout,
+		MaxPendingBodies: a.maxPendingBodies,
+		Logger:           log,
+		Refused:          refused,
+		Admitted:         l.admitted,
 	})
 }

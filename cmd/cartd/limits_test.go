@@ -34,9 +34,18 @@ type guardedNode struct {
 
 func startGuardedNode(t *testing.T, args ...string) *guardedNode {
 	t.Helper()
+	return startGuardedNodeWith(t, nil, args...)
+}
+
+// startGuardedNodeWith is startGuardedNode with the parsed configuration changed by edit.
+func startGuardedNodeWith(t *testing.T, edit func(c *config), args ...string) *guardedNode {
+	t.Helper()
 	c, _, err := parseConfig("serve", args, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(&c)
 	}
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "cartd.db"), sqlite.Options{})
@@ -233,11 +242,22 @@ func TestEveryFrontDoorAnswers429InItsOwnShape(t *testing.T) {
 	}
 }
 
-// TestEveryFrontDoorAnswers503AtCapacity holds the node's one slot with a request whose body
-// trickles, and sends each door's request: each is refused at once with 503 in the door's
-// shape, and the held request completes afterwards.
+// TestEveryFrontDoorAnswers503AtCapacity holds the node's one slot with a request held
+// before its handler (the guard's Admitted hook; a body that trickles holds no slot, since
+// bodies are read first), and sends each door's request: each is refused at once with 503 in
+// the door's shape, and the held request completes afterwards.
 func TestEveryFrontDoorAnswers503AtCapacity(t *testing.T) {
-	n := startGuardedNode(t, "--max-in-flight", "1", "--rate-limit", "0", "--rate-limit-anon", "0")
+	open := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(open) }) }
+	defer release()
+	n := startGuardedNodeWith(t, func(c *config) {
+		c.limits.admitted = func(r *http.Request) {
+			if r.Header.Get("X-Hold") != "" {
+				<-open
+			}
+		}
+	}, "--max-in-flight", "1", "--rate-limit", "0", "--rate-limit-anon", "0")
 	u, _ := url.Parse(n.url)
 	conn, err := net.Dial("tcp", u.Host)
 	if err != nil {
@@ -245,8 +265,8 @@ func TestEveryFrontDoorAnswers503AtCapacity(t *testing.T) {
 	}
 	defer conn.Close()
 	body := `{"currency": "USD"}`
-	fmt.Fprintf(conn, "POST /v1/carts HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		u.Host, n.admin, len(body), body[:1])
+	fmt.Fprintf(conn, "POST /v1/carts HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nX-Hold: 1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		u.Host, n.admin, len(body), body)
 	// Wait until the held request has its slot: a probe of a guarded route answers 503.
 	for {
 		status, _, _ := send(t, newRequest("GET", n.url+"/v1/settings", ""))
@@ -271,9 +291,7 @@ func TestEveryFrontDoorAnswers503AtCapacity(t *testing.T) {
 	if status, _, _ := send(t, newRequest("GET", n.url+"/readyz", "")); status != 200 {
 		t.Fatalf("readiness probe at capacity: %d", status)
 	}
-	if _, err := conn.Write([]byte(body[1:])); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)

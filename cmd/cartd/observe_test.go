@@ -33,8 +33,13 @@ type served struct {
 // startServed runs cartd serve with args until the test ends, and waits until it answers.
 func startServed(t *testing.T, vars map[string]string, args ...string) *served {
 	t.Helper()
+	return startServedOn(t, "sqlite:"+filepath.Join(t.TempDir(), "cartd.db"), auth.NewSecret(auth.KeyPrefix), vars, args...)
+}
+
+// startServedOn is startServed on the database db, with the admin key key.
+func startServedOn(t *testing.T, db, key string, vars map[string]string, args ...string) *served {
+	t.Helper()
 	addr := freeAddr(t)
-	key := auth.NewSecret(auth.KeyPrefix)
 	if vars == nil {
 		vars = map[string]string{}
 	}
@@ -42,7 +47,6 @@ func startServed(t *testing.T, vars map[string]string, args ...string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	exited := make(chan int, 1)
-	db := "sqlite:" + filepath.Join(t.TempDir(), "cartd.db")
 	args = append([]string{"serve", "--addr", addr, "--db", db}, args...)
 	go func() { exited <- run(ctx, args, env(vars), &syncBuffer{}, stderr) }()
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -52,6 +52,9 @@ type config struct {
 	onRetry     func(reason string) // set by serve: the store's retry counter
 	// Operating cartd (cmd/cartd/limits.go).
 	limits limitsConfig
+	// Hostile clients (cmd/cartd/abuse.go).
+	abuse   abuseConfig
+	refused func(reason string) // set by serve: the refusals counter
 	// Operating cartd (cmd/cartd/operate.go): shutdown and housekeeping.
 	shutdownTimeout time.Duration
 	guestCartTTL    time.Duration
@@ -93,6 +96,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := c.limits.register(fs, env); err != nil {
 		return c, fs, err
 	}
+	if err := abuseFlags(fs, &c.abuse, env); err != nil {
+		return c, fs, err
+	}
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
 	if err := operatingFlags(fs, &c, env); err != nil {
 		return c, fs, err
@@ -104,6 +110,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, fmt.Errorf("--cors-origins: %w", err)
 	}
 	if err := c.limits.validate(); err != nil {
+		return c, fs, err
+	}
+	if err := c.abuse.validate(); err != nil {
 		return c, fs, err
 	}
 	if err := checkOperatingFlags(c); err != nil {
@@ -211,12 +220,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	reg, metrics := newMetrics()
 	c.onRetry = metrics.ObserveRetries(postgres.RetryReasons)
+	c.refused = metrics.Refused
 	st, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics})
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics, AnonymousHold: c.abuse.anonymousHold()})
 	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
 	if c.adminKey != "" {
 		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
@@ -291,7 +301,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // line here.
 // One Guard covers them all: its in-flight cap is the node's.
 func handler(eng *engine.Engine, c config, log *slog.Logger, drainer *limits.Drainer) http.Handler {
-	g := c.limits.guard()
+	g := c.limits.guard(c.abuse, log, c.refused)
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(eng, api.Config{Logger: log, Guard: g, Drainer: drainer, MaxBody: c.limits.maxBody}))
 	mux.Handle(sourcehub.Prefix, sourcehub.New(eng, sourcehub.Config{Logger: log, Guard: g}))

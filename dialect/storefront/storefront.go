@@ -122,7 +122,9 @@ type Handler struct {
 	eng *engine.Engine
 	log *slog.Logger
 	mux *http.ServeMux
-	// guarded is the mux behind Config.Guard.
+	// guard and guarded: Config.Guard, and the mux behind it. The guard also names the client
+	// address a new session records and limits the sessions an address starts.
+	guard   *limits.Guard
 	guarded http.Handler
 }
 
@@ -131,7 +133,7 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("GET /api/v1/cart/{$}", h.handleView)
 	h.mux.HandleFunc("POST /api/v1/cart/{$}", h.handleAdd)
 	h.mux.HandleFunc("DELETE /api/v1/cart/{$}", h.handleClear)
@@ -244,7 +246,8 @@ func (h *Handler) handleAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
-		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Reject, Add: true})
+		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Reject, Add: true,
+		ClientAddr: h.guard.ClientAddr(r), Admit: func() error { return h.admitSession(w, r) }})
 	if err != nil {
 		h.writeError(w, r, err, requested(err, k, n))
 		return
@@ -318,6 +321,20 @@ func (h *Handler) handleRemove(w http.ResponseWriter, r *http.Request) {
 	}
 	// Removed as asked, or as unavailable (SessionResult.Gone) just before: gone either way.
 	writeJSON(w, http.StatusOK, status{Success: true, Message: "Item has been removed from cart"}, h.log)
+}
+
+// admitSession is asked before an add starts a new session. A request whose cookie names no
+// live session (made up, or expired) was charged to a bucket of its own by the guard: it is
+// charged to its client address's now, as a request without a cookie already was, so that
+// making up cookies buys no more requests than sending none. Then the start of a session is
+// charged to the address's bucket of new sessions.
+func (h *Handler) admitSession(w http.ResponseWriter, r *http.Request) error {
+	if sessionSecret(r) != "" {
+		if err := h.guard.Limit(w, r, ""); err != nil {
+			return err
+		}
+	}
+	return h.guard.LimitSession(w, r)
 }
 
 // requested is, for an add refused for want of stock, the quantity the line would have had:

@@ -211,7 +211,7 @@ func TestBucketsStayBounded(t *testing.T) {
 // failWith answers a Guard's refusal as a test front door would: the code and reason.
 func failWith(w http.ResponseWriter, r *http.Request, err error) {
 	e := cart.AsError(err)
-	status := map[cart.Code]int{cart.RateLimited: 429, cart.Unavailable: 503, cart.TooLarge: 413}[e.Code]
+	status := map[cart.Code]int{cart.RateLimited: 429, cart.Unavailable: 503, cart.TooLarge: 413, cart.Malformed: 400}[e.Code]
 	w.WriteHeader(status)
 	fmt.Fprint(w, e.Reason)
 }

@@ -8,12 +8,14 @@ package observe
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/internal/limits"
 )
 
 // Metric names, in one place for docs/operations.md and the tests.
@@ -27,7 +29,12 @@ const (
 	MetricSweptCarts          = "cartd_sweeper_released_carts_total"
 	MetricStoreRetries        = "cartd_store_transaction_retries_total"
 	MetricIdempotentReplays   = "cartd_idempotent_replays_total"
+	MetricRefusals            = "cartd_refusals_total"
 )
+
+// RefusalAnonymousHold is the refusals' reason for a change the cap on one address's
+// anonymous holdings limited (engine.AnonymousHold); the others are limits.Reasons.
+const RefusalAnonymousHold = "anonymous_hold"
 
 // durationBuckets spans a cached read (well under a millisecond) to a call that waited on a
 // busy database (seconds), denser where cart calls fall.
@@ -50,6 +57,7 @@ type Metrics struct {
 	swept    prometheus.Counter
 	retries  *prometheus.CounterVec
 	replays  prometheus.Counter
+	refusals *prometheus.CounterVec
 }
 
 type seriesKey struct {
@@ -112,7 +120,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Passes of the reservation sweeper, by result (ok or error).",
 	}, []string{"result"})
 	m.sweeps[true], m.sweeps[false] = sweeps.WithLabelValues("ok"), sweeps.WithLabelValues("error")
-	reg.MustRegister(m.requests, m.duration, quantity, released, sweeps, m.swept, m.retries, m.replays)
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: MetricRefusals,
+		Help: "Requests and changes refused to protect the node and its stock, by reason: rate_limited (a principal's bucket), session_rate_limited (new storefront sessions per address), overloaded (the in-flight cap), body_too_large, body_timeout (a body slower than --body-timeout), pending_bodies (an address's bodies arriving at once), anonymous_hold (a change to an anonymous cart held to its address's share of a SKU; clamped or refused).",
+	}, []string{"reason"})
+	for _, r := range append(slices.Clone(limits.Reasons), RefusalAnonymousHold) {
+		m.refusals.WithLabelValues(r)
+	}
+	reg.MustRegister(m.requests, m.duration, quantity, released, sweeps, m.swept, m.retries, m.replays, m.refusals)
 	return m
 }
 
@@ -177,6 +192,12 @@ func (m *Metrics) SweepRan(carts int, err error) {
 
 // IdempotentReplay counts a replay.
 func (m *Metrics) IdempotentReplay() { m.replays.Inc() }
+
+// Refused counts a refusal by its reason: the Guard's hook (limits.Config.Refused).
+func (m *Metrics) Refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }
+
+// AnonymousHoldCapped counts a change the cap on an address's anonymous holdings limited.
+func (m *Metrics) AnonymousHoldCapped() { m.Refused(RefusalAnonymousHold) }
 
 // observeRequest records one request.
 func (m *Metrics) observeRequest(route, door string, status int, d time.Duration) {

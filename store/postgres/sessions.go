@@ -14,7 +14,7 @@ var qInsertSession = rebind(table.InsertSession)
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
 	_, err := t.queryRow(ctx, "insert session", qInsertSession,
-		[]any{s.Hash[:], s.CartNum, s.CreatedAt, s.ExpiresAt}, &s.Num)
+		[]any{s.Hash[:], s.CartNum, s.CreatedAt, s.ExpiresAt, s.ClientAddr}, &s.Num)
 	return err
 }
 
@@ -27,7 +27,7 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 		hash []byte
 	)
 	found, err := t.queryRow(ctx, "get session", qSessionByHash, []any{h[:]},
-		&s.Num, &s.CartNum, &hash, &s.CreatedAt, &s.ExpiresAt)
+		&s.Num, &s.CartNum, &hash, &s.CreatedAt, &s.ExpiresAt, &s.ClientAddr)
 	if err != nil {
 		return auth.Session{}, err
 	}

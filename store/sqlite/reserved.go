@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 const qReservedUnits = `SELECT COALESCE(SUM(reserved), 0) FROM stock`
@@ -12,6 +13,27 @@ func (t *txn) ReservedUnits(ctx context.Context) (int64, error) {
 	var n int64
 	if err := t.queryRow(ctx, qReservedUnits).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: sum reserved units: %w", dbErr(ctx, err))
+	}
+	return n, nil
+}
+
+// qAddressHeld sums what the live reservations of one SKU in the active guest carts of one
+// client address's storefront sessions hold; sessions_client_addr finds the carts.
+const qAddressHeld = `
+	SELECT COALESCE(SUM(i.reserved_quantity), 0)
+	FROM sessions s
+	JOIN carts c ON c.num = s.cart_num
+	JOIN cart_items i ON i.cart_num = c.num
+	JOIN variants v ON v.num = i.variant_num
+	WHERE s.client_addr = ? AND s.client_addr <> ''
+	  AND c.customer_id = '' AND c.status = 'active'
+	  AND i.reserved_quantity > 0 AND i.reserved_until > ? AND v.sku = ?`
+
+// AddressHeld sums the units of sku that the anonymous carts begun from addr hold.
+func (t *txn) AddressHeld(ctx context.Context, addr, sku string, now time.Time) (int64, error) {
+	var n int64
+	if err := t.queryRow(ctx, qAddressHeld, addr, micros(now), sku).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: units held by an address: %w", dbErr(ctx, err))
 	}
 	return n, nil
 }

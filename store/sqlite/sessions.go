@@ -15,7 +15,7 @@ const qInsertSession = table.InsertSession
 
 // InsertSession stores a new storefront session and sets its Num.
 func (t *txn) InsertSession(ctx context.Context, s *auth.Session) error {
-	err := t.queryRow(ctx, qInsertSession, s.Hash[:], s.CartNum, micros(s.CreatedAt), micros(s.ExpiresAt)).Scan(&s.Num)
+	err := t.queryRow(ctx, qInsertSession, s.Hash[:], s.CartNum, micros(s.CreatedAt), micros(s.ExpiresAt), s.ClientAddr).Scan(&s.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert session: %w", dbErr(ctx, err))
 	}
@@ -31,7 +31,7 @@ func (t *txn) SessionByHash(ctx context.Context, h auth.Digest) (auth.Session, e
 		hash             []byte
 		created, expires int64
 	)
-	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires)
+	err := t.queryRow(ctx, qSessionByHash, h[:]).Scan(&s.Num, &s.CartNum, &hash, &created, &expires, &s.ClientAddr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return auth.Session{}, table.SessionNotFound()
 	}

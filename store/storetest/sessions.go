@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -94,4 +96,71 @@ func testSessions(t *testing.T, open func(t *testing.T) store.Store) {
 			return err
 		})
 	})
+}
+
+// testAddressHeld holds AddressHeld to its definition: the live reservations of one SKU in
+// the active guest carts of one address's sessions, and nothing else.
+func testAddressHeld(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	p := MustPutProduct(t, s, newProduct("prod_held", newVariant("var_a", "HELD-A"), newVariant("var_b", "HELD-B")))
+	a, b := p.Variants[0].Num, p.Variants[1].Num
+	now := at(500)
+	// holding puts a cart with one line of quantity n, reserved until until, in a session
+	// begun from addr (none when addr is "-").
+	holding := func(addr, customer string, status cart.Status, variant, n int64, until time.Time) {
+		c := newCart(customer)
+		c.Status = status
+		c = MustInsertCart(t, s, c)
+		it := newItem(c.Num, variant, n)
+		it.ReservedUntil = until
+		MustInsertItem(t, s, it)
+		if addr == "-" {
+			return
+		}
+		sess := auth.Session{CartNum: c.Num, Hash: auth.Hash(fmt.Sprintf("ss_held_%d", c.Num)), CreatedAt: at(1), ExpiresAt: at(3600), ClientAddr: addr}
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error { return tx.InsertSession(ctx, &sess) })
+	}
+	holding("192.0.2.1", "", cart.StatusActive, a, 3, at(900))          // counts
+	holding("192.0.2.1", "", cart.StatusActive, a, 4, at(901))          // counts
+	holding("192.0.2.1", "", cart.StatusActive, b, 5, at(900))          // another SKU
+	holding("192.0.2.1", "", cart.StatusActive, a, 6, at(500))          // lapsed at now
+	holding("192.0.2.1", "cust_1", cart.StatusActive, a, 7, at(900))    // signed in
+	holding("192.0.2.1", "", cart.StatusCompleted, a, 8, at(900))       // checked out
+	holding("192.0.2.2", "", cart.StatusActive, a, 9, at(900))          // another address
+	holding("2001:db8:1:2::/64", "", cart.StatusActive, a, 10, at(900)) // an IPv6 /64
+	holding("-", "", cart.StatusActive, a, 11, at(900))                 // no session
+	holding("", "", cart.StatusActive, a, 12, at(900))                  // a session of unknown address
+
+	for _, tc := range []struct {
+		addr, sku string
+		want      int64
+	}{
+		{"192.0.2.1", "HELD-A", 7},
+		{"192.0.2.1", "HELD-B", 5},
+		{"192.0.2.2", "HELD-A", 9},
+		{"2001:db8:1:2::/64", "HELD-A", 10},
+		{"192.0.2.3", "HELD-A", 0},
+		{"192.0.2.1", "HELD-NONE", 0},
+		{"", "HELD-A", 0},
+	} {
+		t.Run(fmt.Sprintf("%s holds %d of %s", tc.addr, tc.want, tc.sku), func(t *testing.T) {
+			for _, write := range []bool{false, true} {
+				var got int64
+				if write {
+					MustWrite(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+						got, err = tx.AddressHeld(ctx, tc.addr, tc.sku, now)
+						return err
+					})
+				} else {
+					MustRead(t, s, func(ctx context.Context, tx store.ReadTx) (err error) {
+						got, err = tx.AddressHeld(ctx, tc.addr, tc.sku, now)
+						return err
+					})
+				}
+				if got != tc.want {
+					t.Errorf("AddressHeld(%q, %q) in a write %v = %d, want %d", tc.addr, tc.sku, write, got, tc.want)
+				}
+			}
+		})
+	}
 }

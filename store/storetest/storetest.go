@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("customers' carts", func(t *testing.T) { testCustomerCarts(t, open) })
 	t.Run("credentials", func(t *testing.T) { testCredentials(t, open) })
 	t.Run("storefront sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("units held by an address", func(t *testing.T) { testAddressHeld(t, open) })
 	t.Run("key listing and revocation", func(t *testing.T) { testKeys(t, open) })
 	t.Run("housekeeping", func(t *testing.T) { testHousekeeping(t, open) })
 	t.Run("idempotency records", func(t *testing.T) { testIdempotency(t, open) })

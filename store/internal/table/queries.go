@@ -25,7 +25,7 @@ const (
 	SessionByHash = `SELECT ` + SessionColumns + ` FROM sessions WHERE hash = ?`
 	InsertSession = `
 	INSERT INTO sessions (` + SessionFields + `)
-	VALUES (?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?)
 	RETURNING num`
 
 	IdempotencyByKey = `

@@ -21,8 +21,8 @@ const (
 	KeyColumns         = `num, ` + KeyFields
 	TokenFields        = `customer_id, hash, created_at, expires_at, revoked_at`
 	TokenColumns       = `num, ` + TokenFields
-	SessionFields      = `hash, cart_num, created_at, expires_at`
-	SessionColumns     = `num, cart_num, hash, created_at, expires_at`
+	SessionFields      = `hash, cart_num, created_at, expires_at, client_addr`
+	SessionColumns     = `num, cart_num, hash, created_at, expires_at, client_addr`
 	IdempotencyFields  = `scope, key, ` + IdempotencyColumns
 	IdempotencyColumns = `request_hash, status, header, body, created_at, expires_at`
 	// SaleColumns are a sale's, for a query naming sales "sa". A LEFT JOIN that finds no sale
