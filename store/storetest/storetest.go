@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("memos", func(t *testing.T) { testMemos(t, open) })
+	t.Run("lists", func(t *testing.T) { testLists(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses
