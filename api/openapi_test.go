@@ -804,6 +804,7 @@ func TestOpenAPIContract(t *testing.T) {
 	})
 
 	importContract(t, call, admin, catalogKey)
+	listsContract(t, call, admin)
 
 	// Every operation's generic errors, driven by the document itself.
 	validBody := map[string]any{

@@ -52,6 +52,7 @@ const (
 	ReleaseUnavailable  ReleaseReason = "unavailable"   // the line can no longer be bought
 	ReleaseStockLowered ReleaseReason = "stock_lowered" // the shop lowered on_hand below what carts held
 	ReleaseAbandoned    ReleaseReason = "abandoned"     // housekeeping purged the guest cart holding it
+	ReleaseOperator     ReleaseReason = "operator"      // an operator released the cart's reservations (ReleaseReservations)
 )
 
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
@@ -94,7 +95,7 @@ func (t *callTx) stockBefore(ctx context.Context, sku string) (cart.Stock, error
 	return t.Tx.Stock(ctx, sku)
 }
 
-var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
+var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned, ReleaseOperator}
 
 // noteRelease tallies units released in tx for reason; nothing when tx is not a callTx.
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
