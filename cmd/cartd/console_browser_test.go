@@ -322,6 +322,22 @@ func TestConsoleInBrowser(t *testing.T) {
 	step(t, ctx, "read the figures",
 		chromedp.Click(`#nav button[data-page="figures"]`),
 		poll(`/^[0-9]/.test(document.querySelector("#figure-reserved")?.textContent || "")`),
+	)
+	// Some quantity changes to draw: one cart's line taken up and down 20 times.
+	var tee struct {
+		ID    string `json:"id"`
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	apiCall(t, "POST", base+"/v1/carts", key, map[string]any{}, 201, &tee)
+	apiCall(t, "POST", base+"/v1/carts/"+tee.ID+"/items", key, map[string]any{"sku": "TEE-RED-L", "quantity": 1}, 200, &tee)
+	for i := range 20 {
+		apiCall(t, "PATCH", base+"/v1/carts/"+tee.ID+"/items/"+tee.Items[0].ID, key, map[string]any{"quantity": 1 + i%3}, 200, nil)
+	}
+	apiCall(t, "DELETE", base+"/v1/carts/"+tee.ID+"/items", key, nil, 200, nil)
+	step(t, ctx, "three readings drawn",
+		poll(`(document.querySelector('[data-chart="quantity"] polyline')?.getAttribute("points") || "").split(" ").length >= 3`),
 		poll(`/^[0-9]/.test(document.querySelector("#figure-quantity")?.textContent || "")`),
 	)
 	if got := text(t, ctx, "#figure-reserved"); got != "2" && got != "4" { // the demo's own cart holds 2 TEE-RED-M

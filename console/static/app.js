@@ -21,6 +21,9 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// put replaces el's children with the nodes given, leaving out null and undefined.
+function put(el, ...nodes) { el.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false)); }
+
 function table(caption, headers, rows) {
   return h("table", {},
     h("caption", {}, caption),
@@ -35,7 +38,7 @@ function showError(err) {
   const box = $("alert");
   const detail = err instanceof ApiError ? err.message : String(err);
   const code = err instanceof ApiError && err.problem && err.problem.code ? ` (${err.problem.code}, HTTP ${err.status})` : "";
-  box.replaceChildren(h("strong", {}, "Failed: "), detail + code);
+  put(box, h("strong", {}, "Failed: "), detail + code);
   box.hidden = false;
   say("");
 }
@@ -121,6 +124,7 @@ function showPage(name) {
   clearInterval(figuresTimer);
   figuresTimer = null;
   clearError();
+  say("");
   if (name === "figures") startFigures();
   if (name === "offers") loadOffers();
   const heading = document.querySelector(`#page-${name} h2`);
@@ -173,7 +177,7 @@ async function findCarts(by, q, after) {
   $("cart-detail").replaceChildren();
   if (by === "id") {
     if (!q) return;
-    out.replaceChildren();
+    put(out);
     return openCart(q);
   }
   if (by === "sku") {
@@ -184,7 +188,7 @@ async function findCarts(by, q, after) {
     const rows = page.data.map((r) => h("tr", {},
       h("td", {}, cartButton(r.cart_id)), h("td", {}, r.customer_id ?? "guest"), h("td", { class: "n" }, r.reserved_quantity),
       h("td", {}, countdown(r.reserved_until))));
-    out.replaceChildren(page.data.length
+    put(out, page.data.length
       ? table(`Carts holding ${q}`, ["Cart", "Customer", "Units held", "Hold lapses"], rows)
       : h("p", {}, `No cart holds ${q}.`),
     pager(page, () => findCarts(by, q, page.data.at(-1).item_id)));
@@ -197,7 +201,7 @@ async function findCarts(by, q, after) {
   const rows = page.data.map((c) => h("tr", {},
     h("td", {}, cartButton(c.id)), h("td", {}, c.customer_id ?? "guest"), h("td", {}, c.status),
     h("td", { class: "n" }, c.unique_item_count), h("td", { class: "n" }, c.item_count), h("td", {}, when(c.last_activity))));
-  out.replaceChildren(page.data.length
+  put(out, page.data.length
     ? table(by === "customer" ? `Carts of ${q}` : "Carts, newest first", ["Cart", "Customer", "Status", "Lines", "Units", "Last activity"], rows)
     : h("p", {}, "No carts found."),
   pager(page, () => findCarts(by, q, page.data.at(-1).id)));
@@ -230,7 +234,7 @@ function renderCart(c) {
   const totals = [["Subtotal", c.subtotal], ["Discount", c.discount], ["Tax", c.tax], ["Shipping", c.shipping], ["Total", c.total]];
   const release = h("button", { type: "button", class: "danger", disabled: c.status !== "active",
     onclick: () => releaseCart(c) }, "Release reservations");
-  out.replaceChildren(h("article", { "aria-labelledby": "cart-title", id: "cart-view", dataset: { cart: c.id, version: c.version } },
+  put(out, h("article", { "aria-labelledby": "cart-title", id: "cart-view", dataset: { cart: c.id, version: c.version } },
     h("h3", { id: "cart-title" }, `${c.id}`),
     h("p", {}, `Customer ${c.customer_id ?? "none (guest cart)"} · ${c.status} · version ${c.version} · ${c.item_count} units held in totals, ${c.expired} lapsed · last activity ${when(c.last_activity)}`),
     table("Lines", ["SKU", "Product", "Quantity", "Reserved", "Unit price", "Total", "Hold lapses", "Stock"], lineRows(c.items, cur)),
@@ -262,14 +266,17 @@ async function releaseCart(c) {
 
 // ---- stock ----
 
+let lastStock = null;
+
 async function listStock(prefix, low, after) {
+  lastStock = { prefix, low, after };
   const out = $("stock-results");
   const page = await loading(out, "stock", () => list("/v1/inventory", { sku_prefix: prefix, low_stock: low, limit: 50, starting_after: after }));
   if (!page) return;
   const rows = page.data.map((s) => h("tr", {},
     h("td", {}, h("button", { type: "button", class: "link", onclick: () => openStock(s.sku) }, s.sku)),
     h("td", { class: "n" }, s.on_hand), h("td", { class: "n" }, s.reserved), h("td", { class: "n" }, s.available), h("td", { class: "n" }, s.backordered)));
-  out.replaceChildren(page.data.length ? table("SKUs", ["SKU", "On hand", "Reserved", "Available", "Backordered"], rows) : h("p", {}, "No SKU matches."),
+  put(out, page.data.length ? table("SKUs", ["SKU", "On hand", "Reserved", "Available", "Backordered"], rows) : h("p", {}, "No SKU matches."),
     pager(page, () => listStock(prefix, low, page.data.at(-1).sku)));
 }
 
@@ -301,7 +308,7 @@ function renderStock(s, etag, holds) {
     h("td", {}, h("button", { type: "button", class: "link", onclick: () => { showPage("carts"); openCart(r.cart_id); } }, r.cart_id)),
     h("td", {}, r.item_id), h("td", {}, r.customer_id ?? "guest"), h("td", { class: "n" }, r.reserved_quantity),
     h("td", {}, r.expired ? h("span", { class: "lapsed" }, "lapsed") : countdown(r.reserved_until))));
-  out.replaceChildren(h("article", { "aria-labelledby": "stock-title", id: "stock-view", dataset: { sku: s.sku } },
+  put(out, h("article", { "aria-labelledby": "stock-title", id: "stock-view", dataset: { sku: s.sku } },
     h("h3", { id: "stock-title" }, s.sku),
     h("dl", { class: "figures", id: "stock-figures" }, figures.map(([k, label]) => [h("dt", {}, label), h("dd", { dataset: { figure: k } }, s[k])])),
     h("p", { class: "muted" }, `Version ${s.version} · updated ${when(s.updated_at)}`),
@@ -321,8 +328,9 @@ async function adjustStock(s, etag, delta) {
   const r = await loading(out, `the stock of ${s.sku}`, () =>
     call("PATCH", `/v1/inventory/${enc(s.sku)}`, { body: { on_hand_delta: delta }, ifMatch: etag }));
   if (r) {
-    say(`On hand of ${s.sku} is now ${r.body.on_hand}.`);
     await openStock(s.sku);
+    if (lastStock) await listStock(lastStock.prefix, lastStock.low, lastStock.after);
+    say(`On hand of ${s.sku} is now ${r.body.on_hand}.`);
   }
 }
 
@@ -346,7 +354,7 @@ function startFigures() {
   const box = $("charts");
   if (!charts) {
     charts = series.map((s) => new Chart(s.id, s.title));
-    box.replaceChildren(...charts.map((c) => c.element));
+    put(box, ...charts.map((c) => c.element));
   }
   const read = async () => {
     try {
@@ -385,14 +393,14 @@ async function loadOffers() {
       h("td", {}, p.code), h("td", {}, p.name), h("td", {}, p.type), h("td", {}, p.method), h("td", {}, promotionStatus(p)),
       h("td", {}, `${when(p.starts_at)} – ${when(p.ends_at)}`),
       h("td", {}, h("button", { type: "button", class: "danger", onclick: () => withdraw(p) }, `Withdraw ${p.code}`))));
-    promos.replaceChildren(pp.data.length ? table("Promotions", ["Code", "Name", "Type", "Method", "Status", "Window", ""], rows) : h("p", {}, "No promotions."),
+    put(promos, pp.data.length ? table("Promotions", ["Code", "Name", "Type", "Method", "Status", "Window", ""], rows) : h("p", {}, "No promotions."),
       pp.has_more ? h("p", {}, "Only the newest 500 are shown.") : null);
   }
   const sales = $("sales");
   const sp = await loading(sales, "sales", () => list("/v1/sales", { limit: 500 }));
   if (sp) {
     const rows = sp.data.map((s) => h("tr", {}, h("td", {}, s.id), h("td", {}, s.name), h("td", {}, s.status), h("td", {}, when(s.starts_at)), h("td", {}, when(s.ends_at))));
-    sales.replaceChildren(sp.data.length ? table("Sales", ["Id", "Name", "Status", "Starts", "Ends"], rows) : h("p", {}, "No sales."));
+    put(sales, sp.data.length ? table("Sales", ["Id", "Name", "Status", "Starts", "Ends"], rows) : h("p", {}, "No sales."));
   }
 }
 
