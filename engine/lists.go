@@ -197,7 +197,7 @@ func (e *Engine) ReleaseReservations(ctx context.Context, p auth.Principal, num 
 		}
 		text := "no line held any stock"
 		if units > 0 {
-			text = fmt.Sprintf("%d units held by %d lines were released", units, lines)
+			text = fmt.Sprintf("%d %s held by %d %s released", units, plural(units, "unit", "units"), lines, plural(lines, "line were", "lines were"))
 		}
 		return m.note([]cart.Message{{Type: cart.Info, Code: "reservations_released", Text: text}})
 	})
@@ -206,4 +206,11 @@ func (e *Engine) ReleaseReservations(ctx context.Context, p auth.Principal, num 
 			"by", p.Label(), "version", v.Cart.Version)
 	}
 	return v, err
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
