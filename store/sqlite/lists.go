@@ -63,10 +63,16 @@ func (t *txn) ListCarts(ctx context.Context, f store.CartFilter) ([]store.CartSu
 		}
 		w.Add(exists)
 	}
+	// Without statistics SQLite prefers walking carts newest first to sorting what an index
+	// finds, which for updated_after alone could read every cart: name the index.
+	from := "carts"
+	if !f.UpdatedAfter.IsZero() && f.CustomerID == nil && f.Status == nil {
+		from = "carts INDEXED BY carts_updated"
+	}
 	q := `SELECT ` + cartColumns + `,
 		(SELECT COUNT(*) FROM cart_items i WHERE i.cart_num = carts.num),
 		(SELECT COALESCE(SUM(i.quantity), 0) FROM cart_items i WHERE i.cart_num = carts.num)
-		FROM carts` + w.SQL() + ` ORDER BY num DESC` + w.Limit(f.Limit)
+		FROM ` + from + w.SQL() + ` ORDER BY num DESC` + w.Limit(f.Limit)
 	rows, err := t.queryList(ctx, q, w.Args()...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list carts: %w", dbErr(ctx, err))
@@ -194,7 +200,12 @@ func (t *txn) ListStock(ctx context.Context, f store.StockFilter) ([]cart.Stock,
 	if f.After != "" {
 		w.Add("sku > ?", f.After)
 	}
-	q := `SELECT sku, on_hand, reserved, backordered, version, updated_at FROM stock` + w.SQL() +
+	// As in ListCarts: low_stock alone would walk every SKU in order; name its index.
+	from := "stock"
+	if f.MaxAvailable != nil && f.SKUPrefix == "" {
+		from = "stock INDEXED BY stock_available"
+	}
+	q := `SELECT sku, on_hand, reserved, backordered, version, updated_at FROM ` + from + w.SQL() +
 		` ORDER BY sku` + w.Limit(f.Limit)
 	rows, err := t.queryList(ctx, q, w.Args()...)
 	if err != nil {
