@@ -849,6 +849,7 @@ func TestOpenAPIContract(t *testing.T) {
 	})
 
 	importContract(step, call, admin, catalogKey)
+	listsContract(step, call, admin)
 
 	// Every operation's generic errors, driven by the document itself. The bodies are made
 	// when used, after the subtests they name carts of.

@@ -156,7 +156,10 @@ func (s *Server) handlePromotionPut(w http.ResponseWriter, r *http.Request, p au
 		return
 	}
 	render := func(result any) engine.Response {
-		return jsonResponse(http.StatusOK, renderPromotion(result.(cart.Promotion)))
+		promo := result.(cart.Promotion)
+		resp := jsonResponse(http.StatusOK, renderPromotion(promo))
+		resp.Header["ETag"] = etag(engine.PromotionVersion(promo))
+		return resp
 	}
 	s.mutate(w, r, p, body, render, func(opt engine.Options) (any, error) {
 		return s.eng.PutPromotion(r.Context(), p, promo, opt)
@@ -169,6 +172,7 @@ func (s *Server) handlePromotionGet(w http.ResponseWriter, r *http.Request, p au
 		s.writeError(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", etag(engine.PromotionVersion(promo)))
 	s.writeJSON(w, http.StatusOK, renderPromotion(promo))
 }
 

@@ -101,6 +101,15 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("PATCH /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemPatch))
 	s.mux.HandleFunc("DELETE /v1/carts/{id}/items/{item_id}", s.authed(s.handleItemDelete))
 	s.mux.HandleFunc("POST /v1/carts/{id}/checkout", s.authed(s.handleCheckout))
+
+	// Lists (docs/lists.md) and the operator's release of a cart's reservations.
+	s.mux.HandleFunc("GET /v1/carts", s.authed(s.handleCartList))
+	s.mux.HandleFunc("GET /v1/products", s.authed(s.handleProductList))
+	s.mux.HandleFunc("GET /v1/inventory", s.authed(s.handleInventoryList))
+	s.mux.HandleFunc("GET /v1/inventory/{sku}/reservations", s.authed(s.handleReservationList))
+	s.mux.HandleFunc("GET /v1/promotions", s.authed(s.handlePromotionList))
+	s.mux.HandleFunc("GET /v1/sales", s.authed(s.handleSaleList))
+	s.mux.HandleFunc("POST /v1/carts/{id}/reservations/release", s.authed(s.handleReservationsRelease))
 }
 
 // ServeHTTP serves the API through its guard (Config.Guard).

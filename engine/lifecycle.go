@@ -56,6 +56,11 @@ func (m *mutation) lapsed(l *cart.Line) bool {
 // locking the stock rows in SKU order (after the cart, which the caller holds). Each line
 // keeps its quantity and holds nothing; it counts as a change of the cart.
 func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
+	return m.releaseHeldFor(which, releaseReason)
+}
+
+// releaseHeldFor is releaseHeld, counting each line's units in the metrics under reason.
+func (m *mutation) releaseHeldFor(which func(*cart.Line) bool, reason func(cart.Line, time.Time) ReleaseReason) error {
 	var idx []int
 	for i := range m.lines {
 		if l := &m.lines[i]; l.Item.ReservedQuantity > 0 && which(l) {
@@ -70,7 +75,7 @@ func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 			return err
 		}
 		st.SKU = l.Variant.SKU
-		noteRelease(m.tx, releaseReason(l, m.now), l.Item.ReservedQuantity)
+		noteRelease(m.tx, reason(l, m.now), l.Item.ReservedQuantity)
 		m.e.release(m.ctx, &st, &l.Item, m.now)
 		if err := m.tx.PutStock(m.ctx, st); err != nil {
 			return err

@@ -57,6 +57,7 @@ const (
 	ReleaseUnavailable  ReleaseReason = "unavailable"   // the line can no longer be bought
 	ReleaseStockLowered ReleaseReason = "stock_lowered" // the shop lowered on_hand below what carts held
 	ReleaseAbandoned    ReleaseReason = "abandoned"     // housekeeping purged the guest cart holding it
+	ReleaseOperator     ReleaseReason = "operator"      // an operator released the cart's reservations (ReleaseReservations)
 )
 
 // ReleaseReasons lists every reason, so that a metric can show each from the start.
@@ -82,7 +83,7 @@ func callOf(tx store.Tx) *callTx {
 	return o
 }
 
-var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned}
+var releaseIndex = [...]ReleaseReason{ReleaseExpired, ReleaseUnavailable, ReleaseStockLowered, ReleaseAbandoned, ReleaseOperator}
 
 // noteRelease tallies units released in tx for reason; nothing when tx is not a callTx.
 func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {

@@ -345,8 +345,25 @@ func (e *Engine) DeletePromotion(ctx context.Context, p auth.Principal, code str
 		return err
 	}
 	code, _ = promotionCode(code)
-	return e.write(ctx, opt, func() any { return nil }, func(tx store.Tx) error { return tx.DeletePromotion(ctx, code) })
+	return e.write(ctx, opt, func() any { return nil }, func(tx store.Tx) error {
+		if opt.IfMatch != nil {
+			promo, err := tx.Promotion(ctx, code)
+			if err != nil {
+				return err
+			}
+			if v := PromotionVersion(promo); v != *opt.IfMatch {
+				return cart.Errorf(cart.Precondition, "version_mismatch", "the promotion %s is at version %d, not %d", code, v, *opt.IfMatch)
+			}
+		}
+		return tx.DeletePromotion(ctx, code)
+	})
 }
+
+// PromotionVersion is a promotion's version for ETag and If-Match: the instant of its last
+// write in microseconds, which every PUT moves on (writes of one promotion serialize, and
+// the store keeps times to the microsecond), so a withdrawal with If-Match refuses to
+// withdraw a promotion changed since the caller read it.
+func PromotionVersion(p cart.Promotion) int64 { return p.UpdatedAt.UnixMicro() }
 
 // validatePromotion checks a promotion the shop sends and fills its defaults (method manual,
 // name the code); the code becomes upper case.

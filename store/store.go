@@ -126,6 +126,85 @@ type ReadTx interface {
 	// ("checkout_record_not_found") when the cart has none (it was never checked out, or was
 	// checked out before records were kept).
 	CheckoutRecord(ctx context.Context, cartNum int64) ([]byte, error)
+
+	// Lists (docs/lists.md). Each returns at most f.Limit entries in a stable order, after the
+	// cursor the filter names; the caller asks for one more than it shows to learn whether
+	// there are more. A cursor naming an id that was never stored is Invalid with reason
+	// "unknown_cursor" (numbered cursors need no lookup: any number bounds the walk).
+
+	// ListCarts returns carts newest first (descending Num) with their line and unit counts.
+	ListCarts(ctx context.Context, f CartFilter) ([]CartSummary, error)
+	// ListProducts returns live products with their live variants, newest first.
+	ListProducts(ctx context.Context, f ProductFilter) ([]cart.Product, error)
+	// ListStock returns stock rows in ascending SKU order (bytewise).
+	ListStock(ctx context.Context, f StockFilter) ([]cart.Stock, error)
+	// ListHolds returns the items holding a SKU's stock (ReservedQuantity > 0), newest item
+	// first, each with its cart's customer.
+	ListHolds(ctx context.Context, f HoldFilter) ([]Hold, error)
+	// ListPromotions returns live (not withdrawn) promotions, newest first.
+	ListPromotions(ctx context.Context, f PromotionFilter) ([]cart.Promotion, error)
+	// ListSales returns sales, newest first.
+	ListSales(ctx context.Context, f SaleFilter) ([]cart.Sale, error)
+}
+
+// CartFilter selects carts for ListCarts; nil or zero fields do not filter.
+type CartFilter struct {
+	CustomerID   *string      // exactly this customer ("" selects guest carts)
+	Status       *cart.Status // exactly this status
+	UpdatedAfter time.Time    // UpdatedAt strictly after
+	HasItems     *bool        // with at least one line, or with none
+	Before       int64        // cursor: only carts with Num below it; 0 starts at the newest
+	Limit        int
+}
+
+// CartSummary is a cart without its lines, with how many lines and units it has.
+type CartSummary struct {
+	Cart  cart.Cart
+	Lines int64
+	Units int64
+}
+
+// ProductFilter selects products for ListProducts.
+type ProductFilter struct {
+	// Prefix, when set, keeps the products whose id or one of whose live variants' SKU
+	// starts with it (bytewise), or whose name starts with it ignoring the case of ASCII
+	// letters.
+	Prefix string
+	After  string // cursor: the id of the last product of the previous page
+	Limit  int
+}
+
+// StockFilter selects stock rows for ListStock.
+type StockFilter struct {
+	SKUPrefix    string // SKU starts with it (bytewise)
+	MaxAvailable *int64 // OnHand - Reserved at or below it
+	After        string // cursor: only SKUs after it
+	Limit        int
+}
+
+// HoldFilter selects the items holding one SKU's stock for ListHolds.
+type HoldFilter struct {
+	SKU    string
+	Before int64 // cursor: only items with Num below it; 0 starts at the newest
+	Limit  int
+}
+
+// Hold is an item holding stock, with the customer of its cart ("" for a guest cart).
+type Hold struct {
+	Item       cart.Item
+	CustomerID string
+}
+
+// PromotionFilter pages through promotions for ListPromotions.
+type PromotionFilter struct {
+	After string // cursor: the code of the last promotion of the previous page
+	Limit int
+}
+
+// SaleFilter pages through sales for ListSales.
+type SaleFilter struct {
+	After string // cursor: the id of the last sale of the previous page
+	Limit int
 }
 
 // Tx reads and writes.

@@ -114,5 +114,8 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 try it:
   curl -s -X POST %s/v1/carts/cart_%d/items -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"sku":"CABLE-USBC-1M","quantity":10}'
 `, base, secret, base, v.Cart.Num, secret)
+	if c.console {
+		fmt.Fprintf(out, "console: %s (sign in with the admin API key)\n", consoleURL(base))
+	}
 	return demoSeedDialects(ctx, eng, admin, secret, base, out)
 }

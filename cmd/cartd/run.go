@@ -58,6 +58,8 @@ type config struct {
 	// Operating cartd (cmd/cartd/operate.go): shutdown and housekeeping.
 	shutdownTimeout time.Duration
 	guestCartTTL    time.Duration
+	// The operator console (cmd/cartd/console.go).
+	console bool
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -101,6 +103,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	}
 	c.adminKey = getenv("CARTD_ADMIN_KEY")
 	if err := operatingFlags(fs, &c, env); err != nil {
+		return c, fs, err
+	}
+	if err := consoleFlags(fs, &c, env); err != nil {
 		return c, fs, err
 	}
 	if err := fs.Parse(args); err != nil {
@@ -308,6 +313,7 @@ func handler(eng *engine.Engine, c config, log *slog.Logger, drainer *limits.Dra
 	mux.Handle(ebay.Prefix, ebay.New(eng, ebay.Config{PublicURL: c.publicURL, Logger: log, Guard: g}))
 	mux.Handle(jackthreads.Prefix, jackthreads.New(eng, jackthreads.Config{Logger: log, Guard: g}))
 	mux.Handle(storefront.Prefix, storefront.New(eng, storefront.Config{Logger: log, Guard: g}))
+	mountConsole(mux, c)
 	return mux
 }
 

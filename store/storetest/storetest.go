@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("memos", func(t *testing.T) { testMemos(t, open) })
 	t.Run("checkout records", func(t *testing.T) { testCheckoutRecords(t, open) })
 	t.Run("quantity rules", func(t *testing.T) { testQuantityRules(t, open) })
+	t.Run("lists", func(t *testing.T) { testLists(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses
