@@ -9,9 +9,9 @@ import (
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
-	"github.com/cartd/cartd/store/internal/table"
 	"github.com/cartd/cartd/store/internal/column"
 	"github.com/cartd/cartd/store/internal/listq"
+	"github.com/cartd/cartd/store/internal/table"
 )
 
 // The list queries (docs/lists.md). Their conditions depend on the filters given, so they are
