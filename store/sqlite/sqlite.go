@@ -241,6 +241,9 @@ var statements = []string{
 	qSavepoint, qRollbackToSavepoint, qReleaseSavepoint, qDataVersion,
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
+	qAppendEvent, qEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
+	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
+	qOldestPending, qIdleCarts, qMarkAbandoned,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

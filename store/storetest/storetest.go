@@ -51,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("transactions", func(t *testing.T) { testTransactions(t, open) })
 	t.Run("concurrent writes", func(t *testing.T) { testConcurrency(t, open) })
 	t.Run("memos", func(t *testing.T) { testMemos(t, open) })
+	t.Run("events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("webhooks", func(t *testing.T) { testWebhooks(t, open) })
+	t.Run("deliveries", func(t *testing.T) { testDeliveries(t, open) })
+	t.Run("idle carts", func(t *testing.T) { testIdleCarts(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses
