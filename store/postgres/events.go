@@ -140,7 +140,9 @@ func (t *txn) webhook(ctx context.Context, id, lock string) (store.Webhook, erro
 }
 
 // Webhook returns a webhook by id.
-func (t *txn) Webhook(ctx context.Context, id string) (store.Webhook, error) { return t.webhook(ctx, id, "") }
+func (t *txn) Webhook(ctx context.Context, id string) (store.Webhook, error) {
+	return t.webhook(ctx, id, "")
+}
 
 // LockWebhook returns a webhook, its row locked until commit.
 func (t *txn) LockWebhook(ctx context.Context, id string) (store.Webhook, error) {
