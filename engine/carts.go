@@ -325,6 +325,10 @@ type mutation struct {
 	couponCalls map[string]bool
 	// rec is set when the lines are a memo's, whose stock was not read (memo.go).
 	rec *callTx
+	// cause is why the call changes lines, for their events ("" is CauseRequest); checkedOut
+	// says the call checked the cart out.
+	cause      Cause
+	checkedOut bool
 }
 
 // mutate runs fn on a loaded cart and, if it succeeds, bumps the version and re-prices; the
@@ -446,6 +450,11 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 		view.ChangedItems, view.RemovedItems = m.touched, m.removed
 		if m.changed {
 			if err := tx.UpdateCart(ctx, m.cart); err != nil {
+				return err
+			}
+		}
+		if m.checkedOut {
+			if err := e.checkedOutEvent(tx, view); err != nil {
 				return err
 			}
 		}
@@ -622,6 +631,13 @@ func (m *mutation) apply(u Update) error {
 	}
 	l.Stock = stock
 	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	cause := m.cause
+	if cause == "" {
+		cause = CauseRequest
+	}
+	if res.Clamped && cause == CauseRequest {
+		cause = CauseClamp
+	}
 	if res.Removed() {
 		if created {
 			return m.note(msgs)
@@ -629,6 +645,7 @@ func (m *mutation) apply(u Update) error {
 		if err := m.tx.DeleteItem(m.ctx, l.Item.Num); err != nil {
 			return err
 		}
+		m.lineEvent(l, l.Item.Quantity, 0, cause)
 		m.changed = true
 		m.keep(i)
 		m.lines = slices.Delete(m.lines, i, i+1)
@@ -638,6 +655,7 @@ func (m *mutation) apply(u Update) error {
 		}
 		return m.note(msgs)
 	}
+	from := l.Item.Quantity
 	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
 	l.Item.ReservedUntil = time.Time{}
 	if res.Reserved > 0 {
@@ -647,7 +665,19 @@ func (m *mutation) apply(u Update) error {
 	if created {
 		l.Item.AddedUnitPrice = l.Item.UnitPrice
 	}
-	return m.write(i, l, created, msgs)
+	if err := m.write(i, l, created, msgs); err != nil {
+		return err
+	}
+	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, cause)
+	return nil
+}
+
+// index is where line i of a write is now: a new line (i < 0) was appended last.
+func (m *mutation) index(i int) int {
+	if i < 0 {
+		return len(m.lines) - 1
+	}
+	return i
 }
 
 // write stores a line (new when i < 0) and records its messages.

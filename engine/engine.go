@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -22,6 +23,12 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer, when set, is told the outcomes of calls, for metrics (see Observer).
 	Observer Observer
+	// EventsWritten, when set, is told after each commit that recorded events how many: the
+	// delivery loops wake on it, and metrics count it. It must be cheap and not block.
+	EventsWritten func(n int)
+	// CompletedCart renders the data of cart.checked_out: the completed cart as a front door
+	// shows it. Nil records the event with null data.
+	CompletedCart func(cart.View) (json.RawMessage, error)
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -32,6 +39,9 @@ type Engine struct {
 	obs      Observer // nil: nothing observed
 	inflight inflight
 	keys     keyCache
+
+	eventsWritten func(n int)
+	completedCart func(cart.View) (json.RawMessage, error)
 }
 
 // New returns an Engine over st.
@@ -39,7 +49,8 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer,
+		eventsWritten: cfg.EventsWritten, completedCart: cfg.CompletedCart}
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'

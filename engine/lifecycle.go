@@ -72,6 +72,7 @@ func (m *mutation) releaseHeld(which func(*cart.Line) bool) error {
 		}
 		st.SKU = l.Variant.SKU
 		noteRelease(m.tx, releaseReason(l, m.now), l.Item.ReservedQuantity)
+		releaseEvent(m.tx, m.cart.Num, l.Item.Num, l.Variant.SKU, l.Item.ReservedQuantity, releaseReason(l, m.now))
 		m.e.release(m.ctx, &st, &l.Item, m.now)
 		if err := m.tx.PutStock(m.ctx, st); err != nil {
 			return err
@@ -370,7 +371,7 @@ func (m *mutation) checkout() error {
 	}
 	m.note([]cart.Message{{Type: cart.Info, Code: "checked_out", Text: text}})
 	m.cart.Status = cart.StatusCompleted
-	m.changed = true
+	m.changed, m.checkedOut = true, true
 	return nil
 }
 

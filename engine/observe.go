@@ -67,6 +67,30 @@ type callTx struct {
 	store.Tx
 	released [len(releaseIndex)]int64
 	before   map[string]cart.Stock // nil: not recording
+	events   eventLog
+}
+
+// InsertCart stores a new cart and records cart.created.
+func (t *callTx) InsertCart(ctx context.Context, c *cart.Cart) error {
+	if err := t.Tx.InsertCart(ctx, c); err != nil {
+		return err
+	}
+	t.events.cartWritten(*c)
+	data := cartCreatedData{Currency: c.Currency}
+	if c.CustomerID != "" {
+		data.CustomerID = &c.CustomerID
+	}
+	t.events.event(EventCartCreated, c.Num, c.Version, cartKey(c.Num), data)
+	return nil
+}
+
+// UpdateCart stores a cart, noting the version its events carry.
+func (t *callTx) UpdateCart(ctx context.Context, c cart.Cart) error {
+	if err := t.Tx.UpdateCart(ctx, c); err != nil {
+		return err
+	}
+	t.events.cartWritten(c)
+	return nil
 }
 
 // recordStock starts keeping stock rows as they were before the call's writes.
@@ -83,7 +107,11 @@ func (t *callTx) PutStock(ctx context.Context, st cart.Stock) error {
 			t.before[st.SKU] = old
 		}
 	}
-	return t.Tx.PutStock(ctx, st)
+	if err := t.Tx.PutStock(ctx, st); err != nil {
+		return err
+	}
+	t.events.stockWritten(st)
+	return nil
 }
 
 // stockBefore returns a SKU's stock as it was before the call wrote it (recordStock).
@@ -109,14 +137,23 @@ func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
 	}
 }
 
-// observedWrite is store.Write with fn given a callTx, and the releases fn makes reported
-// after the commit.
+// observedWrite is store.Write with fn given a callTx, the events fn records appended to
+// the outbox in its transaction, and the releases fn makes reported after the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
 	var last *callTx
+	written := 0
 	err := e.st.Write(ctx, func(tx store.Tx) error {
 		last = &callTx{Tx: tx}
-		return fn(last)
+		if err := fn(last); err != nil {
+			return err
+		}
+		var err error
+		written, err = last.events.flush(ctx, last)
+		return err
 	})
+	if err == nil && written > 0 && e.eventsWritten != nil {
+		e.eventsWritten(written)
+	}
 	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {
 			if units > 0 {

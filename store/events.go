@@ -84,6 +84,9 @@ type Delivery struct {
 type EventReader interface {
 	// Events returns at most limit positioned events with Seq > after, in Seq order.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// LastEventSeq returns the highest position of the events kept (0 for none): where a new
+	// webhook's deliveries start.
+	LastEventSeq(ctx context.Context) (int64, error)
 	// Webhook returns a webhook; NotFound ("webhook_not_found") if there is none.
 	Webhook(ctx context.Context, id string) (Webhook, error)
 	// Webhooks returns at most limit webhooks with ID > after, in ID order.
@@ -133,7 +136,8 @@ type EventWriter interface {
 	// LastStatus, LastError, UpdatedAt) and frees the lease; a delivery no longer pending is
 	// left as it is (another node's attempt finished it first).
 	FinishAttempt(ctx context.Context, d Delivery) error
-	// RetryDelivery makes a delivery pending again, due at the instant, attempts reset;
+	// RetryDelivery makes a delivery pending again, due at the instant, attempts reset and
+	// CreatedAt set to the instant (its retry window starts again);
 	// NotFound ("delivery_not_found") if the webhook has no delivery of that event.
 	RetryDelivery(ctx context.Context, webhookID string, seq int64, at time.Time) error
 	// MarkAbandoned records that a cart was reported abandoned at the instant.

@@ -323,7 +323,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, admin")
+	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, events:read, admin")
 	label := fs.String("label", "", "a name to recognise the key by")
 	c, _, err := parseConfig("keys create", nil, getenv, stderr)
 	if err != nil {

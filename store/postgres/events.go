@@ -302,7 +302,7 @@ func (t *txn) FinishAttempt(ctx context.Context, d store.Delivery) error {
 func (t *txn) RetryDelivery(ctx context.Context, webhookID string, seq int64, at time.Time) error {
 	return t.execOne(ctx, cart.Errorf(cart.NotFound, "delivery_not_found", "webhook %q has no delivery of event %d", webhookID, seq),
 		"retry delivery", `
-		UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = '', lease_until = NULL, updated_at = $1
+		UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, lease_owner = '', lease_until = NULL, updated_at = $1, created_at = $1
 		WHERE webhook_id = $2 AND seq = $3`, at, webhookID, seq)
 }
 
@@ -334,4 +334,11 @@ func (t *txn) IdleCarts(ctx context.Context, before time.Time, limit int) ([]int
 // MarkAbandoned records that a cart was reported abandoned.
 func (t *txn) MarkAbandoned(ctx context.Context, cartNum int64, at time.Time) error {
 	return t.execOne(ctx, errCartNotFound(), "mark cart abandoned", `UPDATE carts SET abandoned_at = $1 WHERE num = $2`, at, cartNum)
+}
+
+// LastEventSeq returns the highest position given.
+func (t *txn) LastEventSeq(ctx context.Context) (int64, error) {
+	var n int64
+	_, err := t.queryRow(ctx, "last event seq", `SELECT coalesce(max(seq), 0) FROM events`, nil, &n)
+	return n, err
 }

@@ -317,7 +317,7 @@ func (t *txn) FinishAttempt(ctx context.Context, d store.Delivery) error {
 }
 
 const qRetryDelivery = `
-	UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_owner = '', lease_until = NULL, updated_at = ?
+	UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, lease_owner = '', lease_until = NULL, updated_at = ?, created_at = ?
 	WHERE webhook_id = ? AND seq = ?`
 
 func errDeliveryNotFound(id string, seq int64) *cart.Error {
@@ -327,7 +327,7 @@ func errDeliveryNotFound(id string, seq int64) *cart.Error {
 // RetryDelivery makes a delivery pending again.
 func (t *txn) RetryDelivery(ctx context.Context, webhookID string, seq int64, at time.Time) error {
 	return t.execOne(ctx, func() *cart.Error { return errDeliveryNotFound(webhookID, seq) }, "retry delivery", qRetryDelivery,
-		micros(at), micros(at), webhookID, seq)
+		micros(at), micros(at), micros(at), webhookID, seq)
 }
 
 const qOldestPending = `
@@ -374,4 +374,15 @@ const qMarkAbandoned = `UPDATE carts SET abandoned_at = ? WHERE num = ?`
 // MarkAbandoned records that a cart was reported abandoned.
 func (t *txn) MarkAbandoned(ctx context.Context, cartNum int64, at time.Time) error {
 	return t.execOne(ctx, errCartNotFound, "mark cart abandoned", qMarkAbandoned, micros(at), cartNum)
+}
+
+const qLastEventSeq = `SELECT coalesce(max(seq), 0) FROM events`
+
+// LastEventSeq returns the highest position given.
+func (t *txn) LastEventSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := t.queryRow(ctx, qLastEventSeq).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: last event seq: %w", dbErr(ctx, err))
+	}
+	return n, nil
 }

@@ -243,7 +243,7 @@ var statements = []string{
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 	qAppendEvent, qEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
 	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
-	qOldestPending, qIdleCarts, qMarkAbandoned,
+	qOldestPending, qIdleCarts, qMarkAbandoned, qLastEventSeq,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A
