@@ -113,7 +113,10 @@ type cartJSON struct {
 	Messages         []messageJSON   `json:"messages"`
 }
 
-func (s *Server) renderCart(v cart.View) cartJSON {
+func (s *Server) renderCart(v cart.View) cartJSON { return renderCartJSON(v) }
+
+// renderCartJSON is a cart as the native API shows it.
+func renderCartJSON(v cart.View) cartJSON {
 	c := v.Cart
 	out := cartJSON{
 		ID: cartID(c.Num), Object: "cart", Status: c.Status, Currency: c.Currency, Version: c.Version,

@@ -55,6 +55,8 @@ type config struct {
 	// Operating cartd (cmd/cartd/operate.go): shutdown and housekeeping.
 	shutdownTimeout time.Duration
 	guestCartTTL    time.Duration
+	// Events out (cmd/cartd/events.go).
+	events eventsConfig
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -97,6 +99,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := operatingFlags(fs, &c, env); err != nil {
 		return c, fs, err
 	}
+	if err := eventsFlags(fs, &c.events, env); err != nil {
+		return c, fs, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -107,6 +112,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	if err := checkOperatingFlags(c); err != nil {
+		return c, fs, err
+	}
+	if err := c.events.validate(); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -216,7 +224,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics})
+	out := newEventsOut(c.events, reg, log)
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics,
+		EventsWritten: out.written, CompletedCart: api.CompletedCart})
+	observe.RegisterOldestUndelivered(reg, eng.OldestPending, log)
 	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
 	if c.adminKey != "" {
 		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
@@ -250,8 +261,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	housekept := make(chan struct{})
 	go func() {
 		defer close(housekept)
-		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace})
+		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace,
+			EventRetention: c.events.retention, AbandonAfter: c.events.abandonAfter})
 	}()
+
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
@@ -259,11 +272,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			eng.Sweeper(housekeeping, c.sweepInterval)
 		}
 	}()
+	waitEvents := func() {}
 	defer func() {
 		stopHousekeeping()
 		<-housekept // before the deferred store Close
 		<-swept
+		waitEvents()
 	}()
+	if waitEvents, err = out.start(housekeeping, eng); err != nil {
+		ln.Close()
+		return err
+	}
 	stopMetrics, err := serveMetrics(c, reg, log)
 	if err != nil {
 		ln.Close()
