@@ -265,7 +265,9 @@ func (s *Server) handleDeliveryRetry(w http.ResponseWriter, r *http.Request, p a
 		s.writeError(w, r, cart.Errorf(cart.NotFound, "delivery_not_found", "no event %q", r.PathValue("event_id")))
 		return
 	}
-	render := func(result any) engine.Response { return jsonResponse(http.StatusOK, renderDelivery(result.(store.Delivery))) }
+	render := func(result any) engine.Response {
+		return jsonResponse(http.StatusOK, renderDelivery(result.(store.Delivery)))
+	}
 	s.mutate(w, r, p, nil, render, func(opt engine.Options) (any, error) {
 		return s.eng.RetryDelivery(r.Context(), p, r.PathValue("id"), seq, opt)
 	})
