@@ -556,3 +556,15 @@ func (e *Engine) OldestPending(ctx context.Context) (time.Duration, error) {
 	})
 	return age, err
 }
+
+// EventsAfter returns at most limit events after position after, for the node's own
+// publishers (no principal: nothing outside the process calls it).
+func (e *Engine) EventsAfter(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	var evs []store.Event
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		evs, err = tx.Events(ctx, after, limit)
+		return err
+	})
+	return evs, err
+}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/events"
+	"github.com/cartd/cartd/events/jetstream"
 	"github.com/cartd/cartd/internal/observe"
 )
 
@@ -24,6 +26,7 @@ type eventsConfig struct {
 	abandonAfter    time.Duration
 	webhookTimeout  time.Duration
 	webhookRetryFor time.Duration
+	nats            string // "": no NATS publisher
 }
 
 // eventsFlags defines the flags of events out on fs, each defaulting to its environment twin.
@@ -43,6 +46,7 @@ func eventsFlags(fs *flag.FlagSet, c *eventsConfig, env func(key, def string) st
 		}
 		fs.DurationVar(f.dst, f.name, d, f.usage+" ("+f.envName+")")
 	}
+	fs.StringVar(&c.nats, "events-nats", env("CARTD_EVENTS_NATS", ""), "publish every event to NATS JetStream at this URL (nats://127.0.0.1:4222), on subject cartd.events.<type> of the stream CARTD_EVENTS, created if missing (CARTD_EVENTS_NATS)")
 	return nil
 }
 
@@ -56,6 +60,8 @@ func (c eventsConfig) validate() error {
 		return errors.New("--webhook-timeout must be positive")
 	case c.webhookRetryFor <= 0:
 		return errors.New("--webhook-retry-for must be positive")
+	case c.nats != "" && !strings.HasPrefix(c.nats, "nats://") && !strings.HasPrefix(c.nats, "tls://"):
+		return fmt.Errorf("--events-nats must be a nats:// or tls:// URL, not %q", c.nats)
 	}
 	return nil
 }
@@ -88,16 +94,21 @@ func (o *eventsOut) written(n int) {
 
 // start runs the loops until ctx ends; the function it returns waits for them.
 func (o *eventsOut) start(ctx context.Context, eng *engine.Engine) (func(), error) {
+	var pub *jetstream.Publisher
+	positioned := func() {}
+	if o.cfg.nats != "" {
+		pub = jetstream.New(eng, jetstream.Config{URL: o.cfg.nats, Logger: o.log, Observer: o.metrics})
+		positioned = pub.Kick
+	}
 	d := events.NewDispatcher(eng, events.Config{Timeout: o.cfg.webhookTimeout, RetryFor: o.cfg.webhookRetryFor,
-		Logger: o.log, Observer: o.metrics})
+		Logger: o.log, Observer: o.metrics, Positioned: positioned})
 	o.mu.Lock()
-	o.kicks = append(o.kicks, d.Kick)
+	o.kicks = append(o.kicks, d.Kick, positioned)
 	o.mu.Unlock()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		d.Run(ctx)
-	}()
+	wg.Go(func() { d.Run(ctx) })
+	if pub != nil {
+		wg.Go(func() { pub.Run(ctx) })
+	}
 	return wg.Wait, nil
 }
