@@ -86,7 +86,7 @@ func eventsContract(t *testing.T, c *contract, ts *testServer, call func(t *test
 
 	t.Run("deliveries are listed and sent again", func(t *testing.T) {
 		call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"})
-		if _, err := ts.Engine.FanOut(t.Context()); err != nil {
+		if _, _, err := ts.Engine.FanOut(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		r := call(t, 200, "GET", "/v1/webhooks/wh_contract/deliveries?status=pending&limit=1", admin, nil).JSON(t)

@@ -171,7 +171,10 @@ func (l *eventLog) flush(ctx context.Context, tx store.Tx) (int, error) {
 	}
 	for _, sku := range l.skus {
 		st := l.stock[sku]
-		l.event(EventStockChanged, 0, 0, skuKey(sku), stockData{SKU: sku, OnHand: st.OnHand, Reserved: st.Reserved,
+		// Each stock event is a key of its own: deliveries of one SKU's stock go in parallel, and
+		// a consumer orders them by version. (A hot SKU would otherwise hold every webhook's
+		// stock events to one at a time.)
+		l.event(EventStockChanged, 0, 0, skuKey(sku)+"@"+strconv.FormatInt(st.Version, 10), stockData{SKU: sku, OnHand: st.OnHand, Reserved: st.Reserved,
 			Available: st.Available(), Backordered: st.Backordered, Version: st.Version})
 	}
 	if len(l.evs) == 0 {

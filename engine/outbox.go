@@ -402,9 +402,10 @@ func (e *Engine) RetryDelivery(ctx context.Context, p auth.Principal, id string,
 
 // FanOut adds, for every webhook, a pending delivery of each event recorded since its cursor
 // that it subscribes to (an inactive webhook skips them), under the webhook's row lock, so
-// that of several nodes only one adds each range. It returns how many deliveries it added.
-func (e *Engine) FanOut(ctx context.Context) (int, error) {
-	total := 0
+// that of several nodes only one adds each range. It returns how many deliveries it added and
+// how many webhooks there are (none: there is nothing to deliver).
+func (e *Engine) FanOut(ctx context.Context) (added, webhooks int, err error) {
+	total, hooks := 0, 0
 	after := ""
 	for {
 		var ws []store.Webhook
@@ -414,17 +415,18 @@ func (e *Engine) FanOut(ctx context.Context) (int, error) {
 			return err
 		})
 		if err != nil {
-			return total, fmt.Errorf("fan out: %w", err)
+			return total, hooks, fmt.Errorf("fan out: %w", err)
 		}
+		hooks += len(ws)
 		for _, w := range ws {
 			n, err := e.fanOut(ctx, w.ID)
 			total += n
 			if err != nil {
-				return total, err
+				return total, hooks, err
 			}
 		}
 		if len(ws) < 100 {
-			return total, nil
+			return total, hooks, nil
 		}
 		after = ws[len(ws)-1].ID
 	}
@@ -522,26 +524,40 @@ type Attempt struct {
 	RetryIn, RetryFor time.Duration
 }
 
-// FinishAttempt stores how an attempt of d went, in the store's clock, and returns d as
-// stored: delivered, pending again after RetryIn, or failed once RetryFor has passed.
-func (e *Engine) FinishAttempt(ctx context.Context, d store.Delivery, a Attempt) (store.Delivery, error) {
-	var out store.Delivery
+// Outcome is one attempt of a delivery and how it went.
+type Outcome struct {
+	Delivery store.Delivery
+	Attempt  Attempt
+}
+
+// FinishAttempts stores how attempts went, in one transaction and the store's clock, and
+// returns the deliveries as stored: delivered, pending again after RetryIn, or failed once
+// RetryFor has passed since the delivery became pending.
+func (e *Engine) FinishAttempts(ctx context.Context, outs []Outcome) ([]store.Delivery, error) {
+	var done []store.Delivery
 	err := e.st.Write(ctx, func(tx store.Tx) error {
-		out = d
+		done = done[:0]
 		now := tx.Now()
-		out.Attempts++
-		out.LastStatus, out.LastError, out.UpdatedAt = a.Status, a.Error, now
-		switch {
-		case a.OK:
-			out.Status, out.LastError = store.DeliveryDelivered, ""
-		case now.Sub(d.CreatedAt) >= a.RetryFor:
-			out.Status = store.DeliveryFailed
-		default:
-			out.Status, out.NextAttemptAt = store.DeliveryPending, now.Add(a.RetryIn)
+		for _, o := range outs {
+			d, a := o.Delivery, o.Attempt
+			d.Attempts++
+			d.LastStatus, d.LastError, d.UpdatedAt = a.Status, a.Error, now
+			switch {
+			case a.OK:
+				d.Status, d.LastError = store.DeliveryDelivered, ""
+			case now.Sub(o.Delivery.CreatedAt) >= a.RetryFor:
+				d.Status = store.DeliveryFailed
+			default:
+				d.Status, d.NextAttemptAt = store.DeliveryPending, now.Add(a.RetryIn)
+			}
+			if err := tx.FinishAttempt(ctx, d); err != nil {
+				return err
+			}
+			done = append(done, d)
 		}
-		return tx.FinishAttempt(ctx, out)
+		return nil
 	})
-	return out, err
+	return done, err
 }
 
 // OldestPending returns the age of the oldest event still pending delivery, 0 when none.

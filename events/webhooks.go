@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cartd/cartd/engine"
@@ -39,10 +40,10 @@ const (
 // Outbox is what the dispatcher needs of the engine (*engine.Engine implements it).
 type Outbox interface {
 	PositionEvents(ctx context.Context) (int, error)
-	FanOut(ctx context.Context) (int, error)
+	FanOut(ctx context.Context) (added, webhooks int, err error)
 	ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]engine.Job, error)
 	RenewLeases(ctx context.Context, owner string, lease time.Duration) error
-	FinishAttempt(ctx context.Context, d store.Delivery, a engine.Attempt) (store.Delivery, error)
+	FinishAttempts(ctx context.Context, outs []engine.Outcome) ([]store.Delivery, error)
 }
 
 // Observer counts what the dispatcher does, for metrics; nil counts nothing.
@@ -149,26 +150,49 @@ func (d *Dispatcher) Kick() {
 
 // Run delivers until ctx ends; deliveries in flight then are left to their leases, to be sent
 // again by whichever node claims them next (duplicates carry the same Cartd-Event-Id).
+//
+// One loop positions, fans out and claims, at most every minPass however often it is woken,
+// so that a busy node's commits do not turn into as many extra transactions; it keeps up to
+// 4·Workers deliveries claimed (the first pending of each cart, so a batch never holds two of
+// one cart) in a queue the workers send from. Outcomes are stored in batches by one finisher:
+// one transaction for all the attempts that ended meanwhile.
 func (d *Dispatcher) Run(ctx context.Context) {
 	var (
-		mu       sync.Mutex
-		inflight int
+		claimed  atomic.Int64 // claimed and not yet finished
 		wg       sync.WaitGroup
+		queue    = make(chan engine.Job, 4*d.cfg.Workers)
+		outcomes = make(chan engine.Outcome, 4*d.cfg.Workers)
 	)
-	defer wg.Wait()
 	sendCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		d.renew(sendCtx, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return inflight > 0
-		})
+	defer func() {
+		cancel()
+		wg.Wait()
 	}()
+	wg.Go(func() { d.renew(sendCtx, func() bool { return claimed.Load() > 0 }) })
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-sendCtx.Done():
+					return
+				case job := <-queue:
+					o, ok := d.attempt(sendCtx, job)
+					if !ok {
+						return
+					}
+					select {
+					case outcomes <- o:
+					case <-sendCtx.Done():
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() { d.finish(sendCtx, outcomes, &claimed) })
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -176,38 +200,77 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		case <-d.kick:
 		case <-timer.C:
 		}
+		if wait := minPass - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		if n, err := d.out.PositionEvents(ctx); err != nil {
 			d.warn(ctx, "position events", err)
 		} else if n > 0 && d.cfg.Positioned != nil {
 			d.cfg.Positioned()
 		}
-		if _, err := d.out.FanOut(ctx); err != nil {
+		_, hooks, err := d.out.FanOut(ctx)
+		if err != nil {
 			d.warn(ctx, "fan out events", err)
 		}
-		mu.Lock()
-		free := d.cfg.Workers - inflight
-		mu.Unlock()
-		if free > 0 {
+		if free := cap(queue) - int(claimed.Load()); free > 0 && (hooks > 0 || err != nil) {
 			jobs, err := d.out.ClaimDeliveries(ctx, d.cfg.Owner, d.cfg.Lease, free)
 			if err != nil {
 				d.warn(ctx, "claim deliveries", err)
 			}
-			mu.Lock()
-			inflight += len(jobs)
-			mu.Unlock()
+			claimed.Add(int64(len(jobs)))
 			for _, job := range jobs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					d.attempt(sendCtx, job)
-					mu.Lock()
-					inflight--
-					mu.Unlock()
-					d.Kick() // the key's next event may be due now
-				}()
+				queue <- job // room for it: at most cap(queue) are claimed
 			}
 		}
 		timer.Reset(d.cfg.Poll)
+	}
+}
+
+// minPass is the least time between two passes of the dispatcher's loop.
+const minPass = 20 * time.Millisecond
+
+// finish stores outcomes in batches until ctx ends, and wakes the loop: each cart's next
+// event may be due now.
+func (d *Dispatcher) finish(ctx context.Context, outcomes <-chan engine.Outcome, claimed *atomic.Int64) {
+	for {
+		var batch []engine.Outcome
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-outcomes:
+			batch = append(batch, o)
+		}
+	more:
+		for len(batch) < 500 {
+			select {
+			case o := <-outcomes:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		done, err := d.out.FinishAttempts(ctx, batch)
+		claimed.Add(-int64(len(batch)))
+		if err != nil {
+			// The leases lapse and the deliveries are sent again: at least once.
+			d.warn(ctx, "record delivery attempts", err)
+			continue
+		}
+		for _, out := range done {
+			if d.cfg.Observer != nil {
+				d.cfg.Observer.Attempted(out.Status)
+			}
+			if out.Status == store.DeliveryFailed {
+				d.log.WarnContext(ctx, "webhooks: delivery failed for good", "webhook", out.WebhookID, "event", ID(out.Seq),
+					"attempts", out.Attempts, "last_error", out.LastError)
+			}
+		}
+		d.Kick()
 	}
 }
 
@@ -217,7 +280,7 @@ func (d *Dispatcher) warn(ctx context.Context, what string, err error) {
 	}
 }
 
-// renew extends this node's leases every third of a lease while it has deliveries in flight.
+// renew extends this node's leases every third of a lease while it has deliveries claimed.
 func (d *Dispatcher) renew(ctx context.Context, busy func() bool) {
 	t := time.NewTicker(d.cfg.Lease / 3)
 	defer t.Stop()
@@ -235,28 +298,18 @@ func (d *Dispatcher) renew(ctx context.Context, busy func() bool) {
 	}
 }
 
-// attempt sends one delivery and records how it went.
-func (d *Dispatcher) attempt(ctx context.Context, job engine.Job) {
+// attempt sends one delivery; ok is false when the dispatcher is stopping (the lease lapses
+// and the delivery is tried again).
+func (d *Dispatcher) attempt(ctx context.Context, job engine.Job) (engine.Outcome, bool) {
 	status, err := d.Send(ctx, job.Webhook, job.Delivery.Event, time.Now())
 	if ctx.Err() != nil {
-		return // shutting down: the lease lapses and the delivery is tried again
+		return engine.Outcome{}, false
 	}
 	a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(job.Delivery.Attempts + 1)}
 	if err != nil {
 		a.Error = err.Error()
 	}
-	out, ferr := d.out.FinishAttempt(ctx, job.Delivery, a)
-	if ferr != nil {
-		d.warn(ctx, "record delivery attempt", ferr)
-		return
-	}
-	if d.cfg.Observer != nil {
-		d.cfg.Observer.Attempted(out.Status)
-	}
-	if out.Status == store.DeliveryFailed {
-		d.log.WarnContext(ctx, "webhooks: delivery failed for good", "webhook", job.Webhook.ID, "event", ID(job.Delivery.Seq),
-			"attempts", out.Attempts, "last_error", out.LastError)
-	}
+	return engine.Outcome{Delivery: job.Delivery, Attempt: a}, true
 }
 
 // Send posts one event to a webhook, signed at now with its secret (and, during a rotation,

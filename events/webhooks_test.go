@@ -477,7 +477,7 @@ func TestWebhooksAcrossNodes(t *testing.T) {
 		if _, err := dead.eng.PositionEvents(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := dead.eng.FanOut(t.Context()); err != nil {
+		if _, _, err := dead.eng.FanOut(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 		// The dead node claimed everything and then sent nothing (it died).

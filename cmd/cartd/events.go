@@ -27,6 +27,8 @@ type eventsConfig struct {
 	webhookTimeout  time.Duration
 	webhookRetryFor time.Duration
 	nats            string // "": no NATS publisher
+	natsStream      string
+	natsSubject     string
 }
 
 // eventsFlags defines the flags of events out on fs, each defaulting to its environment twin.
@@ -47,6 +49,8 @@ func eventsFlags(fs *flag.FlagSet, c *eventsConfig, env func(key, def string) st
 		fs.DurationVar(f.dst, f.name, d, f.usage+" ("+f.envName+")")
 	}
 	fs.StringVar(&c.nats, "events-nats", env("CARTD_EVENTS_NATS", ""), "publish every event to NATS JetStream at this URL (nats://127.0.0.1:4222), on subject cartd.events.<type> of the stream CARTD_EVENTS, created if missing (CARTD_EVENTS_NATS)")
+	fs.StringVar(&c.natsStream, "events-nats-stream", env("CARTD_EVENTS_NATS_STREAM", jetstream.DefaultStream), "the JetStream stream of --events-nats: one per cartd database (CARTD_EVENTS_NATS_STREAM)")
+	fs.StringVar(&c.natsSubject, "events-nats-subject", env("CARTD_EVENTS_NATS_SUBJECT", jetstream.DefaultSubject), "the subject prefix of --events-nats: events go to <prefix>.<type> (CARTD_EVENTS_NATS_SUBJECT)")
 	return nil
 }
 
@@ -62,6 +66,10 @@ func (c eventsConfig) validate() error {
 		return errors.New("--webhook-retry-for must be positive")
 	case c.nats != "" && !strings.HasPrefix(c.nats, "nats://") && !strings.HasPrefix(c.nats, "tls://"):
 		return fmt.Errorf("--events-nats must be a nats:// or tls:// URL, not %q", c.nats)
+	case c.natsStream == "" || strings.ContainsAny(c.natsStream, ". *>\t"):
+		return fmt.Errorf("--events-nats-stream %q: a stream name has no dots, spaces or wildcards", c.natsStream)
+	case c.natsSubject == "" || strings.ContainsAny(c.natsSubject, " *>\t") || strings.HasSuffix(c.natsSubject, "."):
+		return fmt.Errorf("--events-nats-subject %q: a subject prefix has no spaces or wildcards and does not end in a dot", c.natsSubject)
 	}
 	return nil
 }
@@ -97,7 +105,8 @@ func (o *eventsOut) start(ctx context.Context, eng *engine.Engine) (func(), erro
 	var pub *jetstream.Publisher
 	positioned := func() {}
 	if o.cfg.nats != "" {
-		pub = jetstream.New(eng, jetstream.Config{URL: o.cfg.nats, Logger: o.log, Observer: o.metrics})
+		pub = jetstream.New(eng, jetstream.Config{URL: o.cfg.nats, Stream: o.cfg.natsStream, Subject: o.cfg.natsSubject,
+			Logger: o.log, Observer: o.metrics})
 		positioned = pub.Kick
 	}
 	d := events.NewDispatcher(eng, events.Config{Timeout: o.cfg.webhookTimeout, RetryFor: o.cfg.webhookRetryFor,

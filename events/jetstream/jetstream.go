@@ -133,10 +133,19 @@ func (p *Publisher) session(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-p.kick:
+			// Let a busy node's commits gather into one read and one batch of publishes.
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(gather):
+			}
 		case <-time.After(p.cfg.Poll):
 		}
 	}
 }
+
+// gather is how long a woken publisher lets further events gather before reading them.
+const gather = 20 * time.Millisecond
 
 // resume makes sure the stream exists and returns the position of the last event in it.
 func (p *Publisher) resume(ctx context.Context, j js.JetStream) (int64, error) {
