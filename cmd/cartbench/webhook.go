@@ -65,9 +65,14 @@ func (r *receiver) report() *webhookReport {
 	return &webhookReport{URL: r.url, Received: r.received.Load(), BadSignatures: r.bad.Load()}
 }
 
-// registerWebhook registers the receiver on cartd for every event type, as id.
-func registerWebhook(ctx context.Context, api *apiClient, id string, r *receiver) error {
-	err := api.call(ctx, http.StatusCreated, http.MethodPut, "/v1/webhooks/"+id, map[string]any{"url": r.url, "secret": r.secret}, nil)
+// registerWebhook registers the receiver on cartd as id, for the types given (none: every
+// type).
+func registerWebhook(ctx context.Context, api *apiClient, id string, r *receiver, types []string) error {
+	body := map[string]any{"url": r.url, "secret": r.secret}
+	if len(types) > 0 {
+		body["types"] = types
+	}
+	err := api.call(ctx, http.StatusCreated, http.MethodPut, "/v1/webhooks/"+id, body, nil)
 	if err != nil {
 		return errors.New("register the webhook: " + err.Error())
 	}
