@@ -476,14 +476,15 @@ type Job struct {
 	Webhook  store.Webhook
 }
 
-// ClaimDeliveries leases to owner, for lease, at most limit deliveries due now (see
-// store.EventWriter.ClaimDeliveries: each key's events one at a time, in order).
-func (e *Engine) ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]Job, error) {
+// ClaimDeliveries leases to owner, for lease, at most limit deliveries due now, none of the
+// webhooks in skip (see store.EventWriter.ClaimDeliveries: each key's events one at a time,
+// in order).
+func (e *Engine) ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int, skip []string) ([]Job, error) {
 	var jobs []Job
 	err := e.st.Write(ctx, func(tx store.Tx) error {
 		jobs = jobs[:0]
 		now := tx.Now()
-		ds, err := tx.ClaimDeliveries(ctx, owner, now, now.Add(lease), limit)
+		ds, err := tx.ClaimDeliveries(ctx, owner, now, now.Add(lease), limit, skip)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ const (
 type Outbox interface {
 	PositionEvents(ctx context.Context) (int, error)
 	FanOut(ctx context.Context) (added, webhooks int, err error)
-	ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int) ([]engine.Job, error)
+	ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int, skip []string) ([]engine.Job, error)
 	RenewLeases(ctx context.Context, owner string, lease time.Duration) error
 	FinishAttempts(ctx context.Context, outs []engine.Outcome) ([]store.Delivery, error)
 }
@@ -80,7 +80,23 @@ type Dispatcher struct {
 	client *http.Client
 	kick   chan struct{}
 	log    *slog.Logger
+
+	// A failing endpoint is paused as a whole, not only the delivery that failed: otherwise
+	// every new event (each stock event, the first of each cart) would be tried at once, and a
+	// dead endpoint would cost an attempt and a write per event. Paused on this node only.
+	mu     sync.Mutex
+	paused map[string]pause
 }
+
+// pause is a failing webhook's state: consecutive failures and when it is tried again.
+type pause struct {
+	failures int
+	until    time.Time
+}
+
+// maxPause bounds how long a failing endpoint goes untried: it gets traffic again within this
+// once it recovers.
+const maxPause = time.Minute
 
 // NewDispatcher returns a dispatcher over out.
 func NewDispatcher(out Outbox, cfg Config) *Dispatcher {
@@ -127,7 +143,7 @@ func NewDispatcher(out Outbox, cfg Config) *Dispatcher {
 		// A redirect is an answer other than 2xx: the shop registers the URL it means.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return &Dispatcher{out: out, cfg: cfg, client: client, kick: make(chan struct{}, 1), log: cfg.Logger}
+	return &Dispatcher{out: out, cfg: cfg, client: client, kick: make(chan struct{}, 1), log: cfg.Logger, paused: map[string]pause{}}
 }
 
 // Backoff is the wait after attempt n (1, 2, ...) failed: BackoffBase·2^(n-1), at most
@@ -218,7 +234,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.warn(ctx, "fan out events", err)
 		}
 		if free := cap(queue) - int(claimed.Load()); free > 0 && (hooks > 0 || err != nil) {
-			jobs, err := d.out.ClaimDeliveries(ctx, d.cfg.Owner, d.cfg.Lease, free)
+			jobs, err := d.out.ClaimDeliveries(ctx, d.cfg.Owner, d.cfg.Lease, free, d.pausedNow(time.Now()))
 			if err != nil {
 				d.warn(ctx, "claim deliveries", err)
 			}
@@ -262,6 +278,7 @@ func (d *Dispatcher) finish(ctx context.Context, outcomes <-chan engine.Outcome,
 			continue
 		}
 		for _, out := range done {
+			d.note(out, time.Now())
 			if d.cfg.Observer != nil {
 				d.cfg.Observer.Attempted(out.Status)
 			}
@@ -272,6 +289,36 @@ func (d *Dispatcher) finish(ctx context.Context, outcomes <-chan engine.Outcome,
 		}
 		d.Kick()
 	}
+}
+
+// note keeps a webhook's pause up to date with an attempt's result.
+func (d *Dispatcher) note(out store.Delivery, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if out.Status == store.DeliveryDelivered {
+		delete(d.paused, out.WebhookID)
+		return
+	}
+	p := d.paused[out.WebhookID]
+	if p.until.After(now) {
+		return // one failure per pause: the attempts of one batch count once
+	}
+	p.failures++
+	p.until = now.Add(min(d.cfg.Backoff(p.failures), maxPause))
+	d.paused[out.WebhookID] = p
+}
+
+// pausedNow lists the webhooks paused at now.
+func (d *Dispatcher) pausedNow(now time.Time) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, p := range d.paused {
+		if p.until.After(now) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (d *Dispatcher) warn(ctx context.Context, what string, err error) {

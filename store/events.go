@@ -128,8 +128,9 @@ type EventWriter interface {
 	// ClaimDeliveries leases at most limit pending deliveries due at now to owner until the
 	// instant: those whose lease is free or lapsed and with no earlier pending delivery of
 	// the same webhook and Key (so a key's events go out in order, one at a time), in Seq
-	// order, each with its event. Claims of concurrent transactions never overlap.
-	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]Delivery, error)
+	// order, each with its event, leaving out the webhooks in skip. Claims of concurrent
+	// transactions never overlap.
+	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]Delivery, error)
 	// RenewLeases extends owner's leases on pending deliveries to the instant.
 	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
 	// FinishAttempt stores the outcome of an attempt (Status, Attempts, NextAttemptAt,

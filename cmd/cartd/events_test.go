@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -254,6 +255,13 @@ func TestEventsSurviveKill9(t *testing.T) {
 	})
 	p = startCartd(t, bin, db, "normal", key)
 	checkEvents(t, client, p.URL, key, h, acked)
+	// The metrics count deliveries, and nothing is left pending.
+	metrics := string(mustCall(t, client, 200, "GET", p.URL+"/metrics", "", nil))
+	for _, want := range []string{`cartd_webhook_attempts_total{result="delivered"} `, "cartd_events_oldest_undelivered_seconds 0\n", "cartd_events_written_total "} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
 
 func TestEventsAcrossNodesOnPostgres(t *testing.T) {

@@ -250,7 +250,10 @@ func (t *txn) Deliveries(ctx context.Context, webhookID, status string, after in
 // another node is claiming at this moment, and the lease check, re-evaluated on a row another
 // claim changed since this statement's snapshot, passes over those it claimed: two nodes
 // never claim one delivery, and neither waits for the other.
-func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]store.Delivery, error) {
+func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]store.Delivery, error) {
+	if skip == nil {
+		skip = []string{}
+	}
 	var (
 		ids  []string
 		seqs []int64
@@ -261,6 +264,7 @@ func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time
 		WITH c AS (
 			SELECT d.webhook_id, d.seq FROM deliveries d
 			WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+			  AND NOT (d.webhook_id = ANY ($5::text[]))
 			  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.order_key = d.order_key
 			                  AND p.status = 'pending' AND p.seq < d.seq)
 			ORDER BY d.seq LIMIT $4
@@ -268,7 +272,7 @@ func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time
 		UPDATE deliveries SET lease_owner = $2, lease_until = $3
 		FROM c WHERE deliveries.webhook_id = c.webhook_id AND deliveries.seq = c.seq
 		RETURNING deliveries.webhook_id, deliveries.seq`,
-		[]any{now, owner, until, limit}, []any{&id, &seq}, func() error {
+		[]any{now, owner, until, limit, skip}, []any{&id, &seq}, func() error {
 			ids, seqs = append(ids, id), append(seqs, seq)
 			return nil
 		})

@@ -267,6 +267,7 @@ func (t *txn) Deliveries(ctx context.Context, webhookID, status string, after in
 const qClaimable = `
 	SELECT ` + deliveryColumns + ` FROM deliveries d LEFT JOIN events e ON e.seq = d.seq
 	WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
+	  AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
 	  AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.webhook_id = d.webhook_id AND p.order_key = d.order_key
 	                  AND p.status = 'pending' AND p.seq < d.seq)
 	ORDER BY d.seq LIMIT ?`
@@ -275,8 +276,12 @@ const qLease = `UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE web
 
 // ClaimDeliveries leases the deliveries due; the writer holds the database, so claims of two
 // transactions never overlap.
-func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int) ([]store.Delivery, error) {
-	ds, err := t.deliveries(ctx, "claim deliveries", qClaimable, micros(now), micros(now), limit)
+func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]store.Delivery, error) {
+	skipped, err := json.Marshal(nonNil(skip))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+	}
+	ds, err := t.deliveries(ctx, "claim deliveries", qClaimable, micros(now), micros(now), string(skipped), limit)
 	if err != nil {
 		return nil, err
 	}

@@ -208,7 +208,7 @@ func claim(t *testing.T, s store.Store, owner string, now time.Time, limit int) 
 	var ds []store.Delivery
 	MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
 		var err error
-		ds, err = tx.ClaimDeliveries(ctx, owner, now, now.Add(30*time.Second), limit)
+		ds, err = tx.ClaimDeliveries(ctx, owner, now, now.Add(30*time.Second), limit, nil)
 		return err
 	})
 	return ds
@@ -299,6 +299,24 @@ func testDeliveries(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.RetryDelivery(t.Context(), "wh", 99999, at(70)) })
 		wantCode(t, err, cart.NotFound, "delivery_not_found")
+	})
+
+	t.Run("of the webhooks skipped are left alone", func(t *testing.T) {
+		s := open(t)
+		evs := deliveryFixture(t, s)
+		mustPutWebhook(t, s, store.Webhook{ID: "wh2", URL: "http://y", Secret: "s", Active: true, CreatedAt: at(0), UpdatedAt: at(0)})
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.AddDeliveries(ctx, "wh2", []store.Delivery{{Seq: evs[2].Seq, Key: evs[2].Key, CreatedAt: at(5), NextAttemptAt: at(5)}}, evs[2].Seq)
+		})
+		var ds []store.Delivery
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			ds, err = tx.ClaimDeliveries(ctx, "n", at(10), at(40), 10, []string{"wh"})
+			return err
+		})
+		if len(ds) != 1 || ds[0].WebhookID != "wh2" {
+			t.Fatalf("claimed %+v, want only wh2's", ds)
+		}
 	})
 
 	t.Run("go with their webhook", func(t *testing.T) {
