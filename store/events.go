@@ -110,8 +110,9 @@ type EventWriter interface {
 	// order they were appended, and returns how many it positioned.
 	PositionEvents(ctx context.Context, limit int) (int, error)
 	// PurgeEvents deletes at most limit positioned events that occurred before the instant and
-	// that no pending delivery needs, and the finished deliveries updated before it; it
-	// returns how many events it deleted.
+	// that no pending delivery needs, never the newest (SQLite gives the next position after
+	// it), and the finished deliveries updated before it; it returns how many events it
+	// deleted.
 	PurgeEvents(ctx context.Context, before time.Time, limit int) (int, error)
 
 	// PutWebhook creates or replaces a webhook by ID; one that exists keeps its Cursor and

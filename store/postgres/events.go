@@ -95,7 +95,7 @@ func (t *txn) PurgeEvents(ctx context.Context, before time.Time, limit int) (int
 	}
 	n, err := t.exec(ctx, "purge events", `
 		DELETE FROM events WHERE id IN (
-			SELECT id FROM events WHERE seq IS NOT NULL AND occurred_at < $1
+			SELECT id FROM events WHERE seq IS NOT NULL AND occurred_at < $1 AND seq < (SELECT max(seq) FROM events)
 			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = events.seq AND d.status = 'pending')
 			ORDER BY seq LIMIT $2)`, before, limit)
 	return int(n), err

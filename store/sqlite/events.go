@@ -65,7 +65,7 @@ func (t *txn) Events(ctx context.Context, after int64, limit int) ([]store.Event
 const (
 	qPurgeEvents = `
 		DELETE FROM events WHERE seq IN (
-			SELECT seq FROM events WHERE occurred_at < ?
+			SELECT seq FROM events WHERE occurred_at < ? AND seq < (SELECT max(seq) FROM events)
 			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = events.seq AND d.status = 'pending')
 			ORDER BY seq LIMIT ?)`
 	qPurgeDeliveries = `

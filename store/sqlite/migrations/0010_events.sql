@@ -1,10 +1,12 @@
 -- The outbox, webhooks and their deliveries (docs/events.md). An event's seq is its position
 -- in the feed: SQLite has one writer, so the order of appends is the order of commits and the
--- seq is assigned at insert (AUTOINCREMENT: never reused, even once old events are purged).
+-- seq is assigned at insert, the greatest rowid plus one. Not AUTOINCREMENT, whose counter
+-- row every commit would write too: the purge keeps the newest event instead, so a committed
+-- seq is never given again.
 
 -- +goose Up
 CREATE TABLE events (
-    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq             INTEGER PRIMARY KEY,
     type            TEXT    NOT NULL,
     cart_num        INTEGER NOT NULL, -- 0: not about a cart
     cart_version    INTEGER NOT NULL,
@@ -15,7 +17,8 @@ CREATE TABLE events (
     data            TEXT    NOT NULL
 ) STRICT;
 
-CREATE INDEX events_occurred ON events (occurred_at);
+-- No index on occurred_at: every commit would pay for it, and the purge walks events in seq
+-- order, oldest first, where the old ones are.
 
 CREATE TABLE webhooks (
     id              TEXT    PRIMARY KEY,
@@ -50,6 +53,8 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_pending ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_key ON deliveries (webhook_id, order_key, seq) WHERE status = 'pending';
 CREATE INDEX deliveries_status ON deliveries (webhook_id, status, seq);
+-- What the purge asks of each old event: does a delivery still wait for it?
+CREATE INDEX deliveries_waiting ON deliveries (seq) WHERE status = 'pending';
 
 -- When a cart was last reported abandoned (cart.abandoned): once per idle period.
 ALTER TABLE carts ADD COLUMN abandoned_at INTEGER;
