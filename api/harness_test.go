@@ -62,7 +62,7 @@ func mustServer(tb testing.TB, opts ...serverOptions) *testServer {
 	} else {
 		st = mustStore(tb, o.Now)
 	}
-	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL})
+	eng := engine.New(st, engine.Config{ReservationTTL: o.ReservationTTL, CompletedCart: api.CompletedCart})
 	stopSweeper := func() {}
 	if o.SweepEvery > 0 {
 		sweeping, cancel := context.WithCancel(ctx)

@@ -848,6 +848,7 @@ func TestOpenAPIContract(t *testing.T) {
 		wantProblem(t, call(t, 409, "DELETE", "/v1/carts/"+merged+"/coupons/FIVEOFF", admin, nil), "cart_not_active")
 	})
 
+	eventsContract(step, c, ts, call)
 	importContract(step, call, admin, catalogKey)
 	listsContract(step, call, admin)
 
@@ -870,11 +871,13 @@ func TestOpenAPIContract(t *testing.T) {
 			"putSale":             map[string]any{"name": "Sale", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"},
 			"putPromotion":        map[string]any{"type": "freeship"},
 			"applyCoupon":         map[string]any{"code": "SUMMER10"},
+			"putWebhook":          map[string]any{"url": "http://127.0.0.1:9/hook"},
 		}
 	}
 	validBody := func(id string) any { return validBodies()[id] }
 	fill := func(path string) string {
-		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee", "/v1/sales/{id}", "/v1/sales/sale_summer").Replace(path)
+		p := strings.NewReplacer("/v1/products/{id}", "/v1/products/prod_tee", "/v1/sales/{id}", "/v1/sales/sale_summer",
+			"/v1/webhooks/{id}", "/v1/webhooks/wh_contract", "{event_id}", "evt_1").Replace(path)
 		p = strings.NewReplacer("{id}", cartID, "{item_id}", "ci_999999", "{customer_id}", "cust_2",
 			"{token_id}", "tok_999999", "{sku}", "TEE-S", "{code}", "SUMMER10").Replace(p)
 		if strings.Contains(p, "{") {
@@ -977,6 +980,7 @@ func TestOpenAPIContract(t *testing.T) {
 			{"PUT", "/v1/settings", map[string]any{"default_currency": "USD", "max_quantity_per_item": 50, "max_lines_per_cart": 100}},
 			{"PUT", "/v1/promotions/INFLIGHT", map[string]any{"type": "freeship"}},
 			{"DELETE", "/v1/promotions/WITHDRAWN", nil},
+			{"PUT", "/v1/webhooks/wh_inflight", map[string]any{"url": "http://127.0.0.1:9/hook"}},
 		}
 
 		// Hold SQLite's single writer, so that a call holding its key cannot finish.
@@ -1187,7 +1191,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 
 	ts := mustServer(t)
-	sample := strings.NewReplacer("{id}", "x_1", "{item_id}", "ci_1", "{customer_id}", "c", "{token_id}", "tok_1", "{sku}", "S", "{code}", "C")
+	sample := strings.NewReplacer("{event_id}", "evt_1", "{id}", "x_1", "{item_id}", "ci_1", "{customer_id}", "c", "{token_id}", "tok_1", "{sku}", "S", "{code}", "C")
 	for path, item := range c.doc.Paths.Map() {
 		for _, method := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
 			r := ts.do(t, method, sample.Replace(path), "", nil)

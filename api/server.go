@@ -110,6 +110,13 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /v1/promotions", s.authed(s.handlePromotionList))
 	s.mux.HandleFunc("GET /v1/sales", s.authed(s.handleSaleList))
 	s.mux.HandleFunc("POST /v1/carts/{id}/reservations/release", s.authed(s.handleReservationsRelease))
+	s.mux.HandleFunc("GET /v1/events", s.authed(s.handleEvents))
+	s.mux.HandleFunc("GET /v1/webhooks", s.authed(s.handleWebhookList))
+	s.mux.HandleFunc("PUT /v1/webhooks/{id}", s.authed(s.handleWebhookPut))
+	s.mux.HandleFunc("GET /v1/webhooks/{id}", s.authed(s.handleWebhookGet))
+	s.mux.HandleFunc("DELETE /v1/webhooks/{id}", s.authed(s.handleWebhookDelete))
+	s.mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", s.authed(s.handleDeliveryList))
+	s.mux.HandleFunc("POST /v1/webhooks/{id}/deliveries/{event_id}/retry", s.authed(s.handleDeliveryRetry))
 }
 
 // ServeHTTP serves the API through its guard (Config.Guard).

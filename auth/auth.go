@@ -24,11 +24,12 @@ const (
 	CartsWrite   Scope = "carts:write"
 	CatalogRead  Scope = "catalog:read"
 	CatalogWrite Scope = "catalog:write"
+	EventsRead   Scope = "events:read" // the event feed (docs/events.md)
 	Admin        Scope = "admin"
 )
 
 // AllScopes lists every scope, in the order documented.
-var AllScopes = []Scope{CartsRead, CartsWrite, CatalogRead, CatalogWrite, Admin}
+var AllScopes = []Scope{CartsRead, CartsWrite, CatalogRead, CatalogWrite, EventsRead, Admin}
 
 // ParseScopes parses a comma-separated scope list.
 func ParseScopes(s string) ([]Scope, error) {
@@ -39,7 +40,7 @@ func ParseScopes(s string) ([]Scope, error) {
 			continue
 		}
 		if !slices.Contains(AllScopes, sc) {
-			return nil, fmt.Errorf("unknown scope %q (want one of carts:read, carts:write, catalog:read, catalog:write, admin)", sc)
+			return nil, fmt.Errorf("unknown scope %q (want one of carts:read, carts:write, catalog:read, catalog:write, events:read, admin)", sc)
 		}
 		if !slices.Contains(out, sc) {
 			out = append(out, sc)

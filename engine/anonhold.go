@@ -74,7 +74,7 @@ func (m *mutation) addressRoom(l cart.Line, st cart.Stock) (int64, bool, error) 
 // noteCapped records, for the metrics and the log once the call is over, that the cap on an
 // address held a change below what it asked.
 func (m *mutation) noteCapped(sku string) {
-	if ct, ok := m.tx.(*callTx); ok {
+	if ct := callOf(m.tx); ct != nil {
 		ct.capped = &capped{addr: m.holdAddr, sku: sku}
 	}
 }

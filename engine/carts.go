@@ -339,7 +339,9 @@ type mutation struct {
 	memo        *memo
 	rec         *stockLog
 	unitsBefore int64
-	// checkedOut says the call checked the cart out: its view is stored as the cart's record.
+	// cause is why the call changes lines, for their events ("" is CauseRequest); checkedOut
+	// says the call checked the cart out: its view is stored as the cart's record.
+	cause      Cause
 	checkedOut bool
 }
 
@@ -416,6 +418,9 @@ func (e *Engine) mutate(ctx context.Context, p auth.Principal, num int64, opt Op
 				}
 			}
 			if err := putRecord(ctx, tx, rec, now); err != nil {
+				return err
+			}
+			if err := e.checkedOutEvent(tx, rec); err != nil {
 				return err
 			}
 		}
@@ -688,6 +693,13 @@ func (m *mutation) apply(u Update) error {
 	l.Stock = stock
 	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
 	noteChange(m.tx, changeOutcome(res), 1)
+	cause := m.cause
+	if cause == "" {
+		cause = CauseRequest
+	}
+	if res.Clamped && cause == CauseRequest {
+		cause = CauseClamp
+	}
 	if res.Removed() {
 		if created {
 			return m.note(msgs)
@@ -695,6 +707,7 @@ func (m *mutation) apply(u Update) error {
 		if err := m.tx.DeleteItem(m.ctx, l.Item.Num); err != nil {
 			return err
 		}
+		m.lineEvent(l, l.Item.Quantity, 0, cause)
 		m.changed = true
 		m.keep(i)
 		m.lines = slices.Delete(m.lines, i, i+1)
@@ -704,6 +717,7 @@ func (m *mutation) apply(u Update) error {
 		}
 		return m.note(msgs)
 	}
+	from := l.Item.Quantity
 	l.Item.Quantity, l.Item.ReservedQuantity, l.Item.Backorder = res.Quantity, res.Reserved, res.Backorder
 	l.Item.ReservedUntil = time.Time{}
 	if res.Reserved > 0 {
@@ -713,7 +727,19 @@ func (m *mutation) apply(u Update) error {
 	if created {
 		l.Item.AddedUnitPrice = l.Item.UnitPrice
 	}
-	return m.write(i, l, created, msgs)
+	if err := m.write(i, l, created, msgs); err != nil {
+		return err
+	}
+	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, cause)
+	return nil
+}
+
+// index is where line i of a write is now: a new line (i < 0) was appended last.
+func (m *mutation) index(i int) int {
+	if i < 0 {
+		return len(m.lines) - 1
+	}
+	return i
 }
 
 // write stores a line (new when i < 0) and records its messages.

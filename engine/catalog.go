@@ -305,11 +305,12 @@ func (e *Engine) releaseNewest(ctx context.Context, tx store.Tx, sku string, exc
 			take = it.ReservedQuantity // due anyway: released whole, as the sweeper would
 		}
 		if take > 0 {
+			reason := ReleaseStockLowered
 			if it.Expired(now) {
-				noteRelease(tx, ReleaseExpired, take)
-			} else {
-				noteRelease(tx, ReleaseStockLowered, take)
+				reason = ReleaseExpired
 			}
+			noteRelease(tx, reason, take)
+			releaseEvent(tx, it.CartNum, it.Num, sku, take, reason)
 			excess -= take
 			it.ReservedQuantity -= take
 			if it.ReservedQuantity == 0 && !it.Expired(now) {

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -26,6 +27,12 @@ type Config struct {
 	// AnonymousHold caps what the anonymous carts of one client address hold of a SKU (see
 	// AnonymousHold); the zero value sets no cap, DefaultAnonymousHold is cartd's default.
 	AnonymousHold AnonymousHold
+	// EventsWritten, when set, is told after each commit that recorded events how many: the
+	// delivery loops wake on it, and metrics count it. It must be cheap and not block.
+	EventsWritten func(n int)
+	// CompletedCart renders the data of cart.checked_out: the completed cart as a front door
+	// shows it. Nil records the event with null data.
+	CompletedCart func(cart.View) (json.RawMessage, error)
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -38,6 +45,9 @@ type Engine struct {
 	keys     keyCache
 	hold     AnonymousHold
 	capLog   lograte.Sampler // of the log lines of capped anonymous holdings
+
+	eventsWritten func(n int)
+	completedCart func(cart.View) (json.RawMessage, error)
 }
 
 // New returns an Engine over st.
@@ -45,7 +55,8 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, hold: cfg.AnonymousHold}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, hold: cfg.AnonymousHold,
+		eventsWritten: cfg.EventsWritten, completedCart: cfg.CompletedCart}
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'

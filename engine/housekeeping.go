@@ -14,10 +14,16 @@ type Housekeeping struct {
 	GuestCartTTL time.Duration
 	// TokenGrace is how long expired and revoked customer tokens are kept (see PurgeTokens).
 	TokenGrace time.Duration
+	// EventRetention is how long events are kept (see PurgeEvents); 0 keeps them for ever.
+	EventRetention time.Duration
+	// AbandonAfter is how long an active cart with items sits untouched before cart.abandoned
+	// reports it (see ReportAbandoned); 0 reports none.
+	AbandonAfter time.Duration
 }
 
 // Housekeep runs periodic maintenance until ctx ends: purging expired idempotency records,
-// storefront sessions and customer tokens, and abandoned guest carts. Each purge is a few
+// storefront sessions and customer tokens, abandoned guest carts and old events, and reporting
+// abandoned carts (cart.abandoned). Each purge is a few
 // short transactions, so it never holds the writer for long; a failed one is logged and tried
 // again at the next pass.
 func (e *Engine) Housekeep(ctx context.Context, h Housekeeping) {
@@ -31,6 +37,8 @@ func (e *Engine) Housekeep(ctx context.Context, h Housekeeping) {
 		{"expired sessions", e.PurgeSessions},
 		{"customer tokens", func(ctx context.Context) (int, error) { return e.PurgeTokens(ctx, h.TokenGrace) }},
 		{"abandoned guest carts", func(ctx context.Context) (int, error) { return e.PurgeAbandonedCarts(ctx, h.GuestCartTTL) }},
+		{"old events", func(ctx context.Context) (int, error) { return e.PurgeEvents(ctx, h.EventRetention) }},
+		{"carts reported abandoned", func(ctx context.Context) (int, error) { return e.ReportAbandoned(ctx, h.AbandonAfter) }},
 	}
 	for {
 		select {

@@ -81,6 +81,7 @@ func (e *Engine) recordedWrite(ctx context.Context, opt Options, result func() a
 	if idem == nil {
 		return e.observedWrite(ctx, fn)
 	}
+	ctx = eventCtx(ctx, idem)
 	if idem.Key == "" || len(idem.Key) > MaxIdempotencyKey {
 		return cart.InvalidField("invalid_idempotency_key", "Idempotency-Key", "an Idempotency-Key is 1 to %d characters", MaxIdempotencyKey)
 	}

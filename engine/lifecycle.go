@@ -76,6 +76,7 @@ func (m *mutation) releaseHeldFor(which func(*cart.Line) bool, reason func(cart.
 		}
 		st.SKU = l.Variant.SKU
 		noteRelease(m.tx, reason(l, m.now), l.Item.ReservedQuantity)
+		releaseEvent(m.tx, m.cart.Num, l.Item.Num, l.Variant.SKU, l.Item.ReservedQuantity, reason(l, m.now))
 		m.e.release(m.ctx, &st, &l.Item, m.now)
 		if err := m.tx.PutStock(m.ctx, st); err != nil {
 			return err
@@ -374,8 +375,7 @@ func (m *mutation) checkout() error {
 	}
 	m.note([]cart.Message{{Type: cart.Info, Code: "checked_out", Text: text}})
 	m.cart.Status = cart.StatusCompleted
-	m.changed = true
-	m.checkedOut = true
+	m.changed, m.checkedOut = true, true
 	return nil
 }
 

@@ -320,7 +320,7 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 		stock[l.Variant.SKU].Reserved -= l.Item.ReservedQuantity
 	}
 
-	m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: dst.cart, lines: slices.Clone(dst.lines)}
+	m := &mutation{ctx: ctx, tx: tx, e: e, now: now, settings: s, cart: dst.cart, lines: slices.Clone(dst.lines), cause: CauseMerge}
 	m.note([]cart.Message{{Type: cart.Info, Code: "cart_merged",
 		Text: fmt.Sprintf("The items of cart %d were merged into this cart", src.cart.Num)}})
 	if err := m.snapshot(); err != nil {
@@ -365,7 +365,13 @@ func (e *Engine) merge(ctx context.Context, tx store.Tx, s cart.Settings, src, d
 		return cart.View{}, err
 	}
 
-	return m.finish()
+	view, err := m.finish()
+	if log := events(tx); log != nil && err == nil {
+		data := mergedData{From: CartID(closed.Num), Into: CartID(m.cart.Num)}
+		log.event(EventCartMerged, closed.Num, closed.Version, cartKey(closed.Num), data)
+		log.event(EventCartMerged, m.cart.Num, m.cart.Version, cartKey(m.cart.Num), data)
+	}
+	return view, err
 }
 
 // finish ends a mutation as mutate does: a new version if anything of the cart was written,
@@ -424,6 +430,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 		l = m.lines[i]
 	}
 	free := st.Available() + l.Item.ReservedQuantity
+	from := l.Item.Quantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
@@ -452,5 +459,9 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	}
 	l.Item.UnitPrice, _ = pricing.UnitPrice(*l.Variant, m.cart.Currency, res.Quantity)
 	l.Stock = *st
-	return m.write(i, l, created, msgs)
+	if err := m.write(i, l, created, msgs); err != nil {
+		return err
+	}
+	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, CauseMerge)
+	return nil
 }

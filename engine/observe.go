@@ -72,6 +72,39 @@ type callTx struct {
 	released [len(releaseIndex)]int64
 	changes  [len(quantityIndex)]int
 	capped   *capped // a change the cap on anonymous holdings limited (anonhold.go)
+	events   eventLog
+}
+
+// InsertCart stores a new cart and records cart.created.
+func (t *callTx) InsertCart(ctx context.Context, c *cart.Cart) error {
+	if err := t.Tx.InsertCart(ctx, c); err != nil {
+		return err
+	}
+	t.events.cartWritten(*c)
+	data := cartCreatedData{Currency: c.Currency}
+	if c.CustomerID != "" {
+		data.CustomerID = &c.CustomerID
+	}
+	t.events.event(EventCartCreated, c.Num, c.Version, cartKey(c.Num), data)
+	return nil
+}
+
+// UpdateCart stores a cart, noting the version its events carry.
+func (t *callTx) UpdateCart(ctx context.Context, c cart.Cart) error {
+	if err := t.Tx.UpdateCart(ctx, c); err != nil {
+		return err
+	}
+	t.events.cartWritten(c)
+	return nil
+}
+
+// PutStock writes a stock row, noting it for stock.changed.
+func (t *callTx) PutStock(ctx context.Context, st cart.Stock) error {
+	if err := t.Tx.PutStock(ctx, st); err != nil {
+		return err
+	}
+	t.events.stockWritten(st)
+	return nil
 }
 
 // callOf returns the callTx of tx (seen through a memo's stockLog), or nil.
@@ -126,14 +159,24 @@ func changeOutcome(r cart.QuantityResult) QuantityOutcome {
 	return QuantitySet
 }
 
-// observedWrite is store.Write with fn given a callTx, and the releases and line changes fn
-// makes reported after the commit.
+// observedWrite is store.Write with fn given a callTx, the events fn records appended to
+// the outbox in its transaction, and the releases and line changes fn makes reported after
+// the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
 	var last *callTx
+	written := 0
 	err := e.st.Write(ctx, func(tx store.Tx) error {
 		last = &callTx{Tx: tx}
-		return fn(last)
+		if err := fn(last); err != nil {
+			return err
+		}
+		var err error
+		written, err = last.events.flush(ctx, last)
+		return err
 	})
+	if err == nil && written > 0 && e.eventsWritten != nil {
+		e.eventsWritten(written)
+	}
 	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {
 			if units > 0 {

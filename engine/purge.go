@@ -74,7 +74,7 @@ func (e *Engine) PurgeAbandonedCarts(ctx context.Context, idle time.Duration) (i
 // calls or a merge.
 func (e *Engine) purgeCarts(ctx context.Context, tx store.Tx, nums []int64, before time.Time) (int, error) {
 	now := tx.Now()
-	var doomed []int64
+	var doomed []cart.Cart
 	var held []cart.Line
 	for _, num := range nums {
 		c, err := tx.Cart(ctx, num)
@@ -96,7 +96,7 @@ func (e *Engine) purgeCarts(ctx context.Context, tx store.Tx, nums []int64, befo
 				held = append(held, l)
 			}
 		}
-		doomed = append(doomed, num)
+		doomed = append(doomed, c)
 	}
 	slices.SortStableFunc(held, func(a, b cart.Line) int { return cmp.Compare(a.Variant.SKU, b.Variant.SKU) })
 	for i := 0; i < len(held); {
@@ -109,6 +109,7 @@ func (e *Engine) purgeCarts(ctx context.Context, tx store.Tx, nums []int64, befo
 		version := st.Version
 		for ; i < len(held) && held[i].Variant.SKU == sku; i++ {
 			noteRelease(tx, ReleaseAbandoned, held[i].Item.ReservedQuantity)
+			releaseEvent(tx, held[i].Item.CartNum, held[i].Item.Num, sku, held[i].Item.ReservedQuantity, ReleaseAbandoned)
 			e.release(ctx, &st, &held[i].Item, now)
 		}
 		st.Version = version + 1 // one write of the row
@@ -116,9 +117,12 @@ func (e *Engine) purgeCarts(ctx context.Context, tx store.Tx, nums []int64, befo
 			return 0, err
 		}
 	}
-	for _, num := range doomed {
-		if err := tx.DeleteCart(ctx, num); err != nil {
+	for _, c := range doomed {
+		if err := tx.DeleteCart(ctx, c.Num); err != nil {
 			return 0, err
+		}
+		if log := events(tx); log != nil {
+			log.event(EventCartPurged, c.Num, c.Version, cartKey(c.Num), purgedData{Reason: "abandoned", LastActivity: rfc3339(c.LastActivity)})
 		}
 	}
 	return len(doomed), nil

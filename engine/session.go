@@ -354,7 +354,10 @@ func (m *mutation) removeUnavailable() ([]cart.LineView, error) {
 		}
 		gone = append(gone, cart.LineView{Line: l, UnitPrice: l.Item.UnitPrice, UnavailableReason: reason, InventoryStatus: cart.OutOfStock})
 		from := len(m.messages)
-		if err := m.apply(Update{Item: ItemRef{ItemNum: l.Item.Num}, Change: &cart.Change{Set: true}, Policy: cart.Reject}); err != nil {
+		m.cause = CauseUnavailable
+		err := m.apply(Update{Item: ItemRef{ItemNum: l.Item.Num}, Change: &cart.Change{Set: true}, Policy: cart.Reject})
+		m.cause = ""
+		if err != nil {
 			return nil, err
 		}
 		// Its warning replaces the removal's message, and it counts as the clamp it reports:

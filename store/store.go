@@ -29,6 +29,8 @@ type Store interface {
 // ReadTx reads. Lookups of one thing that does not exist return a *cart.Error with
 // cart.NotFound; any other error is the store's own failure.
 type ReadTx interface {
+	EventReader
+
 	// Now is the transaction's instant: one clock reading for the whole transaction (the
 	// database's clock where nodes must agree on it).
 	Now() time.Time
@@ -210,6 +212,7 @@ type SaleFilter struct {
 // Tx reads and writes.
 type Tx interface {
 	ReadTx
+	EventWriter
 
 	PutSettings(ctx context.Context, s cart.Settings) error
 

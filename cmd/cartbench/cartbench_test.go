@@ -17,6 +17,7 @@ import (
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/events"
 	"github.com/cartd/cartd/store/sqlite"
 )
 
@@ -405,5 +406,30 @@ func TestCheckTaxInclusive(t *testing.T) {
 	}, Subtotal: 2100, Tax: 100, Total: 2100, ItemCount: 2, UniqueItemCount: 1, RetailTotal: 2100}}}
 	if v := checkSnapshot(s); len(v) > 0 {
 		t.Errorf("tax-inclusive cart: %q", v)
+	}
+}
+
+func TestWebhookEndpoint(t *testing.T) {
+	eng, secret := mustEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := events.NewDispatcher(eng, events.Config{Poll: 10 * time.Millisecond})
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	c := cartd{URL: mustServe(t, eng, nil), Admin: secret}
+	code, stdout, stderr := mustBench(t, c, "--scenario", "update", "--duration", "1s", "--json", "--webhook")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	wh := mustReport(t, stdout, stderr).Run.Webhook
+	if wh == nil || wh.Received == 0 || wh.BadSignatures != 0 {
+		t.Fatalf("webhook report %+v: want deliveries received, all well signed", wh)
+	}
+	p, err := eng.Authenticate(t.Context(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ws, _, err := eng.Webhooks(t.Context(), p, "", 10); err != nil || len(ws) != 0 {
+		t.Fatalf("webhooks left after the run: %v %v", ws, err)
 	}
 }

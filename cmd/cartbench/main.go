@@ -58,6 +58,8 @@ type config struct {
 	timeout     time.Duration
 	wait        time.Duration
 	rules       bool
+	webhook     bool
+	hookTypes   string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -76,6 +78,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "limit of one request")
 	fs.DurationVar(&c.wait, "wait", 10*time.Second, "how long to wait for cartd's /readyz before starting")
 	fs.BoolVar(&c.rules, "rules", false, "give the catalogs quantity rules that allow every quantity the scenarios ask for, to measure what checking them costs")
+	fs.BoolVar(&c.webhook, "webhook", false, "run a webhook endpoint (on 127.0.0.1) and register it on cartd for every event type during the run, to measure what deliveries cost")
+	fs.StringVar(&c.hookTypes, "webhook-types", "", "with --webhook, the event types (or patterns, comma-separated) the webhook subscribes to; default every type")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cartbench [flags]\n\nDrives a running cartd over HTTP and checks its invariants afterwards (see BENCHMARKS.md).\nExit status: 0 ok, 1 an invariant failed, 2 could not run, 3 requests failed.\n\nflags:")
 		fs.PrintDefaults()
@@ -236,6 +240,29 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 	}
 	// The report is finished on every way out, a partial one included.
 	defer rep.finish(c.allowErrors)
+	if c.webhook {
+		recv, err := startReceiver()
+		if err != nil {
+			return nil, fmt.Errorf("webhook endpoint: %w", err)
+		}
+		defer recv.close()
+		id := r.prefix + "_hook"
+		var types []string
+		for t := range strings.SplitSeq(c.hookTypes, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				types = append(types, t)
+			}
+		}
+		if err := registerWebhook(ctx, r.api, id, recv, types); err != nil {
+			return nil, err
+		}
+		defer func() {
+			rep.Run.Webhook = recv.report()
+			if err := unregisterWebhook(context.WithoutCancel(ctx), r.api, id); err != nil {
+				fmt.Fprintln(stderr, "cartbench: delete the webhook:", err)
+			}
+		}()
+	}
 	for _, name := range names {
 		r.created = &registry{}
 		fmt.Fprintf(stderr, "cartbench: %s: setting up and measuring\n", name)

@@ -33,6 +33,8 @@ type runInfo struct {
 	CPUs        int       `json:"cpus"`
 	GOMAXPROCS  int       `json:"gomaxprocs"`
 	StartedAt   time.Time `json:"started_at"`
+	// Webhook is what the endpoint of --webhook received, up to the end of the run.
+	Webhook *webhookReport `json:"webhook,omitempty"`
 }
 
 type scenarioReport struct {
@@ -171,6 +173,9 @@ func (rep *report) writeTable(w io.Writer) error {
 				notes = append(notes, fmt.Sprintf("  %s ERRORS: %s; last: %s", p.Name, counts(p.Errors), p.LastError))
 			}
 		}
+	}
+	if wh := ri.Webhook; wh != nil {
+		notes = append(notes, fmt.Sprintf("  webhook %s: %d deliveries received, %d badly signed", wh.URL, wh.Received, wh.BadSignatures))
 	}
 	if len(notes) > 0 {
 		b.WriteString("\n" + strings.Join(notes, "\n") + "\n")

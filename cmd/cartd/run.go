@@ -60,6 +60,8 @@ type config struct {
 	guestCartTTL    time.Duration
 	// The operator console (cmd/cartd/console.go).
 	console bool
+	// Events out (cmd/cartd/events.go).
+	events eventsConfig
 }
 
 func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
@@ -108,6 +110,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := consoleFlags(fs, &c, env); err != nil {
 		return c, fs, err
 	}
+	if err := eventsFlags(fs, &c.events, env); err != nil {
+		return c, fs, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, fs, err
 	}
@@ -121,6 +126,9 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return c, fs, err
 	}
 	if err := checkOperatingFlags(c); err != nil {
+		return c, fs, err
+	}
+	if err := c.events.validate(); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -231,7 +239,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics, AnonymousHold: c.abuse.anonymousHold()})
+	out := newEventsOut(c.events, reg, log)
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics,
+		AnonymousHold: c.abuse.anonymousHold(), EventsWritten: out.written, CompletedCart: api.CompletedCart})
+	observe.RegisterOldestUndelivered(reg, eng.OldestPending, log)
 	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
 	if c.adminKey != "" {
 		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
@@ -265,8 +276,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	housekept := make(chan struct{})
 	go func() {
 		defer close(housekept)
-		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace})
+		eng.Housekeep(housekeeping, engine.Housekeeping{Every: time.Minute, GuestCartTTL: c.guestCartTTL, TokenGrace: engine.DefaultTokenGrace,
+			EventRetention: c.events.retention, AbandonAfter: c.events.abandonAfter})
 	}()
+
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
@@ -274,11 +287,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			eng.Sweeper(housekeeping, c.sweepInterval)
 		}
 	}()
+	waitEvents := func() {}
 	defer func() {
 		stopHousekeeping()
 		<-housekept // before the deferred store Close
 		<-swept
+		waitEvents()
 	}()
+	if waitEvents, err = out.start(housekeeping, eng); err != nil {
+		ln.Close()
+		return err
+	}
 	stopMetrics, err := serveMetrics(c, reg, log)
 	if err != nil {
 		ln.Close()
@@ -339,7 +358,7 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, admin")
+	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, events:read, admin")
 	label := fs.String("label", "", "a name to recognise the key by")
 	c, _, err := parseConfig("keys create", nil, getenv, stderr)
 	if err != nil {

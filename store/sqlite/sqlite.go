@@ -223,6 +223,9 @@ var statements = []string{
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 	qCheckoutRecord, qPutCheckoutRecord,
+	qAppendEvent, qEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
+	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
+	qOldestPending, qIdleCarts, qMarkAbandoned, qLastEventSeq,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

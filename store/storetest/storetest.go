@@ -55,6 +55,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("checkout records", func(t *testing.T) { testCheckoutRecords(t, open) })
 	t.Run("quantity rules", func(t *testing.T) { testQuantityRules(t, open) })
 	t.Run("lists", func(t *testing.T) { testLists(t, open) })
+	t.Run("events", func(t *testing.T) { testEvents(t, open) })
+	t.Run("webhooks", func(t *testing.T) { testWebhooks(t, open) })
+	t.Run("deliveries", func(t *testing.T) { testDeliveries(t, open) })
+	t.Run("idle carts", func(t *testing.T) { testIdleCarts(t, open) })
 }
 
 // cmpOpts compare what a store returns with what was stored: times by instant (cmp uses

@@ -1,0 +1,112 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cartd/cartd/auth"
+)
+
+// eventsContract drives the feed, webhooks and deliveries through every documented answer.
+func eventsContract(run func(name string, fn func(t *testing.T)), c *contract, ts *testServer, call func(t *testing.T, want int, method, path, credential string, body any, headers ...string) response) {
+	admin := ts.Admin
+	var reader string
+	run("the feed is read page by page, and refuses bad cursors", func(t *testing.T) {
+		reader = ts.mustKey(t, auth.EventsRead)
+		cart := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}, "Idempotency-Key", "feed-cart").JSON(t)["id"].(string)
+		var all []map[string]any
+		after := "0"
+		for {
+			r := call(t, 200, "GET", "/v1/events?limit=2&after="+after, reader, nil).JSON(t)
+			for _, ev := range r["data"].([]any) {
+				all = append(all, ev.(map[string]any))
+			}
+			if r["has_more"] != true {
+				break
+			}
+			after = strings.TrimPrefix(all[len(all)-1]["id"].(string), "evt_")
+		}
+		var created map[string]any
+		for i, ev := range all {
+			if i > 0 && ev["seq"].(float64) <= all[i-1]["seq"].(float64) {
+				t.Fatalf("seq %v after %v", ev["seq"], all[i-1]["seq"])
+			}
+			if ev["type"] == "cart.created" && ev["cart_id"] == cart {
+				created = ev
+			}
+		}
+		if created == nil || created["cart_version"] != 1.0 || created["idempotency_key"] != "feed-cart" {
+			t.Fatalf("cart.created of %s: %v", cart, created)
+		}
+		wantProblem(t, call(t, 422, "GET", "/v1/events?limit=501", reader, nil), "invalid_limit")
+		wantProblem(t, call(t, 422, "GET", "/v1/events?limit=0", reader, nil), "invalid_limit")
+		call(t, 200, "GET", "/v1/events?after=evt_1", admin, nil)
+	})
+
+	run("webhooks are created, listed, replaced, refused and deleted", func(t *testing.T) {
+		r := call(t, 201, "PUT", "/v1/webhooks/wh_contract", admin, map[string]any{"url": "http://127.0.0.1:9/hook", "types": []string{"cart.*"}})
+		if s, _ := r.JSON(t)["secret"].(string); !strings.HasPrefix(s, "whsec_") {
+			t.Fatalf("a created webhook shows its generated secret once: %s", r.Body)
+		}
+		r = call(t, 200, "GET", "/v1/webhooks/wh_contract", admin, nil)
+		if _, shown := r.JSON(t)["secret"]; shown {
+			t.Fatalf("GET shows the secret: %s", r.Body)
+		}
+		r = call(t, 200, "PUT", "/v1/webhooks/wh_contract", admin, map[string]any{"url": "http://127.0.0.1:9/hook", "secret": "a-secret-of-sixteen+"})
+		if w := r.JSON(t); w["secret"] != nil || w["secret_rotation_ends_at"] == nil || len(w["types"].([]any)) != 1 {
+			t.Fatalf("a secret replaced starts a rotation and keeps the types: %s", r.Body)
+		}
+		call(t, 201, "PUT", "/v1/webhooks/wh_other", admin, map[string]any{"url": "https://example.com/h", "secret": "another-secret-1234", "active": false})
+		page := call(t, 200, "GET", "/v1/webhooks?limit=1", admin, nil).JSON(t)
+		if page["has_more"] != true || page["data"].([]any)[0].(map[string]any)["id"] != "wh_contract" {
+			t.Fatalf("first page: %v", page)
+		}
+		page = call(t, 200, "GET", "/v1/webhooks?starting_after=wh_contract", admin, nil).JSON(t)
+		if page["has_more"] != false || page["data"].([]any)[0].(map[string]any)["id"] != "wh_other" {
+			t.Fatalf("second page: %v", page)
+		}
+		wantProblem(t, call(t, 422, "GET", "/v1/webhooks?limit=x", admin, nil), "invalid_limit")
+		for _, bad := range []struct {
+			body any
+			code string
+		}{
+			{map[string]any{"url": "ftp://example.com/x"}, "invalid_url"},
+			{map[string]any{"url": "/relative"}, "invalid_url"},
+			{map[string]any{"url": "http://example.com", "types": []string{"cart.nope"}}, "unknown_event_type"},
+			{map[string]any{"url": "http://example.com", "types": []string{"order.*"}}, "unknown_event_type"},
+			{map[string]any{"url": "http://example.com", "secret": strings.Repeat("s", 257)}, "invalid_secret"},
+			{map[string]any{"url": "http://example.com", "secret": "short"}, "invalid_secret"},
+			{map[string]any{"secret": "a-secret-of-sixteen+"}, "missing_field"},
+		} {
+			wantProblem(t, call(t, 422, "PUT", "/v1/webhooks/wh_bad", admin, bad.body), bad.code)
+		}
+		wantProblem(t, call(t, 404, "GET", "/v1/webhooks/wh_bad", admin, nil), "webhook_not_found")
+		call(t, 204, "DELETE", "/v1/webhooks/wh_other", admin, nil)
+		wantProblem(t, call(t, 404, "DELETE", "/v1/webhooks/wh_other", admin, nil), "webhook_not_found")
+	})
+
+	run("deliveries are listed and sent again", func(t *testing.T) {
+		call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"})
+		if _, _, err := ts.Engine.FanOut(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r := call(t, 200, "GET", "/v1/webhooks/wh_contract/deliveries?status=pending&limit=1", admin, nil).JSON(t)
+		ds := r["data"].([]any)
+		if len(ds) != 1 {
+			t.Fatalf("pending deliveries: %v", r)
+		}
+		d := ds[0].(map[string]any)
+		ev := d["event"].(map[string]any)
+		if !strings.HasPrefix(ev["type"].(string), "cart.") || d["event_id"] != ev["id"] {
+			t.Fatalf("a delivery of a webhook subscribed to cart.*: %v", d)
+		}
+		r = call(t, 200, "POST", "/v1/webhooks/wh_contract/deliveries/"+ev["id"].(string)+"/retry", admin, nil).JSON(t)
+		if r["status"] != "pending" || r["attempts"] != 0.0 {
+			t.Fatalf("retried: %v", r)
+		}
+		wantProblem(t, call(t, 404, "POST", "/v1/webhooks/wh_contract/deliveries/evt_999999/retry", admin, nil), "delivery_not_found")
+		wantProblem(t, call(t, 404, "POST", "/v1/webhooks/wh_contract/deliveries/nope/retry", admin, nil), "delivery_not_found")
+		wantProblem(t, call(t, 404, "GET", "/v1/webhooks/wh_nope/deliveries", admin, nil), "webhook_not_found")
+		wantProblem(t, call(t, 422, "GET", "/v1/webhooks/wh_contract/deliveries?status=lost", admin, nil), "invalid_status")
+	})
+}

@@ -1,0 +1,394 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store"
+)
+
+// Defaults of the webhook dispatcher.
+const (
+	DefaultTimeout  = 10 * time.Second // --webhook-timeout
+	DefaultRetryFor = 24 * time.Hour   // --webhook-retry-for
+	// DefaultLease is how long a claimed delivery is its node's; the node renews it every
+	// third of that while it sends, so a node that dies stops renewing and its deliveries are
+	// claimed by another within a lease and a poll: under 30 seconds.
+	DefaultLease   = 20 * time.Second
+	DefaultPoll    = time.Second
+	DefaultWorkers = 16
+	// Backoff: the first retry after about BackoffBase, doubling up to BackoffMax, each
+	// spread by ±50% so that a fleet of failed deliveries does not come back in step.
+	BackoffBase = time.Second
+	BackoffMax  = time.Hour
+)
+
+// Outbox is what the dispatcher needs of the engine (*engine.Engine implements it).
+type Outbox interface {
+	PositionEvents(ctx context.Context) (int, error)
+	FanOut(ctx context.Context) (added, webhooks int, err error)
+	ClaimDeliveries(ctx context.Context, owner string, lease time.Duration, limit int, skip []string) ([]engine.Job, error)
+	RenewLeases(ctx context.Context, owner string, lease time.Duration) error
+	FinishAttempts(ctx context.Context, outs []engine.Outcome) ([]store.Delivery, error)
+}
+
+// Observer counts what the dispatcher does, for metrics; nil counts nothing.
+type Observer interface {
+	// Attempted reports one attempt's result: the delivery as stored after it (delivered,
+	// pending again: a retry, or failed).
+	Attempted(status string)
+}
+
+// Config tunes a Dispatcher; zero fields take the defaults above.
+type Config struct {
+	Timeout  time.Duration
+	RetryFor time.Duration
+	Lease    time.Duration
+	Poll     time.Duration
+	Workers  int
+	// Owner names this node in leases; empty: a random name.
+	Owner    string
+	Logger   *slog.Logger
+	Observer Observer
+	// Positioned, when set, is called after a pass positioned new events (the NATS
+	// publisher wakes on it).
+	Positioned func()
+	// Backoff, when set, replaces the exponential backoff: the wait after attempt n failed.
+	Backoff func(n int) time.Duration
+}
+
+// Dispatcher delivers events to webhooks: it positions committed events (several nodes on
+// PostgreSQL), fans them out into deliveries, and sends the deliveries due, each key's (cart's)
+// one at a time in order, different keys in parallel, on at most Workers connections.
+type Dispatcher struct {
+	out    Outbox
+	cfg    Config
+	client *http.Client
+	kick   chan struct{}
+	log    *slog.Logger
+
+	// A failing endpoint is paused as a whole, not only the delivery that failed: otherwise
+	// every new event (each stock event, the first of each cart) would be tried at once, and a
+	// dead endpoint would cost an attempt and a write per event. Paused on this node only.
+	mu     sync.Mutex
+	paused map[string]pause
+}
+
+// pause is a failing webhook's state: consecutive failures and when it is tried again.
+type pause struct {
+	failures int
+	until    time.Time
+}
+
+// maxPause bounds how long a failing endpoint goes untried: it gets traffic again within this
+// once it recovers.
+const maxPause = time.Minute
+
+// NewDispatcher returns a dispatcher over out.
+func NewDispatcher(out Outbox, cfg Config) *Dispatcher {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RetryFor <= 0 {
+		cfg.RetryFor = DefaultRetryFor
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	if cfg.Lease < 2*cfg.Timeout {
+		cfg.Lease = 2 * cfg.Timeout // renewed every third: never lapses under a slow attempt
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultPoll
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Owner == "" {
+		b := make([]byte, 8)
+		rand.Read(b)
+		cfg.Owner = "node-" + hex.EncodeToString(b)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = Backoff
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // webhooks go where the shop said, loopback and private included
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   cfg.Workers,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	client := &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		// A redirect is an answer other than 2xx: the shop registers the URL it means.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return &Dispatcher{out: out, cfg: cfg, client: client, kick: make(chan struct{}, 1), log: cfg.Logger, paused: map[string]pause{}}
+}
+
+// Backoff is the wait after attempt n (1, 2, ...) failed: BackoffBase·2^(n-1), at most
+// BackoffMax, times a random factor in [0.5, 1.5).
+func Backoff(n int) time.Duration {
+	d := BackoffMax
+	if n < 40 {
+		d = min(BackoffBase<<(n-1), BackoffMax)
+	}
+	return time.Duration(float64(d) * (0.5 + mrand.Float64()))
+}
+
+// Kick wakes the dispatcher: events were written. It never blocks.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends; deliveries in flight then are left to their leases, to be sent
+// again by whichever node claims them next (duplicates carry the same Cartd-Event-Id).
+//
+// One loop positions, fans out and claims, at most every minPass however often it is woken,
+// so that a busy node's commits do not turn into as many extra transactions; it keeps up to
+// 4·Workers deliveries claimed (the first pending of each cart, so a batch never holds two of
+// one cart) in a queue the workers send from. Outcomes are stored in batches by one finisher:
+// one transaction for all the attempts that ended meanwhile.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var (
+		claimed  atomic.Int64 // claimed and not yet finished
+		wg       sync.WaitGroup
+		queue    = make(chan engine.Job, 4*d.cfg.Workers)
+		outcomes = make(chan engine.Outcome, 4*d.cfg.Workers)
+	)
+	sendCtx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	wg.Go(func() { d.renew(sendCtx, func() bool { return claimed.Load() > 0 }) })
+	for range d.cfg.Workers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-sendCtx.Done():
+					return
+				case job := <-queue:
+					o, ok := d.attempt(sendCtx, job)
+					if !ok {
+						return
+					}
+					select {
+					case outcomes <- o:
+					case <-sendCtx.Done():
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Go(func() { d.finish(sendCtx, outcomes, &claimed) })
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		case <-timer.C:
+		}
+		if wait := minPass - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
+		if n, err := d.out.PositionEvents(ctx); err != nil {
+			d.warn(ctx, "position events", err)
+		} else if n > 0 && d.cfg.Positioned != nil {
+			d.cfg.Positioned()
+		}
+		_, hooks, err := d.out.FanOut(ctx)
+		if err != nil {
+			d.warn(ctx, "fan out events", err)
+		}
+		if free := cap(queue) - int(claimed.Load()); free > 0 && (hooks > 0 || err != nil) {
+			jobs, err := d.out.ClaimDeliveries(ctx, d.cfg.Owner, d.cfg.Lease, free, d.pausedNow(time.Now()))
+			if err != nil {
+				d.warn(ctx, "claim deliveries", err)
+			}
+			claimed.Add(int64(len(jobs)))
+			for _, job := range jobs {
+				queue <- job // room for it: at most cap(queue) are claimed
+			}
+		}
+		timer.Reset(d.cfg.Poll)
+	}
+}
+
+// minPass is the least time between two passes of the dispatcher's loop.
+const minPass = 20 * time.Millisecond
+
+// finish stores outcomes in batches until ctx ends, and wakes the loop: each cart's next
+// event may be due now.
+func (d *Dispatcher) finish(ctx context.Context, outcomes <-chan engine.Outcome, claimed *atomic.Int64) {
+	for {
+		var batch []engine.Outcome
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-outcomes:
+			batch = append(batch, o)
+		}
+	more:
+		for len(batch) < 500 {
+			select {
+			case o := <-outcomes:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		done, err := d.out.FinishAttempts(ctx, batch)
+		claimed.Add(-int64(len(batch)))
+		if err != nil {
+			// The leases lapse and the deliveries are sent again: at least once.
+			d.warn(ctx, "record delivery attempts", err)
+			continue
+		}
+		for _, out := range done {
+			d.note(out, time.Now())
+			if d.cfg.Observer != nil {
+				d.cfg.Observer.Attempted(out.Status)
+			}
+			if out.Status == store.DeliveryFailed {
+				d.log.WarnContext(ctx, "webhooks: delivery failed for good", "webhook", out.WebhookID, "event", ID(out.Seq),
+					"attempts", out.Attempts, "last_error", out.LastError)
+			}
+		}
+		d.Kick()
+	}
+}
+
+// note keeps a webhook's pause up to date with an attempt's result.
+func (d *Dispatcher) note(out store.Delivery, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if out.Status == store.DeliveryDelivered {
+		delete(d.paused, out.WebhookID)
+		return
+	}
+	p := d.paused[out.WebhookID]
+	if p.until.After(now) {
+		return // one failure per pause: the attempts of one batch count once
+	}
+	p.failures++
+	p.until = now.Add(min(d.cfg.Backoff(p.failures), maxPause))
+	d.paused[out.WebhookID] = p
+}
+
+// pausedNow lists the webhooks paused at now.
+func (d *Dispatcher) pausedNow(now time.Time) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, p := range d.paused {
+		if p.until.After(now) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (d *Dispatcher) warn(ctx context.Context, what string, err error) {
+	if ctx.Err() == nil {
+		d.log.WarnContext(ctx, "webhooks: "+what, "err", err)
+	}
+}
+
+// renew extends this node's leases every third of a lease while it has deliveries claimed.
+func (d *Dispatcher) renew(ctx context.Context, busy func() bool) {
+	t := time.NewTicker(d.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if busy() {
+			if err := d.out.RenewLeases(ctx, d.cfg.Owner, d.cfg.Lease); err != nil {
+				d.warn(ctx, "renew leases", err)
+			}
+		}
+	}
+}
+
+// attempt sends one delivery; ok is false when the dispatcher is stopping (the lease lapses
+// and the delivery is tried again).
+func (d *Dispatcher) attempt(ctx context.Context, job engine.Job) (engine.Outcome, bool) {
+	status, err := d.Send(ctx, job.Webhook, job.Delivery.Event, time.Now())
+	if ctx.Err() != nil {
+		return engine.Outcome{}, false
+	}
+	a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(job.Delivery.Attempts + 1)}
+	if err != nil {
+		a.Error = err.Error()
+	}
+	return engine.Outcome{Delivery: job.Delivery, Attempt: a}, true
+}
+
+// Send posts one event to a webhook, signed at now with its secret (and, during a rotation,
+// the one before), and returns the HTTP status (0 for none) and an error unless it got a
+// 2xx.
+func (d *Dispatcher) Send(ctx context.Context, w store.Webhook, ev store.Event, now time.Time) (int, error) {
+	body := Body(ev)
+	secrets := []string{w.Secret}
+	if w.PreviousSecret != "" && now.Before(w.PreviousUntil) {
+		secrets = append(secrets, w.PreviousSecret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "cartd-webhooks/1")
+	req.Header.Set("Cartd-Event-Id", ID(ev.Seq))
+	req.Header.Set("Cartd-Event-Type", ev.Type)
+	req.Header.Set("Cartd-Signature", Signature(now, body, secrets...))
+	resp, err := d.client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, fmt.Errorf("no answer within %s", d.cfg.Timeout)
+		}
+		return 0, fmt.Errorf("request failed: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, errors.New("HTTP " + strconv.Itoa(resp.StatusCode))
+	}
+	return resp.StatusCode, nil
+}
