@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/internal/cartjson"
 )
 
 // A completed cart is a record: every figure of it, and every byte of its native rendering,
@@ -35,6 +40,25 @@ func TestCompletedCartIsARecord(t *testing.T) {
 	s.do(t, "POST", "/v1/carts/"+id+"/checkout", s.Admin, nil).mustStatus(t, 200)
 
 	first := s.do(t, "GET", "/v1/carts/"+id, s.Admin, nil).mustStatus(t, 200)
+	// cartjson.Record renders the record as every read answers it, whatever messages the
+	// view carries.
+	p, err := s.Engine.Authenticate(t.Context(), s.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, _ := strconv.ParseInt(strings.TrimPrefix(id, "cart_"), 10, 64)
+	v, err := s.Engine.Cart(t.Context(), p, num)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Messages = []cart.Message{{Type: cart.Info, Code: "checked_out", Text: "a call's own message"}}
+	rendered, err := json.Marshal(cartjson.Record(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(rendered)+"\n" != string(first.Body) {
+		t.Fatalf("cartjson.Record renders\n%s\nnot what a read answers\n%s", rendered, first.Body)
+	}
 	var c cartBody
 	if err := json.Unmarshal(first.Body, &c); err != nil {
 		t.Fatal(err)

@@ -265,3 +265,13 @@ func Coupons(v cart.View) []Coupon {
 	}
 	return out
 }
+
+// Record renders a completed cart's checkout record as the native API answers every read of
+// it (GET /v1/carts/{id}): Render of the view without what only the call that produced it
+// reports (its messages). Given the view engine.Checkout returns, it is the record as stored;
+// marshalled with encoding/json it is, byte for byte, the body of a later GET without its
+// final newline. This is what hands a completed cart on (an order feed, a checkout event).
+func Record(v cart.View) Cart {
+	v.Messages, v.ChangedItems, v.RemovedItems = nil, nil, nil
+	return Render(v)
+}
