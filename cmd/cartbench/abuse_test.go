@@ -44,6 +44,9 @@ func mustGuardedCartd(tb testing.TB) cartd {
 }
 
 func TestAbuseScenario(t *testing.T) {
+	if underRace {
+		t.Skip("a load test measures nothing under the race detector; the guard's own tests run under it")
+	}
 	c := mustGuardedCartd(t)
 	code, stdout, stderr := mustBench(t, c, "--scenario", "abuse", "--duration", "2s", "--json")
 	if code != exitOK {

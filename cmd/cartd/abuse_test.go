@@ -29,6 +29,9 @@ func TestHostileClientsAgainstDefaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds a slow-body attack for 25 s; skipped with -short")
 	}
+	if underRace {
+		t.Skip("a load test measures nothing under the race detector; the guard's own tests run under it")
+	}
 	t.Run("sqlite", func(t *testing.T) {
 		s := startServed(t, nil)
 		hostileClients(t, []*served{s})
