@@ -24,6 +24,7 @@ import (
 func newMetrics() (*prometheus.Registry, *observe.Metrics) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
 	return reg, observe.NewMetrics(reg)
 }
 
