@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
@@ -22,6 +24,9 @@ type Config struct {
 	Logger         *slog.Logger
 	// Observer, when set, is told the outcomes of calls, for metrics (see Observer).
 	Observer Observer
+	// Tracer, when set, records a span per quantity call and per store transaction
+	// (tracing.go). Nil traces nothing and costs one comparison.
+	Tracer trace.Tracer
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -30,6 +35,7 @@ type Engine struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	obs      Observer // nil: nothing observed
+	tracer   trace.Tracer
 	inflight inflight
 	keys     keyCache
 }
@@ -39,7 +45,7 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, tracer: cfg.Tracer}
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
 )
@@ -113,10 +115,19 @@ func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
 // after the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
 	var last *callTx
+	var attempts int
+	var span trace.Span
+	if e.tracer != nil {
+		ctx, span = e.startTx(ctx)
+	}
 	err := e.st.Write(ctx, func(tx store.Tx) error {
+		attempts++
 		last = &callTx{Tx: tx}
 		return fn(last)
 	})
+	if span != nil {
+		endTx(span, attempts, err)
+	}
 	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {
 			if units > 0 {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/dialect/ebay"
@@ -55,6 +57,8 @@ type config struct {
 	// Operating cartd (cmd/cartd/operate.go): shutdown and housekeeping.
 	shutdownTimeout time.Duration
 	guestCartTTL    time.Duration
+	// Tracing (cmd/cartd/tracing.go): set by serve from OTEL_*; nil when off.
+	tracer trace.Tracer
 }
 
 // parseConfig parses serve's flags (each defaulting to its environment twin) from args. With
@@ -180,6 +184,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	log := newLogger(c.logFormat, stderr)
 	logBuild(log)
+	tracer, stopTracing, err := setupTracing(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	c.tracer = tracer
 	if getenv("GOGC") == "" {
 		// A request allocates its cart's JSON and views and keeps little: with the default
 		// GOGC=100 the collector ran so often, on a heap of a few MB, that it cost a fifth of
@@ -193,7 +203,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.Close()
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics})
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics, Tracer: c.tracer})
 	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
 	if c.adminKey != "" {
 		if err := eng.EnsureKey(ctx, c.adminKey, []auth.Scope{auth.Admin}, "CARTD_ADMIN_KEY"); err != nil {
