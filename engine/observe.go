@@ -114,20 +114,25 @@ func noteRelease(tx store.Tx, reason ReleaseReason, units int64) {
 // observedWrite is store.Write with fn given a callTx, and the releases fn makes reported
 // after the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
-	var last *callTx
-	var attempts int
+	// last and the attempt count share one variable: the closure keeps it on the heap, and
+	// one allocation is what this cost before attempts were counted.
+	var run struct {
+		last     *callTx
+		attempts int
+	}
 	var span trace.Span
 	if e.tracer != nil {
 		ctx, span = e.startTx(ctx)
 	}
 	err := e.st.Write(ctx, func(tx store.Tx) error {
-		attempts++
-		last = &callTx{Tx: tx}
-		return fn(last)
+		run.attempts++
+		run.last = &callTx{Tx: tx}
+		return fn(run.last)
 	})
 	if span != nil {
-		endTx(span, attempts, err)
+		endTx(span, run.attempts, err)
 	}
+	last := run.last
 	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {
 			if units > 0 {
