@@ -231,3 +231,22 @@ func waitReady(t *testing.T, base string, exited <-chan int, stderr *syncBuffer)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestServeNamesItsBuild: the start-up log line and the cartd_build_info metric say which
+// build runs, as cartd version does.
+func TestServeNamesItsBuild(t *testing.T) {
+	s := startServed(t, nil)
+	resp, err := s.client.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if !regexp.MustCompile(`(?m)^cartd_build_info\{commit="[^"]+",date="[^"]+",go_version="go1\.[^"]+",version="[^"]+"\} 1$`).MatchString(body.String()) {
+		t.Errorf("no cartd_build_info in /metrics:\n%s", body.String())
+	}
+	if !regexp.MustCompile(`"msg":"cartd starting","version":"[^"]+","commit":"[^"]+","date":"[^"]+","go":"go1\.`).MatchString(s.stderr.String()) {
+		t.Errorf("no start-up line naming the build:\n%s", s.stderr)
+	}
+}
