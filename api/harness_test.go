@@ -13,6 +13,7 @@ import (
 
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/client"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/internal/limits"
 	"github.com/cartd/cartd/store"
@@ -27,6 +28,16 @@ type testServer struct {
 	Engine *engine.Engine
 	Store  store.Store // the engine's store, for tests that hold its writer
 	Client *http.Client
+}
+
+// api calls the server with the admin key through the Go client package, without retries:
+// what the set-up helpers use.
+func (s *testServer) api() *client.Client {
+	hc := s.Client
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return client.New(s.URL, s.Admin, client.WithHTTPClient(hc), client.WithRetries(0))
 }
 
 type serverOptions struct {
@@ -169,35 +180,43 @@ func (r response) mustStatus(tb testing.TB, want int) response {
 // given on-hand stock for each SKU.
 func (s *testServer) mustProduct(tb testing.TB, id string, usd int64, stock int64, skus ...string) {
 	tb.Helper()
-	var variants []map[string]any
+	ctx := context.Background()
+	p := client.Product{ID: id, Name: "Product " + id}
 	for _, sku := range skus {
-		variants = append(variants, map[string]any{
-			"id": "var_" + sku, "sku": sku, "price": map[string]int64{"USD": usd, "EUR": usd - 100},
-		})
+		p.Variants = append(p.Variants, client.Variant{ID: "var_" + sku, SKU: sku, Price: map[string]int64{"USD": usd, "EUR": usd - 100}})
 	}
-	s.do(tb, "PUT", "/v1/products/"+id, s.Admin, map[string]any{"name": "Product " + id, "variants": variants}).mustStatus(tb, 200)
+	if _, err := s.api().PutProduct(ctx, p); err != nil {
+		tb.Fatal(err)
+	}
 	for _, sku := range skus {
-		s.do(tb, "PUT", "/v1/inventory/"+sku, s.Admin, map[string]int64{"on_hand": stock}).mustStatus(tb, 200)
+		if _, err := s.api().SetStock(ctx, sku, stock); err != nil {
+			tb.Fatal(err)
+		}
 	}
 }
 
 // mustCart opens a USD cart and returns its id.
 func (s *testServer) mustCart(tb testing.TB) string {
 	tb.Helper()
-	r := s.do(tb, "POST", "/v1/carts", s.Admin, map[string]any{"currency": "USD"}).mustStatus(tb, 201)
-	return r.JSON(tb)["id"].(string)
+	c, err := s.api().CreateCart(context.Background(), client.NewCart{Currency: "USD"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.ID
 }
 
 // mustAdd adds quantity of sku to a cart and returns the new item's id.
 func (s *testServer) mustAdd(tb testing.TB, cartID, sku string, quantity int64) string {
 	tb.Helper()
-	r := s.do(tb, "POST", "/v1/carts/"+cartID+"/items", s.Admin, map[string]any{"sku": sku, "quantity": quantity}).mustStatus(tb, 200)
-	for _, it := range r.JSON(tb)["items"].([]any) {
-		item := it.(map[string]any)
-		if item["sku"] == sku {
-			return item["id"].(string)
+	c, err := s.api().AddItem(context.Background(), cartID, client.NewItem{SKU: sku, Quantity: quantity})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, it := range c.Items {
+		if it.SKU == sku {
+			return it.ID
 		}
 	}
-	tb.Fatalf("item %s not in cart after add: %s", sku, r.Body)
+	tb.Fatalf("item %s not in cart after add: %+v", sku, c.Items)
 	return ""
 }

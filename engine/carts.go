@@ -156,6 +156,17 @@ func (e *Engine) Update(ctx context.Context, p auth.Principal, cartNum int64, up
 			return cart.View{}, err
 		}
 	}
+	if e.tracer != nil {
+		var end func(cart.View, error)
+		ctx, end = e.startCall(ctx, "engine.Update", cartNum, len(updates))
+		v, err := e.update(ctx, p, cartNum, updates, opt)
+		end(v, err)
+		return v, err
+	}
+	return e.update(ctx, p, cartNum, updates, opt)
+}
+
+func (e *Engine) update(ctx context.Context, p auth.Principal, cartNum int64, updates []Update, opt Options) (cart.View, error) {
 	return e.mutate(ctx, p, cartNum, opt, func(m *mutation) error {
 		for _, u := range updates {
 			if err := m.apply(u); err != nil {
@@ -172,7 +183,7 @@ func (e *Engine) Update(ctx context.Context, p auth.Principal, cartNum int64, up
 // .sku or .variant_id, when the change's line is unknown or unavailable), keeping its code,
 // so front doors report which change failed whatever their shape. A batch holds 1 to
 // max_lines_per_cart changes; an empty or longer one is Invalid naming changes.
-func (e *Engine) Batch(ctx context.Context, p auth.Principal, cartNum int64, updates []Update, opt Options) (cart.View, error) {
+func (e *Engine) Batch(ctx context.Context, p auth.Principal, cartNum int64, updates []Update, opt Options) (v cart.View, err error) {
 	if err := require(p, auth.CartsWrite); err != nil {
 		return cart.View{}, err
 	}
@@ -183,6 +194,11 @@ func (e *Engine) Batch(ctx context.Context, p auth.Principal, cartNum int64, upd
 		if err := validateUpdate(&updates[i]); err != nil {
 			return cart.View{}, atChange(i, updates[i].Item, err)
 		}
+	}
+	if e.tracer != nil {
+		var end func(cart.View, error)
+		ctx, end = e.startCall(ctx, "engine.Batch", cartNum, len(updates))
+		defer func() { end(v, err) }()
 	}
 	return e.mutate(ctx, p, cartNum, opt, func(m *mutation) error {
 		if n := int64(len(updates)); n > m.settings.MaxLinesPerCart {

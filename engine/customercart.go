@@ -133,3 +133,19 @@ func (m *mutation) applyKeepingOutOfStock(u Update) error {
 		Text:      fmt.Sprintf("Requested quantity %d is not available; the item is kept, unavailable, at quantity %d", requested, kept),
 		Requested: &requested, Applied: &kept, Available: &none}})
 }
+
+// CustomerCart returns the customer's cart, the most recently active of the customer's active
+// carts (scope carts:read). NotFound (cart_not_found) when the customer has none.
+func (e *Engine) CustomerCart(ctx context.Context, p auth.Principal, customer string) (cart.View, error) {
+	if err := require(p, auth.CartsRead); err != nil {
+		return cart.View{}, err
+	}
+	if err := validCustomerID(customer); err != nil {
+		return cart.View{}, err
+	}
+	num, err := e.activeCartNum(ctx, customer)
+	if err != nil {
+		return cart.View{}, err
+	}
+	return e.Cart(ctx, p, num)
+}

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/internal/lograte"
@@ -33,6 +35,9 @@ type Config struct {
 	// CompletedCart renders the data of cart.checked_out: the completed cart as a front door
 	// shows it. Nil records the event with null data.
 	CompletedCart func(cart.View) (json.RawMessage, error)
+	// Tracer, when set, records a span per quantity call and per store transaction
+	// (tracing.go). Nil traces nothing and costs one comparison.
+	Tracer trace.Tracer
 }
 
 // Engine runs cartd's use cases over a Store.
@@ -41,6 +46,7 @@ type Engine struct {
 	ttl      time.Duration
 	log      *slog.Logger
 	obs      Observer // nil: nothing observed
+	tracer   trace.Tracer
 	inflight inflight
 	keys     keyCache
 	hold     AnonymousHold
@@ -55,7 +61,7 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, hold: cfg.AnonymousHold,
+	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, tracer: cfg.Tracer, hold: cfg.AnonymousHold,
 		eventsWritten: cfg.EventsWritten, completedCart: cfg.CompletedCart}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
 )
@@ -163,19 +165,33 @@ func changeOutcome(r cart.QuantityResult) QuantityOutcome {
 // the outbox in its transaction, and the releases and line changes fn makes reported after
 // the commit.
 func (e *Engine) observedWrite(ctx context.Context, fn func(store.Tx) error) error {
-	var last *callTx
-	written := 0
+	// last, the attempt count and the events written share one variable: the closure keeps
+	// it on the heap, and one allocation is what this cost before attempts were counted.
+	var run struct {
+		last     *callTx
+		attempts int
+		written  int
+	}
+	var span trace.Span
+	if e.tracer != nil {
+		ctx, span = e.startTx(ctx)
+	}
 	err := e.st.Write(ctx, func(tx store.Tx) error {
-		last = &callTx{Tx: tx}
-		if err := fn(last); err != nil {
+		run.attempts++
+		run.last = &callTx{Tx: tx}
+		if err := fn(run.last); err != nil {
 			return err
 		}
 		var err error
-		written, err = last.events.flush(ctx, last)
+		run.written, err = run.last.events.flush(ctx, run.last)
 		return err
 	})
-	if err == nil && written > 0 && e.eventsWritten != nil {
-		e.eventsWritten(written)
+	if span != nil {
+		endTx(span, run.attempts, err)
+	}
+	last := run.last
+	if err == nil && run.written > 0 && e.eventsWritten != nil {
+		e.eventsWritten(run.written)
 	}
 	if err == nil && last != nil && e.obs != nil {
 		for i, units := range last.released {

@@ -54,16 +54,16 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 	}
 	body := map[string]any{"name": "Limited drop", "brand": "cartbench", "category": "abuse",
 		"variants": []map[string]any{{"id": "var_" + r.prefix + "_abuse", "sku": sku, "price": map[string]int64{"USD": 9900}}}}
-	if err := r.api.call(ctx, http.StatusOK, http.MethodPut, "/v1/products/"+id, body, &product); err != nil {
+	if err := r.api.Do(ctx, http.MethodPut, "/v1/products/"+id, body, &product); err != nil {
 		return nil, fmt.Errorf("create product: %w", err)
 	}
-	if err := r.api.call(ctx, http.StatusOK, http.MethodPut, "/v1/inventory/"+sku, map[string]int64{"on_hand": abuseOnHand}, nil); err != nil {
+	if err := r.api.Do(ctx, http.MethodPut, "/v1/inventory/"+sku, map[string]int64{"on_hand": abuseOnHand}, nil); err != nil {
 		return nil, fmt.Errorf("stock: %w", err)
 	}
 	r.track(nil, []string{sku})
 	available := func() (int64, error) {
 		var st stockDoc
-		err := r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/inventory/"+sku, nil, &st)
+		err := r.api.Do(ctx, http.MethodGet, "/v1/inventory/"+sku, nil, &st)
 		return st.Available, err
 	}
 	trackCarts := func(nums []int64) {
@@ -118,7 +118,7 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 		hold = time.Duration(r.drv.requests) * time.Second / abuseProbeRate
 	}
 	started = time.Now()
-	quiet := probePhase("abuse-quiet", attack.Probe(ctx, base, "/v1/settings", r.api.key, abuseProbeRate, hold), time.Since(started))
+	quiet := probePhase("abuse-quiet", attack.Probe(ctx, base, "/v1/settings", r.drv.key, abuseProbeRate, hold), time.Since(started))
 	slowDone := make(chan attack.SlowResult, 1)
 	go func() {
 		slowDone <- attack.SlowBodies{Addr: u.Host, Conns: abuseSlowConns, Hold: hold, Declared: 1000, Every: 2 * time.Second,
@@ -139,7 +139,7 @@ func runAbuse(ctx context.Context, r *runner) ([]phaseReport, error) {
 		shoppers, carts, shopErr = attack.Shoppers(ctx, base, product.Number, sku, abuseShoppers, abuseShopperQty, first)
 	})
 	started = time.Now()
-	probe := attack.Probe(ctx, base, "/v1/settings", r.api.key, abuseProbeRate, hold)
+	probe := attack.Probe(ctx, base, "/v1/settings", r.drv.key, abuseProbeRate, hold)
 	elapsed = time.Since(started)
 	slow := <-slowDone
 	sp := probePhase("abuse-slow", probe, elapsed)

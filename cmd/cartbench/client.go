@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/cartd/cartd/client"
 )
 
 // newHTTPClient is the one client every simulated shopper shares, as a storefront's backend
@@ -31,96 +30,19 @@ func newHTTPClient(conns int, timeout time.Duration) *http.Client {
 	return &http.Client{Transport: tr, Timeout: timeout}
 }
 
-// apiClient makes the calls cartbench needs outside the measured loops: creating its catalog,
-// stock and carts, and reading everything back for the invariant check.
-type apiClient struct {
-	hc   *http.Client
-	base string // cartd's base URL, without a trailing slash
-	key  string // an admin API key
-}
-
-// statusError is a call that got another status than the one it needed.
-type statusError struct {
-	method, path string
-	status       int
-	body         []byte
-}
-
-func (e *statusError) Error() string {
-	body := strings.TrimSpace(string(e.body))
-	if len(body) > 300 {
-		body = body[:300] + "..."
-	}
-	return fmt.Sprintf("%s %s: status %d: %s", e.method, e.path, e.status, body)
-}
-
-// call sends one request with the admin key and a JSON body (nil for none), and decodes a
-// response with the wanted status into out (nil to discard it). Bodies are read to EOF so
-// the connection goes back to the pool.
-func (a *apiClient) call(ctx context.Context, want int, method, path string, in, out any, headers ...string) error {
-	var rd io.Reader
-	if in != nil {
-		raw, err := json.Marshal(in)
-		if err != nil {
-			return fmt.Errorf("%s %s: encode: %w", method, path, err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("%s %s: read body: %w", method, path, err)
-	}
-	if resp.StatusCode != want {
-		return &statusError{method: method, path: path, status: resp.StatusCode, body: body}
-	}
-	if out != nil {
-		if err := json.Unmarshal(body, out); err != nil {
-			return fmt.Errorf("%s %s: decode: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
 // waitReady polls GET /readyz until cartd answers 200, so a script may start cartd and
 // cartbench back to back.
-func (a *apiClient) waitReady(ctx context.Context, limit time.Duration) error {
+func waitReady(ctx context.Context, c *client.Client, base string, limit time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	var last error
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := a.hc.Do(req)
+		err := c.Ready(ctx)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /readyz: status %d", resp.StatusCode)
+			return nil
 		}
-		last = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("cartd at %s not ready after %s: %w", a.base, limit, last)
+			return fmt.Errorf("cartd at %s not ready after %s: %w", base, limit, err)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

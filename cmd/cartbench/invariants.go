@@ -80,7 +80,7 @@ func reportOn(snap snapshot, violations []string) invariantReport {
 // during the reads, they are all read again, a few times at most.
 func (r *runner) collect(ctx context.Context, carts, skus []string) (snapshot, error) {
 	var s settingsDoc
-	if err := r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/settings", nil, &s); err != nil {
+	if err := r.api.Do(ctx, http.MethodGet, "/v1/settings", nil, &s); err != nil {
 		return snapshot{}, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -90,7 +90,7 @@ func (r *runner) collect(ctx context.Context, carts, skus []string) (snapshot, e
 		}
 		docs := make([]cartDoc, len(carts))
 		err = parallel(ctx, len(carts), r.setupWorkers(), func(ctx context.Context, i int) error {
-			return r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/carts/"+carts[i], nil, &docs[i])
+			return r.api.Do(ctx, http.MethodGet, "/v1/carts/"+carts[i], nil, &docs[i])
 		})
 		if err != nil {
 			return snapshot{}, err
@@ -116,7 +116,7 @@ func (r *runner) collect(ctx context.Context, carts, skus []string) (snapshot, e
 func (r *runner) readStock(ctx context.Context, skus []string) ([]stockDoc, error) {
 	out := make([]stockDoc, len(skus))
 	err := parallel(ctx, len(skus), r.setupWorkers(), func(ctx context.Context, i int) error {
-		if err := r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/inventory/"+skus[i], nil, &out[i]); err != nil {
+		if err := r.api.Do(ctx, http.MethodGet, "/v1/inventory/"+skus[i], nil, &out[i]); err != nil {
 			return err
 		}
 		out[i].SKU = skus[i]

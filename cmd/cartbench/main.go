@@ -27,6 +27,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cartd/cartd/client"
 )
 
 func main() {
@@ -143,8 +145,8 @@ func nodes(s string) []string {
 
 // runner is one run: its client, its identity and what the current scenario created.
 type runner struct {
-	api      *apiClient // set-up and checks, on the first node
-	nodes    []string   // where the clients send their load
+	api      *client.Client // set-up and checks, on the first node
+	nodes    []string       // where the clients send their load
 	drv      *driver
 	seed     uint64
 	prefix   string
@@ -211,7 +213,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 	defer hc.CloseIdleConnections()
 	urls := nodes(c.url)
 	r := &runner{
-		api:    &apiClient{hc: hc, base: urls[0], key: c.key},
+		api:    client.New(urls[0], c.key, client.WithHTTPClient(hc)),
 		nodes:  urls,
 		drv:    &driver{hc: hc, key: c.key, duration: c.duration, requests: c.requests},
 		seed:   c.seed,
@@ -220,7 +222,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 		stderr: stderr,
 	}
 	for _, n := range urls {
-		if err := (&apiClient{hc: hc, base: n}).waitReady(ctx, c.wait); err != nil {
+		if err := waitReady(ctx, client.New(n, "", client.WithHTTPClient(hc), client.WithRetries(0)), n, c.wait); err != nil {
 			return nil, err
 		}
 	}
@@ -228,7 +230,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 		if c.key == "" {
 			return nil, errors.New("no admin key: pass --key or set CARTD_ADMIN_KEY")
 		}
-		if err := r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/settings", nil, &r.settings); err != nil {
+		if err := r.api.Do(ctx, http.MethodGet, "/v1/settings", nil, &r.settings); err != nil {
 			return nil, fmt.Errorf("the admin key does not work: %w", err)
 		}
 	}

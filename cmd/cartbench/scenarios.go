@@ -58,7 +58,7 @@ func jsonBody(field string, n int64) []byte {
 // puts back, with quantity 1, any of want the cart no longer holds.
 func (r *runner) resync(ctx context.Context, cart string, want []string) ([]line, error) {
 	var c cartDoc
-	if err := r.api.call(ctx, http.StatusOK, http.MethodGet, "/v1/carts/"+cart, nil, &c); err != nil {
+	if err := r.api.Do(ctx, http.MethodGet, "/v1/carts/"+cart, nil, &c); err != nil {
 		return nil, err
 	}
 	have := map[string]bool{}
@@ -74,7 +74,7 @@ func (r *runner) resync(ctx context.Context, cart string, want []string) ([]line
 		}
 	}
 	if len(changes) > 0 {
-		if err := r.api.call(ctx, http.StatusOK, http.MethodPatch, "/v1/carts/"+cart+"/items", map[string]any{"changes": changes}, &c); err != nil {
+		if err := r.api.Do(ctx, http.MethodPatch, "/v1/carts/"+cart+"/items", map[string]any{"changes": changes}, &c); err != nil {
 			return nil, err
 		}
 	}

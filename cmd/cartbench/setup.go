@@ -79,13 +79,13 @@ func (r *runner) makeCatalog(ctx context.Context, scenario string, n int, onHand
 		bodies[p] = b
 	}
 	err := parallel(ctx, products, r.setupWorkers(), func(ctx context.Context, p int) error {
-		return r.api.call(ctx, http.StatusOK, http.MethodPut, fmt.Sprintf("/v1/products/prod_%s_%s_%d", r.prefix, scenario, p), bodies[p], nil)
+		return r.api.Do(ctx, http.MethodPut, fmt.Sprintf("/v1/products/prod_%s_%s_%d", r.prefix, scenario, p), bodies[p], nil)
 	})
 	if err != nil {
 		return catalog{}, fmt.Errorf("create products: %w", err)
 	}
 	err = parallel(ctx, len(skus), r.setupWorkers(), func(ctx context.Context, i int) error {
-		return r.api.call(ctx, http.StatusOK, http.MethodPut, "/v1/inventory/"+skus[i], map[string]int64{"on_hand": onHand}, nil)
+		return r.api.Do(ctx, http.MethodPut, "/v1/inventory/"+skus[i], map[string]int64{"on_hand": onHand}, nil)
 	})
 	if err != nil {
 		return catalog{}, fmt.Errorf("stock: %w", err)
@@ -105,7 +105,7 @@ type line struct {
 // 1,000-line cart is one request, not a thousand), and returns its id and lines.
 func (r *runner) fill(ctx context.Context, skus []string, quantity int64) (string, []line, error) {
 	var c cartDoc
-	if err := r.api.call(ctx, http.StatusCreated, http.MethodPost, "/v1/carts", map[string]any{"currency": "USD",
+	if err := r.api.Do(ctx, http.MethodPost, "/v1/carts", map[string]any{"currency": "USD",
 		"metadata": map[string]string{"cartbench_run": r.prefix}}, &c); err != nil {
 		return "", nil, err
 	}
@@ -117,7 +117,7 @@ func (r *runner) fill(ctx context.Context, skus []string, quantity int64) (strin
 	for i, sku := range skus {
 		changes[i] = map[string]any{"sku": sku, "quantity": quantity}
 	}
-	if err := r.api.call(ctx, http.StatusOK, http.MethodPatch, "/v1/carts/"+c.ID+"/items", map[string]any{"changes": changes}, &c); err != nil {
+	if err := r.api.Do(ctx, http.MethodPatch, "/v1/carts/"+c.ID+"/items", map[string]any{"changes": changes}, &c); err != nil {
 		return "", nil, err
 	}
 	return c.ID, linesOf(c.Items), nil

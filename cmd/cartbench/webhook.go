@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cartd/cartd/client"
 	"github.com/cartd/cartd/events"
 )
 
@@ -67,12 +68,12 @@ func (r *receiver) report() *webhookReport {
 
 // registerWebhook registers the receiver on cartd as id, for the types given (none: every
 // type).
-func registerWebhook(ctx context.Context, api *apiClient, id string, r *receiver, types []string) error {
+func registerWebhook(ctx context.Context, api *client.Client, id string, r *receiver, types []string) error {
 	body := map[string]any{"url": r.url, "secret": r.secret}
 	if len(types) > 0 {
 		body["types"] = types
 	}
-	err := api.call(ctx, http.StatusCreated, http.MethodPut, "/v1/webhooks/"+id, body, nil)
+	err := api.Do(ctx, http.MethodPut, "/v1/webhooks/"+id, body, nil)
 	if err != nil {
 		return errors.New("register the webhook: " + err.Error())
 	}
@@ -80,6 +81,6 @@ func registerWebhook(ctx context.Context, api *apiClient, id string, r *receiver
 }
 
 // unregisterWebhook deletes the run's webhook and its deliveries.
-func unregisterWebhook(ctx context.Context, api *apiClient, id string) error {
-	return api.call(ctx, http.StatusNoContent, http.MethodDelete, "/v1/webhooks/"+id, nil, nil)
+func unregisterWebhook(ctx context.Context, api *client.Client, id string) error {
+	return api.Do(ctx, http.MethodDelete, "/v1/webhooks/"+id, nil, nil)
 }

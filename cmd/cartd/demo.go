@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
@@ -64,14 +65,24 @@ func demoCatalog() ([]cart.Product, map[string]int64) {
 	return products, stock
 }
 
+// demoKeyLabel labels the admin key the demo creates.
+const demoKeyLabel = "demo"
+
+// demoCartOwner owns the demo's native cart, so that a restarted demo finds it again.
+const demoCartOwner = "demo"
+
 // loadDemo writes the demo catalog (idempotently: products are PUT, stock set only once), sets a demo shipping
 // rate, creates an admin key unless CARTD_ADMIN_KEY gave one, opens a cart, and prints what a
 // new user needs to try it.
+//
+// Run again on the same database it leaves one demo admin key (it revokes the one it printed
+// before: its secret was never stored, so it cannot be printed again) and reuses its carts
+// while they are active, so the ids it prints, and the README's, stay the same.
 func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, out io.Writer) error {
 	secret := c.adminKey
 	if secret == "" {
 		var err error
-		if secret, _, err = eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "demo"); err != nil {
+		if secret, err = demoAdminKey(ctx, eng); err != nil {
 			return err
 		}
 	}
@@ -102,7 +113,7 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 	}, engine.Options{}); err != nil {
 		return err
 	}
-	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
+	v, err := demoCart(ctx, eng, admin, demoCartOwner)
 	if err != nil {
 		return err
 	}
@@ -118,4 +129,30 @@ try it:
 		fmt.Fprintf(out, "console: %s (sign in with the admin API key)\n", consoleURL(base))
 	}
 	return demoSeedDialects(ctx, eng, admin, secret, base, out)
+}
+
+// demoAdminKey revokes the admin keys earlier demo runs created and creates a new one.
+func demoAdminKey(ctx context.Context, eng *engine.Engine) (string, error) {
+	keys, err := eng.Keys(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if k.Label == demoKeyLabel && k.RevokedAt.IsZero() && slices.Equal(k.Scopes, []auth.Scope{auth.Admin}) {
+			if _, err := eng.RevokeKey(ctx, k.Num); err != nil {
+				return "", err
+			}
+		}
+	}
+	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, demoKeyLabel)
+	return secret, err
+}
+
+// demoCart is the customer's active cart, opened if there is none (a checkout completes it).
+func demoCart(ctx context.Context, eng *engine.Engine, admin auth.Principal, customer string) (cart.View, error) {
+	v, err := eng.CustomerCart(ctx, admin, customer)
+	if cart.ErrorCode(err) == cart.NotFound {
+		return eng.CreateCart(ctx, admin, engine.NewCart{CustomerID: customer, Currency: "USD"}, engine.Options{})
+	}
+	return v, err
 }

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,32 +31,19 @@ func operator() auth.Principal { return auth.Principal{Scopes: []auth.Scope{auth
 // importCatalog is `cartd import [--db ...] [--format ndjson|csv] [--batch N] FILE`: it loads
 // FILE ("-" for standard input) into the database directly, also while cartd serves from it.
 func importCatalog(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, _, err := parseConfig("import", nil, getenv, stderr)
+	fs := newFlagSet("import")
+	c := operatorConfig(fs, getenv)
+	format := fs.String("format", "", "ndjson or csv; by default from FILE's extension (.ndjson, .jsonl, .json, .csv)")
+	batch := fs.Int("batch", catalogimport.DefaultBatch, fmt.Sprintf("rows per transaction, 1 to %d", catalogimport.MaxBatch))
+	files, err := parseArgs(fs, `cartd import [--db DB] [--format ndjson|csv] [--batch N] FILE
+
+Loads products, variants and stock from FILE ("-" for standard input) straight into the
+database, also while cartd serves it. Exits 2 if some rows were refused (each is reported).`, args, stdout)
 	if err != nil {
 		return err
 	}
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cartd import [--db ...] [--format ndjson|csv] [--batch N] FILE")
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH or postgres://... (CARTD_DB)")
-	format := fs.String("format", "", "ndjson or csv; by default from FILE's extension (.ndjson, .jsonl, .json, .csv)")
-	batch := fs.Int("batch", catalogimport.DefaultBatch, fmt.Sprintf("rows per transaction, 1 to %d", catalogimport.MaxBatch))
-	var files []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files, rest = append(files, fs.Arg(0)), fs.Args()[1:]
-	}
 	if len(files) != 1 {
-		fs.Usage()
-		return errors.New("import takes exactly one FILE")
+		return errors.New("import takes exactly one FILE (usage: cartd import [flags] FILE)")
 	}
 	if *batch < 1 || *batch > catalogimport.MaxBatch {
 		return fmt.Errorf("--batch must be 1 to %d", catalogimport.MaxBatch)
@@ -77,7 +63,7 @@ func importCatalog(ctx context.Context, args []string, getenv func(string) strin
 		defer file.Close()
 		in = file
 	}
-	st, err := openStore(ctx, c)
+	st, err := openExisting(ctx, *c)
 	if err != nil {
 		return err
 	}

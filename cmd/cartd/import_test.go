@@ -45,6 +45,7 @@ func TestRunImport(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cartd.db")
 	db := "sqlite:" + path
+	mustRun(t, "migrate", "--create", "--db", db)
 	mixed := writeFile(t, "catalog.csv", strings.Join([]string{
 		"product_id,product_name,variant_id,sku,price_USD,on_hand",
 		"p1,One,v1,S1,100,5",
@@ -112,6 +113,7 @@ func TestRunImport(t *testing.T) {
 func TestRunImportRefusals(t *testing.T) {
 	t.Chdir(t.TempDir())
 	db := "sqlite:" + filepath.Join(t.TempDir(), "cartd.db")
+	mustRun(t, "migrate", "--create", "--db", db)
 	csv := writeFile(t, "c.csv", "sku,on_hand\nA,1\n")
 	tests := []struct {
 		name string

@@ -24,6 +24,7 @@ import (
 func newMetrics() (*prometheus.Registry, *observe.Metrics) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(reg)
 	return reg, observe.NewMetrics(reg)
 }
 
@@ -45,7 +46,7 @@ func observed(h http.Handler, c config, reg *prometheus.Registry, m *observe.Met
 	if c.metricsAddr == "" {
 		root.Handle("GET /metrics", metricsHandler(reg, log))
 	}
-	return observe.New(root, observe.Config{Logger: log, Metrics: m, FrontDoors: frontDoors, CORS: c.cors})
+	return observe.New(root, observe.Config{Logger: log, Metrics: m, FrontDoors: frontDoors, CORS: c.cors, Tracer: c.tracer})
 }
 
 func metricsHandler(reg *prometheus.Registry, log *slog.Logger) http.Handler {

@@ -72,35 +72,15 @@ func shutdown(srv *http.Server, timeout time.Duration, log *slog.Logger) error {
 	return nil
 }
 
-// parseWithArgs parses a subcommand's flags (--db and its environment twin, and whatever
-// define adds), which may come before, between or after its positional arguments, and returns
-// the positional ones.
-func parseWithArgs(name string, args []string, getenv func(string) string, stderr io.Writer, define func(*flag.FlagSet)) (config, []string, error) {
-	c, _, err := parseConfig(name, nil, getenv, stderr)
-	if err != nil {
-		return c, nil, err
-	}
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH or postgres://... (CARTD_DB)")
-	if define != nil {
-		define(fs)
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return c, nil, err
-		}
-		if fs.NArg() == 0 {
-			return c, pos, nil
-		}
-		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
-	}
-}
-
 // keysAdmin runs `cartd keys list` and `cartd keys revoke ID`.
 func keysAdmin(ctx context.Context, sub string, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, pos, err := parseWithArgs("keys "+sub, args, getenv, stderr, nil)
+	fs := newFlagSet("keys " + sub)
+	c := operatorConfig(fs, getenv)
+	synopsis := "cartd keys list [--db DB]\n\nLists every API key, revoked ones included; never a secret."
+	if sub == "revoke" {
+		synopsis = "cartd keys revoke ID [--db DB]\n\nRevokes the API key ID (as cartd keys list shows it): it stops authenticating."
+	}
+	pos, err := parseArgs(fs, synopsis, args, stdout)
 	if err != nil {
 		return err
 	}
@@ -116,7 +96,7 @@ func keysAdmin(ctx context.Context, sub string, args []string, getenv func(strin
 			return fmt.Errorf("keys revoke: %q is not a key id: want the number cartd keys list shows", pos[0])
 		}
 	}
-	st, err := openStore(ctx, c)
+	st, err := openExisting(ctx, *c)
 	if err != nil {
 		return err
 	}
@@ -165,7 +145,12 @@ func labelOf(k auth.Key) string {
 // backup runs `cartd backup FILE`: a consistent copy of the SQLite database named by --db,
 // taken while cartd serves it (see sqlite.BackupFile).
 func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, pos, err := parseWithArgs("backup", args, getenv, stderr, nil)
+	flags := newFlagSet("backup")
+	c := operatorConfig(flags, getenv)
+	pos, err := parseArgs(flags, `cartd backup FILE [--db sqlite:PATH]
+
+Writes a consistent copy of the SQLite database to FILE, which must not exist, also while cartd
+serves the database. (Back PostgreSQL up with pg_dump.)`, args, stdout)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cartd/cartd/api"
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/dialect/ebay"
@@ -62,9 +64,13 @@ type config struct {
 	console bool
 	// Events out (cmd/cartd/events.go).
 	events eventsConfig
+	// Tracing (cmd/cartd/tracing.go): set by serve from OTEL_*; nil when off.
+	tracer trace.Tracer
 }
 
-func parseConfig(name string, args []string, getenv func(string) string, stderr io.Writer) (config, *flag.FlagSet, error) {
+// parseConfig parses serve's flags (each defaulting to its environment twin) from args. With
+// -h or --help it writes serve's usage to usage and returns flag.ErrHelp.
+func parseConfig(name string, args []string, getenv func(string) string, usage io.Writer) (config, *flag.FlagSet, error) {
 	env := func(key, def string) string {
 		if v := getenv(key); v != "" {
 			return v
@@ -72,8 +78,7 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 		return def
 	}
 	var c config
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(name)
 	fs.StringVar(&c.addr, "addr", env("CARTD_ADDR", "127.0.0.1:8080"), "listen address (CARTD_ADDR)")
 	fs.StringVar(&c.db, "db", env("CARTD_DB", "sqlite:cartd.db"), "database: sqlite:PATH or postgres://... (CARTD_DB)")
 	maxConns, err := strconv.Atoi(env("CARTD_DB_MAX_CONNS", "0"))
@@ -113,8 +118,11 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	if err := eventsFlags(fs, &c.events, env); err != nil {
 		return c, fs, err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, serveSynopsis, args, usage); err != nil {
 		return c, fs, err
+	}
+	if fs.NArg() > 0 {
+		return c, fs, usagef(name, "unexpected argument %q", fs.Arg(0))
 	}
 	if c.cors, err = observe.ParseCORSOrigins(*corsOrigins); err != nil {
 		return c, fs, fmt.Errorf("--cors-origins: %w", err)
@@ -153,41 +161,6 @@ func parseConfig(name string, args []string, getenv func(string) string, stderr 
 	return c, fs, nil
 }
 
-// run is cartd as a value: main only wires the process's arguments, environment and streams.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	var err error
-	switch cmd {
-	case "serve":
-		err = serve(ctx, args, getenv, stdout, stderr)
-	case "migrate":
-		err = migrate(ctx, args, getenv, stdout, stderr)
-	case "keys":
-		err = keys(ctx, args, getenv, stdout, stderr)
-	case "import":
-		if err = importCatalog(ctx, args, getenv, stdout, stderr); errors.Is(err, errBadRows) {
-			return 2
-		}
-	case "backup":
-		err = backup(ctx, args, getenv, stdout, stderr)
-	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: cartd [serve|migrate|keys create|keys list|keys revoke ID|import FILE|backup FILE] [flags]; cartd COMMAND -h for flags")
-		return 0
-	default:
-		err = fmt.Errorf("unknown command %q (want serve, migrate, keys, import or backup)", cmd)
-	}
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "cartd:", err)
-		}
-		return 1
-	}
-	return 0
-}
-
 // newLogger logs to w; a record logged with a request's context carries its request_id.
 func newLogger(format string, w io.Writer) *slog.Logger {
 	if format == "text" {
@@ -219,12 +192,26 @@ func redactDB(db string) string {
 	return db
 }
 
+// serveSynopsis heads `cartd serve --help`.
+const serveSynopsis = `cartd [serve] [flags]
+
+Serves the native API (/v1), the dialects, /healthz, /readyz, /openapi.json and /metrics.
+Creates and migrates the database named by --db if it does not exist. On SIGTERM or SIGINT,
+/readyz answers 503 for --shutdown-drain, then in-flight requests get --shutdown-timeout.`
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, _, err := parseConfig("serve", args, getenv, stderr)
+	c, _, err := parseConfig("serve", args, getenv, stdout)
 	if err != nil {
 		return err
 	}
 	log := newLogger(c.logFormat, stderr)
+	logBuild(log)
+	tracer, stopTracing, err := setupTracing(ctx, getenv, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	c.tracer = tracer
 	if getenv("GOGC") == "" {
 		// A request allocates its cart's JSON and views and keeps little: with the default
 		// GOGC=100 the collector ran so often, on a heap of a few MB, that it cost a fifth of
@@ -240,7 +227,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer st.Close()
 	out := newEventsOut(c.events, reg, log)
-	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics,
+	eng := engine.New(st, engine.Config{ReservationTTL: c.reservationTTL, Logger: log, Observer: metrics, Tracer: c.tracer,
 		AnonymousHold: c.abuse.anonymousHold(), EventsWritten: out.written, CompletedCart: api.CompletedCart})
 	observe.RegisterOldestUndelivered(reg, eng.OldestPending, log)
 	observe.RegisterReservationsHeld(reg, eng.ReservedUnits, log)
@@ -336,12 +323,26 @@ func handler(eng *engine.Engine, c config, log *slog.Logger, drainer *limits.Dra
 	return mux
 }
 
+// migrate is `cartd migrate [--db DB] [--create]`.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, _, err := parseConfig("migrate", args, getenv, stderr)
+	fs := newFlagSet("migrate")
+	c := operatorConfig(fs, getenv)
+	create := fs.Bool("create", false, "create the SQLite file if it does not exist (a PostgreSQL database must exist already)")
+	pos, err := parseArgs(fs, `cartd migrate [--db DB] [--create]
+
+Applies the schema migrations the database lacks (cartd serve also does at start-up). Refuses a
+SQLite path where no file exists, unless --create.`, args, stdout)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, c)
+	if len(pos) > 0 {
+		return usagef("migrate", "unexpected argument %q", pos[0])
+	}
+	open := openExisting
+	if *create {
+		open = openStore
+	}
+	st, err := open(ctx, *c)
 	if err != nil {
 		return err
 	}
@@ -349,30 +350,48 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return st.Close()
 }
 
+// keys is `cartd keys create|list|revoke`.
 func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && (args[0] == "list" || args[0] == "revoke") {
+	const synopsis = `cartd keys create --scopes SCOPES [--label NAME] [--db DB]
+       cartd keys list [--db DB]
+       cartd keys revoke ID [--db DB]
+
+Run 'cartd keys SUBCOMMAND --help' for its flags.`
+	if len(args) == 0 {
+		return usagef("keys", "keys needs a subcommand: create, list or revoke")
+	}
+	switch args[0] {
+	case "create":
+		return keysCreate(ctx, args[1:], getenv, stdout)
+	case "list", "revoke":
 		return keysAdmin(ctx, args[0], args[1:], getenv, stdout, stderr)
+	case "-h", "-help", "--help", "help":
+		printUsage(stdout, newFlagSet("keys"), synopsis)
+		return flag.ErrHelp
 	}
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: cartd keys create --scopes carts:read,carts:write [--label NAME] | cartd keys list | cartd keys revoke ID")
-	}
-	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	return usagef("keys", "unknown keys subcommand %q (want create, list or revoke)", args[0])
+}
+
+// keysCreate is `cartd keys create`: it prints the new key's secret, which is stored nowhere.
+func keysCreate(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := newFlagSet("keys create")
 	scopes := fs.String("scopes", "", "comma-separated: carts:read, carts:write, catalog:read, catalog:write, events:read, admin")
 	label := fs.String("label", "", "a name to recognise the key by")
-	c, _, err := parseConfig("keys create", nil, getenv, stderr)
+	c := operatorConfig(fs, getenv)
+	pos, err := parseArgs(fs, `cartd keys create --scopes SCOPES [--label NAME] [--db DB]
+
+Creates an API key and prints its secret (sk_...), which cartd stores only as a digest.`, args, stdout)
 	if err != nil {
 		return err
 	}
-	fs.StringVar(&c.db, "db", c.db, "database: sqlite:PATH or postgres://... (CARTD_DB)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	if len(pos) > 0 {
+		return usagef("keys create", "unexpected argument %q", pos[0])
 	}
 	sc, err := auth.ParseScopes(*scopes)
 	if err != nil {
 		return fmt.Errorf("--scopes: %w", err)
 	}
-	st, err := openStore(ctx, c)
+	st, err := openExisting(ctx, *c)
 	if err != nil {
 		return err
 	}
