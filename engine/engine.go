@@ -32,6 +32,7 @@ type Engine struct {
 	obs      Observer // nil: nothing observed
 	inflight inflight
 	keys     keyCache
+	snaps    *snapshots // nil: reads read the store (snapshot.go)
 }
 
 // New returns an Engine over st.
@@ -39,7 +40,12 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+	e := &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer}
+	if sw, ok := st.(soleWriter); ok && sw.SoleWriter() {
+		e.snaps = newSnapshots(sw)
+		e.st = snapshotStore{Store: st, snaps: e.snaps}
+	}
+	return e
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'
