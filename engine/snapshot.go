@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +69,12 @@ type snapshot struct {
 	ext   uint64    // soleWriter.ExternalCommits when it was read
 	skus  []string  // whose stock its lines show
 	lines int
+	// What it was priced from, to price it again with newer stock (snapshots.refresh).
+	base     []cart.Line
+	settings cart.Settings
+	// stale is set (under snapshots.mu) when a committed write moved the stock of one of
+	// its SKUs: the next read prices base again with the stock as written.
+	stale bool
 
 	mu       sync.Mutex
 	rendered map[string][]byte // by front door (Engine.CartRendered)
@@ -87,6 +94,8 @@ type snapshots struct {
 	cartMark map[int64]uint64
 	skuMark  map[string]uint64
 	lines    int
+	// stock is the latest committed stock row of the SKUs snapshots show, as written.
+	stock map[string]cart.Stock
 }
 
 func newSnapshots(st soleWriter) *snapshots {
@@ -100,20 +109,57 @@ func (s *snapshots) clear() {
 	s.floor = s.seq
 	s.byCart, s.bySKU = map[int64]*snapshot{}, map[string]map[int64]bool{}
 	s.cartMark, s.skuMark = map[int64]uint64{}, map[string]uint64{}
-	s.lines = 0
+	s.lines, s.stock = 0, map[string]cart.Stock{}
 }
 
-// get returns the cart's snapshot if it holds at now, or nil.
-func (s *snapshots) get(num int64, now time.Time) *snapshot {
+// get returns the cart's snapshot if it holds at now, or nil; stale says its stock must be
+// brought up to date first (refresh).
+func (s *snapshots) get(num int64, now time.Time) (sn *snapshot, stale bool) {
 	s.mu.RLock()
-	sn := s.byCart[num]
+	sn = s.byCart[num]
+	if sn != nil {
+		stale = sn.stale
+	}
 	s.mu.RUnlock()
 	if sn == nil || sn.ext != s.st.ExternalCommits() || now.Before(sn.view.At) ||
 		!sn.until.IsZero() && !now.Before(sn.until) {
-		return nil
+		return nil, false
 	}
 	s.hits.Add(1)
-	return sn
+	return sn, stale
+}
+
+// refresh prices a stale snapshot's lines again with the stock its SKUs have now, and keeps
+// the result in its place unless the snapshot was forgotten or replaced meanwhile. Only stock
+// moved since it was read (anything else would have forgotten it), and the clock has not
+// reached its until, so this is the view a fresh read would price.
+func (s *snapshots) refresh(e *Engine, num int64, sn *snapshot, now time.Time) (*snapshot, error) {
+	lines := slices.Clone(sn.base)
+	s.mu.RLock()
+	for i := range lines {
+		if st, ok := s.stock[lineSKU(lines[i])]; ok && st.Version > lines[i].Stock.Version {
+			lines[i].Stock = st
+		}
+	}
+	s.mu.RUnlock()
+	view, err := e.priceWith(sn.view.Cart, lines, sn.settings, now, offers{})
+	if err != nil {
+		return nil, err
+	}
+	view.Messages = e.notices(view)
+	next := &snapshot{view: view, until: sn.until, ext: sn.ext, skus: sn.skus, lines: sn.lines, base: lines, settings: sn.settings}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byCart[num] == sn {
+		// Stock written while this ran leaves next stale again.
+		for _, l := range lines {
+			if st, ok := s.stock[lineSKU(l)]; ok && st.Version > l.Stock.Version {
+				next.stale = true
+			}
+		}
+		s.byCart[num] = next
+	}
+	return next, nil
 }
 
 // begin notes where a read starts: the forgetting number and the store's external commits.
@@ -173,8 +219,10 @@ func (s *snapshots) drop(num int64) {
 	}
 }
 
-// forget forgets what a committed (or possibly committed) transaction wrote.
-func (s *snapshots) forget(w *written) {
+// forget forgets what a committed (or possibly committed) transaction wrote. A committed
+// transaction's stock writes only mark the snapshots showing those SKUs stale, with the rows
+// as written; an uncertain one's forget them.
+func (s *snapshots) forget(w *written, committed bool) {
 	if w.empty() {
 		return
 	}
@@ -190,8 +238,19 @@ func (s *snapshots) forget(w *written) {
 		s.cartMark[num] = s.seq
 	}
 	for sku := range w.skus {
-		for num := range s.bySKU[sku] {
-			s.drop(num)
+		st, known := w.stock[sku]
+		if committed && known && w.runs == 1 {
+			if st.Version > s.stock[sku].Version {
+				s.stock[sku] = st
+			}
+			for num := range s.bySKU[sku] {
+				s.byCart[num].stale = true
+			}
+		} else {
+			for num := range s.bySKU[sku] {
+				s.drop(num)
+			}
+			delete(s.stock, sku)
 		}
 		s.skuMark[sku] = s.seq
 	}
@@ -199,9 +258,13 @@ func (s *snapshots) forget(w *written) {
 
 // Cart's read through the snapshots: a snapshot that holds, or a read that may leave one.
 func (e *Engine) snapshotCart(ctx context.Context, p auth.Principal, num int64) (*snapshot, error) {
-	if sn := e.snaps.get(num, e.snaps.st.Now()); sn != nil {
+	now := e.snaps.st.Now()
+	if sn, stale := e.snaps.get(num, now); sn != nil {
 		if p.IsCustomer() && sn.view.Cart.CustomerID != p.CustomerID {
 			return nil, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %d", num)
+		}
+		if stale {
+			return e.snaps.refresh(e, num, sn, now)
 		}
 		return sn, nil
 	}
@@ -223,7 +286,7 @@ func (e *Engine) snapshotCart(ctx context.Context, p auth.Principal, num int64) 
 			return err
 		}
 		view.Messages = e.notices(view)
-		sn = &snapshot{view: view, ext: ext, lines: len(lines)}
+		sn = &snapshot{view: view, ext: ext, lines: len(lines), base: lines, settings: s}
 		pc, ok := tx.(promotionChanges)
 		if !ok || c.Status != cart.StatusActive || len(o.coupons)+len(o.auto) > 0 {
 			return nil
@@ -236,11 +299,9 @@ func (e *Engine) snapshotCart(ctx context.Context, p auth.Principal, num int64) 
 		}
 		seen := map[string]bool{}
 		for _, l := range lines {
-			for _, sku := range []string{l.Stock.SKU, variantSKU(l)} {
-				if sku != "" && !seen[sku] {
-					seen[sku] = true
-					sn.skus = append(sn.skus, sku)
-				}
+			if sku := lineSKU(l); sku != "" && !seen[sku] {
+				seen[sku] = true
+				sn.skus = append(sn.skus, sku)
 			}
 		}
 		keep = true
@@ -255,11 +316,13 @@ func (e *Engine) snapshotCart(ctx context.Context, p auth.Principal, num int64) 
 	return sn, nil
 }
 
-func variantSKU(l cart.Line) string {
-	if l.Variant == nil {
-		return ""
+// lineSKU is the SKU whose stock a line shows: its variant's (a stock row never written
+// reads as zero stock under that SKU).
+func lineSKU(l cart.Line) string {
+	if l.Variant != nil && l.Variant.SKU != "" {
+		return l.Variant.SKU
 	}
-	return l.Variant.SKU
+	return l.Stock.SKU
 }
 
 // SnapshotHits counts the reads of carts answered from a snapshot (and the versions of
@@ -314,7 +377,7 @@ func (e *Engine) CartVersion(ctx context.Context, p auth.Principal, num int64) (
 		return 0, err
 	}
 	if e.snaps != nil {
-		if sn := e.snaps.get(num, e.snaps.st.Now()); sn != nil {
+		if sn, _ := e.snaps.get(num, e.snaps.st.Now()); sn != nil { // stock moves no version
 			if p.IsCustomer() && sn.view.Cart.CustomerID != p.CustomerID {
 				return 0, cart.Errorf(cart.NotFound, "cart_not_found", "no cart %d", num)
 			}
@@ -340,9 +403,15 @@ type snapshotStore struct {
 
 func (s snapshotStore) Write(ctx context.Context, fn func(store.Tx) error) error {
 	w := &written{}
-	defer s.snaps.forget(w)
 	// Attempts a store re-runs add to w: what any of them wrote is forgotten.
-	return s.Store.Write(ctx, func(tx store.Tx) error { return fn(&writtenTx{Tx: tx, w: w}) })
+	err := s.Store.Write(ctx, func(tx store.Tx) error {
+		w.mu.Lock()
+		w.runs++
+		w.mu.Unlock()
+		return fn(&writtenTx{Tx: tx, w: w})
+	})
+	s.snaps.forget(w, err == nil)
+	return err
 }
 
 // written is what a write transaction may have changed of what views show.
@@ -351,6 +420,8 @@ type written struct {
 	all   bool       // the catalog, a sale, a promotion or the settings
 	carts map[int64]bool
 	skus  map[string]bool
+	stock map[string]cart.Stock // the last row written of each SKU
+	runs  int                   // attempts: the rows written are known only if one ran
 }
 
 func (w *written) empty() bool { return !w.all && len(w.carts) == 0 && len(w.skus) == 0 }
@@ -461,7 +532,19 @@ func (t *writtenTx) PutSale(ctx context.Context, s *cart.Sale) error {
 
 func (t *writtenTx) PutStock(ctx context.Context, s cart.Stock) error {
 	t.w.sku(s.SKU)
-	return t.Tx.PutStock(ctx, s)
+	err := t.Tx.PutStock(ctx, s)
+	t.w.mu.Lock()
+	defer t.w.mu.Unlock()
+	if t.w.stock == nil {
+		t.w.stock = map[string]cart.Stock{}
+	}
+	if err == nil {
+		t.w.stock[s.SKU] = s
+	} else {
+		delete(t.w.stock, s.SKU)
+		t.w.runs++ // the row is unknown: forget rather than refresh
+	}
+	return err
 }
 
 func (t *writtenTx) DeleteCart(ctx context.Context, num int64) error {
