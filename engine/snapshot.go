@@ -54,11 +54,12 @@ type promotionChanges interface {
 	NextAutoPromotionChange(ctx context.Context, at time.Time) (time.Time, error)
 }
 
-// Bounds of the snapshots: at most maxSnapshotLines lines in all (a line's view is a few
-// hundred bytes, its rendering about as much), and at most maxSnapshotMarks carts and SKUs
-// remembered as written (beyond which every snapshot is forgotten and the count starts over).
+// Bounds of the snapshots: at most maxSnapshotLines lines in all (a line's priced view, the
+// line it was priced from and its rendering: one or two kilobytes), and at most
+// maxSnapshotMarks carts and SKUs remembered as written (beyond which every snapshot is
+// forgotten and the count starts over).
 const (
-	maxSnapshotLines = 100_000
+	maxSnapshotLines = 50_000
 	maxSnapshotMarks = 100_000
 )
 
