@@ -42,12 +42,7 @@ func (s *Server) handleCartGet(w http.ResponseWriter, r *http.Request, p auth.Pr
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.eng.Cart(r.Context(), p, num)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeCart(w, http.StatusOK, v)
+	s.cartGet(w, r, p, num) // get.go
 }
 
 // handleCartPatch assigns a cart to a customer (merging a guest cart into the customer's

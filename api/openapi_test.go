@@ -445,6 +445,27 @@ func TestOpenAPIContract(t *testing.T) {
 		call(t, 200, "PATCH", item(mug), admin, map[string]any{"quantity_delta": 1}, "If-Match", etag)
 	})
 
+	step("If-None-Match answers 304 while the cart is at that version", func(t *testing.T) {
+		first := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil)
+		etag := first.Header.Get("ETag")
+		for _, inm := range []string{etag, `"0", ` + etag, "W/" + etag, "*"} {
+			r := call(t, 304, "GET", "/v1/carts/"+cartID, admin, nil, "If-None-Match", inm)
+			if len(r.Body) != 0 || r.Header.Get("ETag") != etag {
+				t.Fatalf("If-None-Match %s: 304 with ETag %q and body %q, want ETag %q and no body", inm, r.Header.Get("ETag"), r.Body, etag)
+			}
+		}
+		if r := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil, "If-None-Match", `"0"`); !bytes.Equal(r.Body, first.Body) {
+			t.Fatalf("an If-None-Match naming another version: %s, want the cart %s", r.Body, first.Body)
+		}
+		wantProblem(t, call(t, 404, "GET", "/v1/carts/"+cartID, custToken, nil, "If-None-Match", "*"), "cart_not_found")
+		call(t, 200, "PATCH", item(mug), admin, map[string]any{"quantity_delta": -1})
+		r := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil, "If-None-Match", etag)
+		if r.Header.Get("ETag") == etag {
+			t.Fatalf("a changed cart kept its ETag %s", etag)
+		}
+		call(t, 304, "GET", "/v1/carts/"+cartID, admin, nil, "If-None-Match", r.Header.Get("ETag"))
+	})
+
 	step("a deleted product's line becomes unavailable", func(t *testing.T) {
 		call(t, 204, "DELETE", "/v1/products/prod_mug", admin, nil)
 		r := call(t, 200, "GET", "/v1/carts/"+cartID, admin, nil)

@@ -80,6 +80,13 @@ func (e *Engine) Cart(ctx context.Context, p auth.Principal, num int64) (cart.Vi
 	if err := require(p, auth.CartsRead); err != nil {
 		return cart.View{}, err
 	}
+	if e.snaps != nil {
+		sn, err := e.snapshotCart(ctx, p, num) // snapshot.go
+		if err != nil {
+			return cart.View{}, err
+		}
+		return sn.view, nil
+	}
 	var view cart.View
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		s, c, lines, err := loadCart(ctx, tx, p, num)

@@ -54,6 +54,8 @@ type Engine struct {
 
 	eventsWritten func(n int)
 	completedCart func(cart.View) (json.RawMessage, error)
+
+	snaps *snapshots // nil: reads read the store (snapshot.go)
 }
 
 // New returns an Engine over st.
@@ -61,8 +63,13 @@ func New(st store.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, tracer: cfg.Tracer, hold: cfg.AnonymousHold,
+	e := &Engine{st: st, ttl: cfg.ReservationTTL, log: cfg.Logger, obs: cfg.Observer, tracer: cfg.Tracer, hold: cfg.AnonymousHold,
 		eventsWritten: cfg.EventsWritten, completedCart: cfg.CompletedCart}
+	if sw, ok := st.(soleWriter); ok && sw.SoleWriter() {
+		e.snaps = newSnapshots(sw)
+		e.st = snapshotStore{Store: st, snaps: e.snaps}
+	}
+	return e
 }
 
 // ReservedUnits returns the units of stock carts hold right now, over every SKU: the metrics'

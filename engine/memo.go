@@ -45,10 +45,14 @@ type memo struct {
 func (mm *memo) Len() int { return len(mm.lines) }
 
 // memosOf returns the memo capability of the store transaction under tx (which the engine
-// observes through a callTx), or nil when the store keeps no memos.
+// observes through a callTx, and, with snapshots, a writtenTx), or nil when the store keeps
+// no memos.
 func memosOf(tx store.Tx) store.Memos {
 	if ct, ok := tx.(*callTx); ok {
 		tx = ct.Tx
+	}
+	if wt, ok := tx.(*writtenTx); ok { // snapshots watch writes; memos are no write
+		tx = wt.Tx
 	}
 	ms, _ := tx.(store.Memos)
 	return ms

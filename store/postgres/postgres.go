@@ -135,6 +135,9 @@ type Options struct {
 	// OnRetry, when set, is called each time a transaction is re-run, with why (one of
 	// RetryReasons): the metrics' count of retries. It must be cheap and safe for concurrent use.
 	OnRetry func(reason string)
+	// Tracer, when set, hears every statement the store's connections send (pgx.QueryTracer;
+	// a pgx.BatchTracer too, when it is one): tests count a call's round trips with it.
+	Tracer pgx.QueryTracer
 }
 
 // RetryReasons lists the reasons OnRetry reports.
@@ -160,6 +163,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("postgres: open: max conns %d is negative", opts.MaxConns)
 	}
+	cfg.ConnConfig.Tracer = opts.Tracer
 	cfg.MaxConns = DefaultMaxConns
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cartd/cartd/cart"
@@ -30,6 +31,7 @@ import (
 // older than the writer's latest state.
 type writeCache struct {
 	dataVersion int64
+	starts      atomic.Uint64 // times begin emptied the cache (Store.ExternalCommits)
 	settings    *cart.Settings
 	carts       map[int64]cart.Cart
 	items       map[int64]cart.Item
@@ -110,6 +112,7 @@ func (c *writeCache) begin(ctx context.Context, t *txn) error {
 	if v != c.dataVersion || len(c.items) > maxCachedItems || len(c.carts) > maxCachedCarts {
 		c.reset()
 		c.dataVersion = v
+		c.starts.Add(1)
 	}
 	if c.memoLines > maxMemoLines {
 		c.memos, c.memoLines = map[int64]memoEntry{}, 0

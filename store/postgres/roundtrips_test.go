@@ -1,0 +1,117 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cartd/cartd/auth"
+	"github.com/cartd/cartd/cart"
+	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store/postgres"
+	"github.com/cartd/cartd/store/postgres/postgrestest"
+)
+
+// statementLog is a pgx tracer that records the statements the store sends, BEGIN and COMMIT
+// included: each is one round trip to the server.
+type statementLog struct {
+	mu   sync.Mutex
+	on   bool
+	sqls []string
+}
+
+func (l *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.on {
+		l.sqls = append(l.sqls, strings.Join(strings.Fields(d.SQL), " "))
+	}
+	return ctx
+}
+
+func (l *statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// count returns the statements fn sent.
+func (l *statementLog) count(fn func()) []string {
+	l.mu.Lock()
+	l.on, l.sqls = true, nil
+	l.mu.Unlock()
+	fn()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.on = false
+	return l.sqls
+}
+
+// TestQuantityChangeRoundTrips counts the statements one quantity change of a one-line cart
+// sends to PostgreSQL, the native PATCH's engine call with the whole cart answered, without
+// and with an idempotency key, on a warm pool. The counts are pinned: a change that sends
+// more fails here (one that sends fewer says so, to lower the pin). docs/scale.md lists them.
+func TestQuantityChangeRoundTrips(t *testing.T) {
+	ctx := t.Context()
+	trace := &statementLog{}
+	st, err := postgres.Open(ctx, postgrestest.URL(t), postgres.Options{MaxConns: 4, Tracer: trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
+	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := eng.Authenticate(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.PutProduct(ctx, admin, cart.Product{ID: "prod_tee", Name: "Tee", Variants: []cart.Variant{
+		{ID: "var_tee", SKU: "TEE", Active: true, Prices: map[string]int64{"USD": 1500}}}}, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	onHand := int64(1000)
+	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	num := v.Cart.Num
+	q := int64(0)
+	change := func(opt engine.Options) {
+		q = q%5 + 1
+		ch := cart.SetTo(q)
+		if _, err := eng.Update(ctx, admin, num, []engine.Update{{Item: engine.ItemRef{SKU: "TEE"}, Change: &ch}}, opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 { // the line exists and every statement has been sent once
+		change(engine.Options{})
+	}
+	keyed := func(key string) engine.Options {
+		return engine.Options{Idempotency: &engine.Idempotency{Scope: "test PATCH", Key: key,
+			Record: func(any) (engine.Response, error) { return engine.Response{Status: 200, Body: []byte("{}")}, nil }}}
+	}
+	change(keyed("warm"))
+	for _, c := range []struct {
+		name string
+		opt  engine.Options
+		pin  int
+	}{
+		{"without an idempotency key", engine.Options{}, 12},
+		{"with an idempotency key", keyed("counted"), 18},
+	} {
+		sqls := trace.count(func() { change(c.opt) })
+		t.Logf("a quantity change %s sends %d statements:\n  %s", c.name, len(sqls), strings.Join(sqls, "\n  "))
+		switch {
+		case len(sqls) > c.pin:
+			t.Errorf("a quantity change %s sends %d statements, more than the %d pinned", c.name, len(sqls), c.pin)
+		case len(sqls) < c.pin:
+			t.Logf("fewer than the %d pinned: lower the pin", c.pin)
+		}
+	}
+}
