@@ -21,6 +21,13 @@ func TestSnapshotTxCoversWrites(t *testing.T) {
 	showsNothing := map[string]bool{
 		"InsertKey": true, "InsertToken": true, "RevokeToken": true, "RevokeKey": true, "PurgeTokens": true,
 		"InsertSession": true, "PurgeSessions": true, "PutIdempotency": true, "PurgeIdempotency": true,
+		// The outbox, webhooks and their deliveries, and the marks of abandoned carts, are not in a
+		// cart's view; a checkout record is only read for completed carts, which keep no snapshot;
+		// CustomerUnits only reads.
+		"AppendEvents": true, "PositionEvents": true, "PurgeEvents": true, "MarkAbandoned": true,
+		"PutWebhook": true, "DeleteWebhook": true, "LockWebhook": true, "AddDeliveries": true,
+		"ClaimDeliveries": true, "RenewLeases": true, "FinishAttempt": true, "RetryDelivery": true,
+		"PutCheckoutRecord": true, "CustomerUnits": true,
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "snapshot.go", nil, 0)
 	if err != nil {
