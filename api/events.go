@@ -67,7 +67,7 @@ func queryPosition(q url.Values, name string) (int64, error) {
 	v := strings.TrimPrefix(s[0], "evt_")
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || len(s) > 1 {
-		return 0, cart.InvalidField("invalid_"+name, name, "%s must be one event position (seq), 0 or more", name)
+		return 0, cart.InvalidField("invalid_after", name, "%s must be one event position (seq), 0 or more", name)
 	}
 	return n, nil
 }

@@ -344,14 +344,19 @@ func TestAmountBounds(t *testing.T) {
 	const maxPrice = 1_000_000_000_000
 	s.putSettings(t, map[string]any{"max_quantity_per_item": 1_000_000})
 
-	t.Run("prices up to 10^12 at the per-item limit price exactly", func(t *testing.T) {
+	t.Run("prices up to 10^12 are priced exactly, and a change taking a figure past 2^53-1 is 422", func(t *testing.T) {
 		s.mustTaxedProduct(t, "DEAR", "Acme", maxPrice, 10000, 2_000_000)
 		s.mustPromotion(t, "ONEPCT", map[string]any{"type": "percent", "rate": 1, "method": "auto"})
 		id := s.mustCart(t)
-		r := s.mustCall(t, 200, "POST", "/v1/carts/"+id+"/items", s.Admin, map[string]any{"sku": "DEAR", "quantity": 1_000_000})
+		r := s.mustCall(t, 200, "POST", "/v1/carts/"+id+"/items", s.Admin, map[string]any{"sku": "DEAR", "quantity": 4000})
 		c := cartOf(t, r)
-		if c.Subtotal != maxPrice*1_000_000 || c.Discount != maxPrice*100 || c.Total != 2*(c.Subtotal-c.Discount) {
+		if c.Subtotal != maxPrice*4000 || c.Discount != maxPrice*40 || c.Total != 2*(c.Subtotal-c.Discount) {
 			t.Errorf("subtotal %d discount %d total %d", c.Subtotal, c.Discount, c.Total)
+		}
+		// 10^12 x 10^6 units is far above what every client reads exactly (docs/limits-and-ranges.md).
+		wantProblem(t, s.mustCall(t, 422, "PATCH", "/v1/carts/"+id+"/items/"+c.Items[0].ID, s.Admin, map[string]any{"quantity": 1_000_000}), "amount_out_of_range")
+		if got := cartOf(t, s.mustCall(t, 200, "GET", "/v1/carts/"+id, s.Admin, nil)); got.Version != c.Version || got.Subtotal != c.Subtotal {
+			t.Errorf("a refused change moved the cart: version %d subtotal %d, was %d %d", got.Version, got.Subtotal, c.Version, c.Subtotal)
 		}
 	})
 

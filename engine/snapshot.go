@@ -278,6 +278,17 @@ func (e *Engine) snapshotCart(ctx context.Context, p auth.Principal, num int64) 
 			return err
 		}
 		now := tx.Now()
+		if c.Status != cart.StatusActive {
+			// An inactive cart keeps no snapshot, and a completed one reads its checkout
+			// record (record.go), which e.price serves.
+			view, err := e.price(ctx, tx, c, lines, s, now)
+			if err != nil {
+				return err
+			}
+			view.Messages = e.notices(view)
+			sn = &snapshot{view: view, ext: ext, lines: len(lines), base: lines, settings: s}
+			return nil
+		}
 		o, err := loadOffers(ctx, tx, c.Num, now)
 		if err != nil {
 			return err

@@ -55,5 +55,7 @@ func validJSONText(field string, m []byte) error {
 		where = field + "." + where
 	}
 	msg := where + ": " + strings.TrimPrefix(ce.Message, ce.Fields[0].Field+": ")
-	return &cart.Error{Code: ce.Code, Reason: ce.Reason, Message: msg, Fields: []cart.FieldError{{Field: where, Message: msg}}}
+	out := *ce // the same code and reason, placed under field
+	out.Message, out.Fields = msg, []cart.FieldError{{Field: where, Message: msg}}
+	return &out
 }

@@ -221,7 +221,7 @@ func (g *Guard) Wrap(next http.Handler, d Door) http.Handler {
 			if g.inFlight.Add(1) > g.maxInFlight {
 				g.inFlight.Add(-1)
 				w.Header().Set("Retry-After", "1")
-				d.Fail(w, r, g.refuse(r, credential, cart.Unavailable, Overloaded, "the server is at capacity; retry in a second"))
+				d.Fail(w, r, g.refuse(r, credential, cart.Errorf(cart.Unavailable, Overloaded, "the server is at capacity; retry in a second")))
 				return
 			}
 			defer g.inFlight.Add(-1)
@@ -247,7 +247,7 @@ func (g *Guard) readBody(w http.ResponseWriter, r *http.Request, credential stri
 			if !g.pending.acquire(k) {
 				g.drainBody(w, r)
 				w.Header().Set("Retry-After", "1")
-				return g.refuse(r, credential, cart.RateLimited, PendingBodies, "too many requests from this client address are still sending their bodies")
+				return g.refuse(r, credential, cart.Errorf(cart.RateLimited, PendingBodies, "too many requests from this client address are still sending their bodies"))
 			}
 			defer g.pending.release(k)
 		}
@@ -331,11 +331,12 @@ func (g *Guard) refuseBody(w http.ResponseWriter, r *http.Request, credential st
 	if reason == "malformed_body" {
 		return cart.Errorf(code, reason, format, args...) // the client went away: no refusal of ours
 	}
-	return g.refuse(r, credential, code, reason, format, args...)
+	return g.refuse(r, credential, cart.Errorf(code, reason, format, args...))
 }
 
 // refuse counts a refusal, logs it (one line a second per reason), and returns its error.
-func (g *Guard) refuse(r *http.Request, credential string, code cart.Code, reason, format string, args ...any) error {
+func (g *Guard) refuse(r *http.Request, credential string, e *cart.Error) error {
+	reason := e.Reason
 	if g.refused != nil {
 		g.refused(reason)
 	}
@@ -345,7 +346,7 @@ func (g *Guard) refuse(r *http.Request, credential string, code cart.Code, reaso
 				"principal", g.class(credential), "method", r.Method, "path", r.URL.Path, "also_refused", dropped)
 		}
 	}
-	return cart.Errorf(code, reason, format, args...)
+	return e
 }
 
 // class names the kind of principal a credential would be, for a log line: never the
@@ -404,7 +405,7 @@ func (g *Guard) Limit(w http.ResponseWriter, r *http.Request, credential string)
 		return nil
 	}
 	if retry, ok := g.take(w, t, k); !ok {
-		return g.refuse(r, credential, cart.RateLimited, RateLimited, "too many requests for this %s: retry in %d s", t.what, retry)
+		return g.refuse(r, credential, cart.Errorf(cart.RateLimited, RateLimited, "too many requests for this %s: retry in %d s", t.what, retry))
 	}
 	return nil
 }
@@ -423,7 +424,7 @@ func (g *Guard) LimitSession(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if retry, ok := g.take(w, g.sessions, k); !ok {
-		return g.refuse(r, "", cart.RateLimited, SessionRateLimited, "too many new sessions from this client address: retry in %d s", retry)
+		return g.refuse(r, "", cart.Errorf(cart.RateLimited, SessionRateLimited, "too many new sessions from this client address: retry in %d s", retry))
 	}
 	return nil
 }
