@@ -142,7 +142,7 @@ func renderWebhook(wh store.Webhook) webhookJSON {
 	if out.Types == nil {
 		out.Types = []string{}
 	}
-	if wh.PreviousSecret != "" && wh.PreviousUntil.After(wh.UpdatedAt) {
+	if wh.PreviousSecret != "" {
 		out.SecretRotationEndsAt = optTime(wh.PreviousUntil)
 	}
 	return out

@@ -214,6 +214,7 @@ func (e *Engine) PutWebhook(ctx context.Context, p auth.Principal, id string, in
 		case err != nil:
 			return err
 		}
+		w = rotationOver(w, now)
 		w.URL, w.UpdatedAt = in.URL, now
 		if in.Secret != nil && *in.Secret != w.Secret {
 			if w.Secret != "" {
@@ -316,9 +317,19 @@ func (e *Engine) Webhook(ctx context.Context, p auth.Principal, id string) (stor
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
 		w, err = tx.Webhook(ctx, id)
+		w = rotationOver(w, tx.Now())
 		return err
 	})
 	return w, err
+}
+
+// rotationOver forgets a webhook's previous secret once its rotation ended at now: it signs
+// nothing any more, and the webhook shows no rotation under way.
+func rotationOver(w store.Webhook, now time.Time) store.Webhook {
+	if w.PreviousSecret != "" && !now.Before(w.PreviousUntil) {
+		w.PreviousSecret, w.PreviousUntil = "", time.Time{}
+	}
+	return w
 }
 
 // Webhooks lists webhooks in id order after the id startingAfter (scope admin), and whether
@@ -331,6 +342,9 @@ func (e *Engine) Webhooks(ctx context.Context, p auth.Principal, startingAfter s
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
 		ws, err = tx.Webhooks(ctx, startingAfter, limit+1)
+		for i := range ws {
+			ws[i] = rotationOver(ws[i], tx.Now())
+		}
 		return err
 	})
 	if err != nil {
