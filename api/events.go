@@ -22,7 +22,7 @@ import (
 // API shows it (cartjson.Render). The engine calls it (engine.Config.CompletedCart) in the
 // checkout's transaction, with the view it stores as the record.
 func CompletedCart(v cart.View) (json.RawMessage, error) {
-	return json.Marshal(cartjson.Render(v))
+	return json.Marshal(cartjson.Record(v))
 }
 
 // list is the shape of every list: {"object":"list","data":[...],"has_more":bool}.
