@@ -171,7 +171,7 @@ export interface paths {
         put?: never;
         /**
          * Import products, variants, prices and stock
-         * @description Loads a catalog from NDJSON (`application/x-ndjson`: one object per line, `{"type": "product", "id": ...}` with the body of `PUT /v1/products/{id}` whose variants may carry `on_hand`, or `{"type": "stock", "sku": ..., "on_hand": ...}`) or CSV (`text/csv`: a header, then one row per variant, the rows of a product consecutive; or just `sku,on_hand`), as `cartd import` does (scope `catalog:write`). The README describes both formats. Each row is all or nothing (a product with its variants and their stock), validated as `PUT /v1/products/{id}` and `PUT /v1/inventory/{sku}` validate, and stock is set as the inventory PUT sets it. A bad row is listed in `errors` with its line and does not stop the others. A row already as given writes nothing (no `version` or `updated_at` change) and counts as `unchanged`, so importing the same body twice changes nothing the second time, and a retry needs no `Idempotency-Key`. The answer is 200 whenever the import ran, even if every row was refused: read `errors`. Rows are written in batches of 500, each its own transaction. The body is at most 2 MiB, and at most the node's `--max-body` (1 MiB by default) (413 otherwise, nothing imported); larger catalogs go through `cartd import`. 400 `empty_import` is an empty body, 422 `invalid_header` a CSV header the import cannot use (an unknown or repeated column, a price column of no ISO 4217 currency).
+         * @description Loads a catalog from NDJSON (`application/x-ndjson`: one object per line, `{"type": "product", "id": ...}` with the body of `PUT /v1/products/{id}` whose variants may carry `on_hand`, or `{"type": "stock", "sku": ..., "on_hand": ...}`) or CSV (`text/csv`: a header, then one row per variant, the rows of a product consecutive; or just `sku,on_hand`), as `cartd import` does (scope `catalog:write`). docs/operations.md ("Importing a catalog") describes both formats. Each row is all or nothing (a product with its variants and their stock), validated as `PUT /v1/products/{id}` and `PUT /v1/inventory/{sku}` validate, and stock is set as the inventory PUT sets it. A bad row is listed in `errors` with its line and does not stop the others. A row already as given writes nothing (no `version` or `updated_at` change) and counts as `unchanged`, so importing the same body twice changes nothing the second time, and a retry needs no `Idempotency-Key`. The answer is 200 whenever the import ran, even if every row was refused: read `errors`. Rows are written in batches of 500, each its own transaction. The body is at most 2 MiB, and at most the node's `--max-body` (1 MiB by default) (413 otherwise, nothing imported); larger catalogs go through `cartd import`. 400 `empty_import` is an empty body, 422 `invalid_header` a CSV header the import cannot use (an unknown or repeated column, a price column of no ISO 4217 currency).
          */
         post: operations["importCatalog"];
         delete?: never;
@@ -263,7 +263,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List carts
+         * @description Lists carts newest first (scope `carts:read`), as summaries without their lines and figures (`GET /v1/carts/{id}` for those), filtered by any of `customer_id`, `status`, `updated_after` and `has_items`. A customer token lists only its own customer's carts: naming another customer finds none. Pages with `limit` and `starting_after` (the `id` of the last cart of the previous page). An unknown or repeated parameter, or a bad value, is 422 `invalid_parameter` naming each. See docs/lists.md.
+         */
+        get: operations["listCarts"];
         put?: never;
         /**
          * Open a cart
@@ -371,7 +375,7 @@ export interface paths {
         put?: never;
         /**
          * Check the cart out
-         * @description Turns the cart's reservations into stock commitments in one transaction (scope `carts:write`): for each item the SKU's `on_hand` and `reserved` drop by its quantity (an item holding less takes the rest from the available stock; under `ignore`, what still lacks is counted in the SKU's `backordered` and the item shows `inventory_status: backordered`, with a `backordered` message). The cart becomes `completed` and refuses every change from then on (409 `cart_not_active`); the response is the final cart, at the prices of the checkout, with a `checked_out` message. Refused with 409 and nothing changed, the problem carrying the cart as it is, when the cart is empty (`cart_empty`), holds unavailable items (`checkout_items_unavailable`: remove them), holds expired items (`checkout_items_expired`: a quantity change reserves them again), or an item not backordered cannot be covered by the stock (`insufficient_stock`, with `available` for the first such item). With an `Idempotency-Key` a retried checkout gets the first one's answer. A request body is ignored.
+         * @description Turns the cart's reservations into stock commitments in one transaction (scope `carts:write`): for each item the SKU's `on_hand` and `reserved` drop by its quantity (an item holding less takes the rest from the available stock; under `ignore`, what still lacks is counted in the SKU's `backordered` and the item shows `inventory_status: backordered`, with a `backordered` message). The cart becomes `completed` and refuses every change from then on (409 `cart_not_active`); the response is the final cart, at the prices of the checkout, with a `checked_out` message. Refused with 409 and nothing changed, the problem carrying the cart as it is, when the cart is empty (`cart_empty`), holds unavailable items (`checkout_items_unavailable`: remove them), holds expired items (`checkout_items_expired`: a quantity change reserves them again), or an item not backordered cannot be covered by the stock (`insufficient_stock`, with `available` for the first such item). With an `Idempotency-Key` a retried checkout gets the first one's answer. The call takes no arguments: send no body, or a JSON object (its members are ignored); another content type is 415 and any other body 422 (`invalid_body`), with nothing changed. The cart's record (every figure, the promotions and codes in effect, the catalog facts of each item) is stored with the checkout, and every later read of the cart answers it as it was, whatever later happens to the catalog, stock, settings or promotions.
          */
         post: operations["checkoutCart"];
         delete?: never;
@@ -396,7 +400,7 @@ export interface paths {
         post: operations["addItem"];
         /**
          * Empty the cart
-         * @description Removes every line, unavailable ones included, releasing their stock (scope `carts:write`); each removal is reported by an `item_removed` message. A request body is ignored.
+         * @description Removes every line, unavailable ones included, releasing their stock (scope `carts:write`); each removal is reported by an `item_removed` message. The call takes no arguments: send no body, or a JSON object (its members are ignored); another content type is 415 and any other body 422 (`invalid_body`), with nothing changed.
          */
         delete: operations["clearItems"];
         options?: never;
@@ -436,10 +440,328 @@ export interface paths {
         patch: operations["patchItem"];
         trace?: never;
     };
+    "/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List products
+         * @description Lists live products with their live variants, newest first (scope `catalog:read`). With `q`, only the products whose id or the SKU of one of whose variants starts with `q` (case counts), or whose name starts with `q` ignoring the case of ASCII letters. Pages with `limit` and `starting_after` (the `id` of the last product of the previous page; an id never stored is 422 `unknown_cursor`). See docs/lists.md.
+         */
+        get: operations["listProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List stock
+         * @description Lists the stock of every SKU ever stocked, in SKU order (bytewise; scope `catalog:read`), filtered by `sku_prefix` and `low_stock` (`available` at or below the number). Pages with `limit` and `starting_after` (the last SKU of the previous page). See docs/lists.md.
+         */
+        get: operations["listInventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/inventory/{sku}/reservations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the carts holding a SKU
+         * @description Lists the cart lines holding the SKU's stock (`reserved_quantity` above 0), newest line first, with their carts and customers and when each hold lapses (scopes `catalog:read` and `carts:read`; `admin` has both). A lapsed hold the sweeper has not released yet shows `expired: true`. Pages with `limit` and `starting_after` (the `item_id` of the last entry of the previous page). See docs/lists.md.
+         */
+        get: operations["listReservations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/promotions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List promotions
+         * @description Lists live promotions (withdrawn ones left out), newest first (scope `catalog:read`). Pages with `limit` and `starting_after` (the `code` of the last promotion of the previous page; a code never stored is 422 `unknown_cursor`). See docs/lists.md.
+         */
+        get: operations["listPromotions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sales": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List sales
+         * @description Lists sales newest first, each with its `status` now (scope `catalog:read`). Pages with `limit` and `starting_after` (the `id` of the last sale of the previous page; an id never stored is 422 `unknown_cursor`). See docs/lists.md.
+         */
+        get: operations["listSales"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/carts/{id}/reservations/release": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Release a cart's reservations
+         * @description Gives back to the stock every unit the cart's lines hold, as if each reservation had lapsed now (scope `admin`): the lines stay in the cart, `expired: true` and out of the totals, and a quantity change reserves them again from what is free. The operator's answer to a cart sitting on units another shopper needs. The cart gets a new version when anything was held, and a `reservations_released` message saying how many units of how many lines; the release is logged with the key that asked. Send `If-Match` with the version looked at, so that a cart changed since is not released blind (412). Only an active cart (409 `cart_not_active`). The body is empty or `{}`.
+         */
+        post: operations["releaseReservations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event feed
+         * @description Events in `seq` order after `after` (scope `events:read`; `admin` implies it). A reader that passes the last `seq` it saw as `after` never misses an event and never sees one twice, including those of transactions that committed late on another node: an event gets its position only once it and every lower position are final (docs/events.md). Events are kept for `--event-retention` (7 days by default).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhooks
+         * @description Webhooks in id order (scope `admin`). Secrets are never shown.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook
+         * @description Returns a webhook (scope `admin`), without its secret.
+         */
+        get: operations["getWebhook"];
+        /**
+         * Create or replace a webhook
+         * @description Creates or replaces a webhook (scope `admin`). Each event it subscribes to (`types`, every type when empty or absent) is sent as `POST url` with the event as the body and the headers `Cartd-Event-Id`, `Cartd-Event-Type` and `Cartd-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. A 2xx answer delivers it; anything else is retried with exponential backoff for `--webhook-retry-for`, then the delivery is marked failed. A cart's events reach a webhook in `cart_version` order. URLs on loopback and private addresses are allowed. A `secret` given is used as it is; none on creation generates one, shown once in this response. A new secret on an existing webhook starts a rotation: for 24 hours deliveries carry a `v1=` for the new secret and one for the old. Fields left out keep their values (on creation: every type, active). A new webhook receives the events recorded from its creation on; while inactive it receives none.
+         */
+        put: operations["putWebhook"];
+        post?: never;
+        /**
+         * Delete a webhook
+         * @description Deletes a webhook and its deliveries (scope `admin`).
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook's deliveries
+         * @description A webhook's deliveries in event order (scope `admin`), of one `status` or all: `pending` (due at `next_attempt_at`), `delivered`, or `failed` (retried for `--webhook-retry-for` without a 2xx). Finished deliveries are kept as long as events.
+         */
+        get: operations["listDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{event_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again
+         * @description Makes a delivery pending again, due now, with its attempts and its retry window started afresh (scope `admin`): how a failed delivery is sent again once the endpoint is mended. Later events of the same cart wait for it again.
+         */
+        post: operations["retryDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A cart as lists show it: without its lines and figures, with how many units (`item_count`) and lines (`unique_item_count`) it has. */
+        CartSummary: {
+            id: string;
+            /** @enum {string} */
+            object: "cart_summary";
+            /** @description null for a guest cart. */
+            customer_id: string | null;
+            /** @enum {string} */
+            status: "active" | "completed" | "merged";
+            currency: components["schemas"]["Currency"];
+            /** Format: int64 */
+            version: number;
+            item_count: components["schemas"]["Count"];
+            unique_item_count: components["schemas"]["Count"];
+            merged_into: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            updated_at: components["schemas"]["Timestamp"];
+            last_activity: components["schemas"]["Timestamp"];
+        };
+        /** @description A cart line holding a SKU's stock. */
+        Reservation: {
+            /** @enum {string} */
+            object: "reservation";
+            sku: string;
+            cart_id: string;
+            item_id: string;
+            /** @description The cart's customer; null for a guest cart. */
+            customer_id: string | null;
+            quantity: components["schemas"]["Count"];
+            /**
+             * Format: int64
+             * @description The units the line holds.
+             */
+            reserved_quantity: number;
+            /**
+             * Format: date-time
+             * @description When the hold lapses.
+             */
+            reserved_until: string | null;
+            /** @description The hold lapsed and the sweeper has not released it yet. */
+            expired: boolean;
+        };
+        /** @description A page of carts. */
+        CartList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["CartSummary"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
+        /** @description A page of products. */
+        ProductList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Product"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
+        /** @description A page of stock. */
+        InventoryList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Inventory"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
+        /** @description A page of the lines holding a SKU. */
+        ReservationList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Reservation"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
+        /** @description A page of promotions. */
+        PromotionList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Promotion"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
+        /** @description A page of sales. */
+        SaleList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Sale"][];
+            /** @description Whether entries follow the last of this page: ask again with `starting_after`. */
+            has_more: boolean;
+        };
         Health: {
             /** @enum {string} */
             status: "ok";
@@ -452,9 +774,14 @@ export interface components {
         Currency: string;
         /**
          * Format: int64
-         * @description An amount in the currency's minor units (cents for USD, yen for JPY, fils for KWD).
+         * @description An amount in the currency's minor units (cents for USD, yen for JPY, fils for KWD). No figure of a cart exceeds 2^53-1 (9007199254740991), the largest integer every JSON client reads exactly: a change that would take one above it is 422 `amount_out_of_range` and changes nothing.
          */
         Amount: number;
+        /**
+         * Format: int64
+         * @description A price in the currency's minor units: at most 10^12 (1000000000000), so that a cart holding it can always be priced; more is 422.
+         */
+        Price: number;
         /** Format: int64 */
         Count: number;
         /**
@@ -466,11 +793,11 @@ export interface components {
         Metadata: Record<string, never>;
         /** @description Prices per currency, in each currency's minor units: `{"USD": 8099, "INR": 20000}`. */
         PriceMap: {
-            [key: string]: components["schemas"]["Amount"];
+            [key: string]: components["schemas"]["Price"];
         };
         /** @description Prices per currency, in each currency's minor units; at least one. */
         Prices: {
-            [key: string]: components["schemas"]["Amount"];
+            [key: string]: components["schemas"]["Price"];
         };
         /** @description One option value of a variant, such as color = Blue. */
         Option: {
@@ -486,6 +813,40 @@ export interface components {
             /** Format: int64 */
             min_quantity: number;
             price: components["schemas"]["Prices"];
+        };
+        /** @description Which quantities of a variant are sold (docs/quantity-rules.md): the multiples of `increment` from `min` to `max`, and at most `max_per_customer` units per customer across their active carts and those checked out in the last 30 days. Every field is optional (1 to 1000000); `min` and `max` must be multiples of `increment`. */
+        QuantityRuleInput: {
+            /**
+             * Format: int64
+             * @description The smallest quantity sold; default `increment`.
+             */
+            min?: number;
+            /**
+             * Format: int64
+             * @description The largest quantity one cart may hold; default none.
+             */
+            max?: number;
+            /**
+             * Format: int64
+             * @description Sold in multiples of it; default 1.
+             */
+            increment?: number;
+            /**
+             * Format: int64
+             * @description The most units one customer may hold across their carts; default none.
+             */
+            max_per_customer?: number;
+        };
+        /** @description The quantity rule in effect for a line, defaults filled in: the quantities allowed are the multiples of `increment` from `min` to `max`; null is no bound. */
+        QuantityRule: {
+            /** Format: int64 */
+            min: number;
+            /** Format: int64 */
+            max: number | null;
+            /** Format: int64 */
+            increment: number;
+            /** Format: int64 */
+            max_per_customer: number | null;
         };
         /** @description The shipping charge in one currency: `flat`, waived once the cart's subtotal after discounts reaches `free_over` (when set). */
         ShippingRate: {
@@ -538,6 +899,8 @@ export interface components {
             tax_code?: string;
             /** @description The product's variants, all of them: a variant left out is withdrawn. */
             variants: components["schemas"]["VariantInput"][];
+            /** @description The rule for the variants without a `quantity_rule` of their own (docs/quantity-rules.md). */
+            quantity_rule?: components["schemas"]["QuantityRuleInput"];
         };
         VariantInput: {
             /** @description The variant's id, chosen by the shop (conventionally `var_...`); unique across products. */
@@ -564,6 +927,8 @@ export interface components {
             returnable?: boolean;
             /** @description The sale the variant belongs to; empty or null for none. */
             sale_id?: string | null;
+            /** @description The variant's own rule, replacing its product's whole. Tiers that no allowed quantity reaches are refused (422). */
+            quantity_rule?: components["schemas"]["QuantityRuleInput"];
         };
         Product: {
             id: string;
@@ -581,6 +946,8 @@ export interface components {
             image_url: string;
             tax_code: string;
             variants: components["schemas"]["Variant"][];
+            /** @description The rule for the variants without one of their own, as written; null for none. */
+            quantity_rule?: components["schemas"]["QuantityRuleInput"] | null;
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -607,6 +974,8 @@ export interface components {
             active: boolean;
             returnable: boolean;
             sale_id: string | null;
+            /** @description The variant's own rule, as written; null: its product's applies. */
+            quantity_rule?: components["schemas"]["QuantityRuleInput"] | null;
         };
         InventoryPut: {
             /**
@@ -1029,6 +1398,7 @@ export interface components {
              * @enum {string|null}
              */
             unavailable_reason: "inactive" | "deleted" | "no_price" | "sale_not_started" | "sale_ended" | null;
+            quantity_rule: components["schemas"]["QuantityRule"];
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
         };
@@ -1160,7 +1530,7 @@ export interface components {
              * @description Stable and machine-readable: clients branch on it. docs/errors.md gives each code's status and meaning.
              * @enum {string}
              */
-            code: "amount_out_of_range" | "batch_too_large" | "body_too_large" | "cart_empty" | "cart_not_active" | "cart_not_found" | "checkout_items_expired" | "checkout_items_unavailable" | "code_mismatch" | "concurrent_change" | "conflicting_item" | "conflicting_quantity" | "conflicting_stock_policy" | "coupon_already_applied" | "coupon_expired" | "coupon_inactive" | "coupon_is_automatic" | "coupon_not_applicable" | "coupon_not_found" | "coupon_not_started" | "currency_mismatch" | "currency_unavailable" | "customer_already_set" | "customer_mismatch" | "database_busy" | "database_contention" | "database_timeout" | "database_unavailable" | "duplicate_sku" | "duplicate_variant_id" | "empty_batch" | "empty_import" | "empty_row" | "empty_update" | "field_not_allowed" | "guest_quantity_limit" | "id_mismatch" | "idempotency_in_flight" | "idempotency_key_not_found" | "idempotency_key_reused" | "idempotency_key_taken" | "insufficient_stock" | "internal" | "invalid_cart_id" | "invalid_credentials" | "invalid_customer_id" | "invalid_header" | "invalid_idempotency_key" | "invalid_item" | "invalid_item_id" | "invalid_limit" | "invalid_metadata" | "invalid_on_hand" | "invalid_product" | "invalid_promotion" | "invalid_quantity" | "invalid_sale" | "invalid_shipping" | "invalid_sku" | "invalid_stock_change" | "invalid_stock_policy" | "invalid_text" | "invalid_time" | "invalid_ttl" | "invalid_type" | "item_key_mismatch" | "item_not_found" | "item_unavailable" | "key_not_found" | "key_vanished" | "malformed_body" | "malformed_row" | "merge_into_self" | "method_not_allowed" | "missing_credentials" | "missing_field" | "missing_item" | "missing_scope" | "not_ready" | "notes_too_long" | "overloaded" | "product_not_found" | "promotion_not_found" | "quantity_limit" | "quantity_out_of_range" | "rate_limited" | "route_not_found" | "sale_ended" | "sale_not_found" | "sale_not_started" | "session_not_found" | "shutting_down" | "token_not_found" | "too_many_changes" | "too_many_coupons" | "too_many_lines" | "too_many_units" | "unknown_coupon" | "unknown_currency" | "unknown_field" | "unknown_variant" | "unsupported_media_type" | "variant_belongs_to_other_product" | "variant_not_found" | "variant_unavailable" | "version_mismatch" | "weak_key";
+            code: "amount_out_of_range" | "batch_too_large" | "body_too_large" | "cart_empty" | "cart_not_active" | "cart_not_found" | "checkout_items_expired" | "checkout_items_unavailable" | "checkout_record_exists" | "checkout_record_not_found" | "code_mismatch" | "concurrent_change" | "conflicting_item" | "conflicting_quantity" | "conflicting_stock_policy" | "coupon_already_applied" | "coupon_expired" | "coupon_inactive" | "coupon_is_automatic" | "coupon_not_applicable" | "coupon_not_found" | "coupon_not_started" | "currency_mismatch" | "currency_unavailable" | "customer_already_set" | "customer_mismatch" | "database_busy" | "database_contention" | "database_timeout" | "database_unavailable" | "delivery_not_found" | "duplicate_member" | "duplicate_sku" | "duplicate_variant_id" | "empty_batch" | "empty_import" | "empty_row" | "empty_update" | "field_not_allowed" | "guest_quantity_limit" | "id_mismatch" | "idempotency_in_flight" | "idempotency_key_not_found" | "idempotency_key_reused" | "idempotency_key_taken" | "insufficient_stock" | "internal" | "invalid_after" | "invalid_body" | "invalid_cart_id" | "invalid_credentials" | "invalid_customer_id" | "invalid_header" | "invalid_id" | "invalid_idempotency_key" | "invalid_item" | "invalid_item_id" | "invalid_limit" | "invalid_metadata" | "invalid_on_hand" | "invalid_parameter" | "invalid_product" | "invalid_promotion" | "invalid_quantity" | "invalid_query" | "invalid_sale" | "invalid_secret" | "invalid_shipping" | "invalid_sku" | "invalid_status" | "invalid_stock_change" | "invalid_stock_policy" | "invalid_text" | "invalid_time" | "invalid_ttl" | "invalid_type" | "invalid_url" | "item_key_mismatch" | "item_not_found" | "item_unavailable" | "key_not_found" | "key_vanished" | "malformed_body" | "malformed_row" | "merge_into_self" | "method_not_allowed" | "missing_credentials" | "missing_field" | "missing_item" | "missing_scope" | "not_ready" | "notes_too_long" | "overloaded" | "pending_bodies" | "product_not_found" | "promotion_not_found" | "quantity_limit" | "quantity_not_allowed" | "quantity_out_of_range" | "rate_limited" | "route_not_found" | "sale_ended" | "sale_not_found" | "sale_not_started" | "session_not_found" | "session_rate_limited" | "shutting_down" | "token_not_found" | "too_many_changes" | "too_many_coupons" | "too_many_lines" | "too_many_types" | "too_many_units" | "unknown_coupon" | "unknown_currency" | "unknown_cursor" | "unknown_event_type" | "unknown_field" | "unknown_variant" | "unsupported_media_type" | "variant_belongs_to_other_product" | "variant_not_found" | "variant_unavailable" | "version_mismatch" | "weak_key" | "webhook_not_found";
             /** @description The request fields at fault (validation problems, `insufficient_stock`). */
             errors?: components["schemas"]["FieldError"][];
             /** @description With `insufficient_stock`: the most the line could hold. */
@@ -1174,6 +1544,259 @@ export interface components {
             cart?: components["schemas"]["Cart"];
             /** @description The SKU's stock as it is (unchanged by this call), with 412 on a stock write. */
             stock?: components["schemas"]["Inventory"];
+            /** @description With `quantity_not_allowed`: the rule of the line's variant. */
+            quantity_rule?: components["schemas"]["QuantityRule"];
+            /**
+             * Format: int64
+             * @description With `quantity_not_allowed`: the quantity the line would have had.
+             */
+            requested?: number;
+            /**
+             * Format: int64
+             * @description With `quantity_not_allowed`: the largest allowed quantity below `requested`; absent when there is none.
+             */
+            nearest_below?: number;
+            /**
+             * Format: int64
+             * @description With `quantity_not_allowed`: the smallest allowed quantity above `requested`; absent when there is none.
+             */
+            nearest_above?: number;
+            /**
+             * Format: int64
+             * @description With `quantity_not_allowed` under a `max_per_customer`: the units of the variant in the customer's other carts (active ones, and those checked out in the last 30 days).
+             */
+            held_elsewhere?: number;
+        };
+        /**
+         * @description One change, as the feed, webhooks and NATS all send it. `data` depends on `type`:
+         *     - `cart.created`: `EventDataCartCreated`
+         *     - `cart.item.added`: `EventDataItemAdded`
+         *     - `cart.item.quantity_changed`: `EventDataItemQuantityChanged`
+         *     - `cart.item.removed`: `EventDataItemRemoved`
+         *     - `cart.updated`: `EventDataCartUpdated`
+         *     - `cart.merged`: `EventDataCartMerged`
+         *     - `cart.checked_out`: `Cart`
+         *     - `cart.abandoned`: `EventDataCartAbandoned`
+         *     - `cart.purged`: `EventDataCartPurged`
+         *     - `reservation.released`: `EventDataReservationReleased`
+         *     - `stock.changed`: `EventDataStockChanged` (the completed cart, frozen at checkout).
+         */
+        Event: {
+            /** @description `evt_<seq>`: the webhook's `Cartd-Event-Id` and NATS's `Nats-Msg-Id`. */
+            id: string;
+            /** @enum {string} */
+            object: "event";
+            /** @description Its position in the feed, strictly increasing. */
+            seq: number;
+            /** @enum {string} */
+            type: "cart.created" | "cart.item.added" | "cart.item.quantity_changed" | "cart.item.removed" | "cart.updated" | "cart.merged" | "cart.checked_out" | "cart.abandoned" | "cart.purged" | "reservation.released" | "stock.changed";
+            /** @description The cart it is about (absent for `stock.changed`). */
+            cart_id?: string;
+            /** @description The cart's version once the change committed; a cart's events come in `cart_version` order. */
+            cart_version?: number;
+            /**
+             * Format: date-time
+             * @description When the transaction ran (RFC 3339).
+             */
+            occurred_at: string;
+            /** @description The request that caused it (its `X-Request-Id`); absent for what cartd did by itself (sweeper, housekeeping). */
+            request_id?: string;
+            /** @description The `Idempotency-Key` of that request, if it had one. */
+            idempotency_key?: string;
+            /** @description What happened; see the table above. */
+            data: components["schemas"]["EventDataCartCreated"] | components["schemas"]["EventDataItemAdded"] | components["schemas"]["EventDataItemQuantityChanged"] | components["schemas"]["EventDataItemRemoved"] | components["schemas"]["EventDataCartUpdated"] | components["schemas"]["EventDataCartMerged"] | components["schemas"]["Cart"] | components["schemas"]["EventDataCartAbandoned"] | components["schemas"]["EventDataCartPurged"] | components["schemas"]["EventDataReservationReleased"] | components["schemas"]["EventDataStockChanged"];
+        };
+        EventList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Event"][];
+            /** @description More events follow the last one (pass its `seq` as `after`). */
+            has_more: boolean;
+        };
+        WebhookPut: {
+            /** @description An absolute `http` or `https` URL, at most 2,048 characters, without credentials or fragment. */
+            url: string;
+            /** @description 16 to 256 printable ASCII characters without spaces; absent on creation: one is generated. */
+            secret?: string;
+            /** @description Event types or patterns (`cart.*`, `*`); unknown ones are 422 `unknown_event_type`. Empty: every type. */
+            types?: string[];
+            /** @description Whether events are sent (default true); while false, events are skipped, not kept for later. */
+            active?: boolean;
+        };
+        Webhook: {
+            id: string;
+            /** @enum {string} */
+            object: "webhook";
+            url: string;
+            types: string[];
+            active: boolean;
+            /** @description The secret cartd generated: shown once, in the response that created it. */
+            secret?: string;
+            /**
+             * Format: date-time
+             * @description Until when deliveries are also signed with the secret replaced last; null when no rotation is under way.
+             */
+            secret_rotation_ends_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Webhook"][];
+            /** @description More webhooks follow (pass the last id as `starting_after`). */
+            has_more: boolean;
+        };
+        Delivery: {
+            /** @enum {string} */
+            object: "delivery";
+            webhook_id: string;
+            event_id: string;
+            seq: number;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            /** @description Attempts made. */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When a pending delivery is tried next (null otherwise).
+             */
+            next_attempt_at: string | null;
+            /** @description The HTTP status of the last attempt; null for none (timeout, refused connection). */
+            last_status: number | null;
+            /** @description What went wrong last. */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description When it became pending.
+             */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description The event; null once purged. */
+            event: components["schemas"]["Event"] | null;
+        };
+        DeliveryList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Delivery"][];
+            has_more: boolean;
+        };
+        /** @description `cart.created`: a cart was opened. */
+        EventDataCartCreated: {
+            /** @description Its customer; null for a guest cart. */
+            customer_id: string | null;
+            /** @description ISO 4217. */
+            currency: string;
+        };
+        /** @description `cart.item.added`: a line was added. */
+        EventDataItemAdded: {
+            /** @description The item, `ci_<n>`. */
+            item_id: string;
+            /** @description Its SKU. */
+            sku: string;
+            /** @description Its quantity. */
+            quantity: number;
+            /**
+             * @description Why: `request` applied as asked, `clamp` the clamp policy applied less than asked, `merge` a merge moved units in, `unavailable` the line could no longer be bought and was removed (storefront). A reservation that lapses or stock lowered below what carts hold never changes a quantity: `reservation.released` reports those.
+             * @enum {string}
+             */
+            cause: "request" | "clamp" | "merge" | "unavailable";
+        };
+        /** @description `cart.item.quantity_changed`: a line's quantity changed. */
+        EventDataItemQuantityChanged: {
+            /** @description The item, `ci_<n>`. */
+            item_id: string;
+            /** @description Its SKU. */
+            sku: string;
+            /** @description The quantity before. */
+            from: number;
+            /** @description The quantity after. */
+            to: number;
+            /** @description `to - from`. */
+            delta: number;
+            /**
+             * @description Why: `request` applied as asked, `clamp` the clamp policy applied less than asked, `merge` a merge moved units in, `unavailable` the line could no longer be bought and was removed (storefront). A reservation that lapses or stock lowered below what carts hold never changes a quantity: `reservation.released` reports those.
+             * @enum {string}
+             */
+            cause: "request" | "clamp" | "merge" | "unavailable";
+        };
+        /** @description `cart.item.removed`: a line was removed. */
+        EventDataItemRemoved: {
+            /** @description The item, `ci_<n>`. */
+            item_id: string;
+            /** @description Its SKU. */
+            sku: string;
+            /** @description The quantity it had. */
+            quantity: number;
+            /**
+             * @description Why: `request` applied as asked, `clamp` the clamp policy applied less than asked, `merge` a merge moved units in, `unavailable` the line could no longer be bought and was removed (storefront). A reservation that lapses or stock lowered below what carts hold never changes a quantity: `reservation.released` reports those.
+             * @enum {string}
+             */
+            cause: "request" | "clamp" | "merge" | "unavailable";
+        };
+        /** @description `cart.updated`: the cart's version moved for a change no other event of that version reports: metadata, notes, coupons, a price change stored, the cart assigned to a customer. Read the cart for its new state. */
+        EventDataCartUpdated: Record<string, never>;
+        /** @description `cart.merged`: the lines of `from` were merged into `into` (`from` is closed, status `merged`). Recorded for both carts; the lines moved are reported by `cart.item.*` events of `into` with cause `merge`. */
+        EventDataCartMerged: {
+            /** @description The cart merged, `cart_<n>`. */
+            from: string;
+            /** @description The cart merged into. */
+            into: string;
+        };
+        /** @description `cart.abandoned`: an active cart with items has not been touched for `--abandon-after` (1 hour by default). Reported once per idle period: again only after new activity and another such stretch. It does not change the cart. */
+        EventDataCartAbandoned: {
+            /**
+             * Format: date-time
+             * @description When it was last touched.
+             */
+            last_activity: string;
+            /** @description How long it had been idle when reported. */
+            idle_seconds: number;
+        };
+        /** @description `cart.purged`: housekeeping deleted an abandoned guest cart (its stock released first, reported by `reservation.released`). */
+        EventDataCartPurged: {
+            /**
+             * @description Why.
+             * @enum {string}
+             */
+            reason: "abandoned";
+            /**
+             * Format: date-time
+             * @description When it was last touched.
+             */
+            last_activity: string;
+        };
+        /** @description `reservation.released`: stock a line held went back to available without the line's own quantity change. */
+        EventDataReservationReleased: {
+            /** @description The item, `ci_<n>`. */
+            item_id: string;
+            /** @description The SKU. */
+            sku: string;
+            /** @description Units released. */
+            units: number;
+            /**
+             * @description `expired` the reservation lapsed (released by the sweeper, the cart's next write, or a cart short of that SKU); `unavailable` the line can no longer be bought; `stock_lowered` the shop lowered `on_hand` below what carts held; `abandoned` its guest cart was purged.
+             * @enum {string}
+             */
+            reason: "expired" | "unavailable" | "stock_lowered" | "abandoned";
+        };
+        /** @description `stock.changed`: a SKU's stock as a transaction left it (one per SKU and transaction: reservations, releases, checkouts, stock writes). Not about a cart: no `cart_id`. */
+        EventDataStockChanged: {
+            /** @description The SKU. */
+            sku: string;
+            /** @description On hand. */
+            on_hand: number;
+            /** @description Held by carts. */
+            reserved: number;
+            /** @description `on_hand - reserved`, never below 0. */
+            available: number;
+            /** @description Checked out beyond stock. */
+            backordered: number;
+            /** @description The stock's version (its ETag). */
+            version: number;
         };
     };
     responses: {
@@ -1356,7 +1979,7 @@ export interface components {
                 };
             };
         };
-        /** @description The request's principal ran out of requests (`rate_limited`): its API key, customer token, or, without a credential, its client address. Limits are token buckets set by cartd's flags (README, "Limits and overload"); nothing was done. */
+        /** @description The request's principal ran out of requests (`rate_limited`): its API key, customer token, or, without a credential, its client address. Limits are token buckets set by cartd's flags (docs/operations.md, "Limits and overload"); nothing was done. */
         TooManyRequests: {
             headers: {
                 /** @description Seconds until the principal's next request is allowed. */
@@ -1387,6 +2010,16 @@ export interface components {
         };
     };
     parameters: {
+        /** @description How many entries a page holds: 1 to 500, default 50. */
+        Limit: string;
+        /** @description The `id` of the last cart of the previous page: this page starts after it. */
+        StartingAfterCart: string;
+        /** @description The `item_id` of the last entry of the previous page: this page starts after it. */
+        StartingAfterItem: string;
+        /** @description The key (id, code or SKU) of the last entry of the previous page: this page starts after it. */
+        StartingAfterKey: string;
+        /** @description The promotion's `ETag` as last read (`GET`/`PUT /v1/promotions/{code}`). If the promotion was written since, nothing is withdrawn: 412 `version_mismatch`. */
+        IfMatchPromotion: string;
         /** @description The cart's id. An id of another shape names no cart (404). */
         CartID: string;
         /** @description The cart item's id. An id of another shape names no item (404). */
@@ -1413,6 +2046,8 @@ export interface components {
         IfMatchStock: string;
         /** @description RFC 7240 preferences, comma-separated; names and values are case-insensitive and unknown ones are ignored. `return=minimal` answers with a `CartMinimal` (the lines the call created or changed, the ids of those it removed, the cart's version, totals and messages) and `Preference-Applied: return=minimal`; `return=representation`, or none, answers with the whole cart. A retry under an `Idempotency-Key` gets the first call's answer, whatever it prefers. */
         Prefer: string;
+        /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+        WebhookID: string;
     };
     requestBodies: never;
     headers: {
@@ -1995,6 +2630,8 @@ export interface operations {
             header?: {
                 /** @description Applies the call at most once per key (1 to 255 characters), scoped to the caller (an API key, or a customer across its tokens), the method and the path, for 24 hours. The first successful response is stored with the key in the same transaction as the change, and a retry with the same body gets it again byte for byte with `Idempotent-Replayed: true` (whatever its own `Prefer`). The same key with another body is 422 `idempotency_key_reused`; a retry while the first call still runs is 409 `idempotency_in_flight`; an empty or overlong key is 422 `invalid_idempotency_key`. A call that fails spends no key. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description The promotion's `ETag` as last read (`GET`/`PUT /v1/promotions/{code}`). If the promotion was written since, nothing is withdrawn: 412 `version_mismatch`. */
+                "If-Match"?: components["parameters"]["IfMatchPromotion"];
             };
             path: {
                 /** @description The promotion's code, chosen by the shop: 1 to 64 letters, digits, `_` or `-`; case-insensitive (kept in upper case). */
@@ -2015,6 +2652,54 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            /** @description `If-Match` named another version than the promotion's (`version_mismatch`); nothing was withdrawn. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listCarts: {
+        parameters: {
+            query?: {
+                /** @description Only this customer's carts; empty (`customer_id=`) for guest carts. */
+                customer_id?: string;
+                /** @description Only carts of this status. */
+                status?: "active" | "completed" | "merged";
+                /** @description Only carts changed after this instant (RFC 3339). */
+                updated_after?: string;
+                /** @description `true`: only carts with at least one line; `false`: only empty carts. */
+                has_items?: "true" | "false";
+                /** @description The `id` of the last cart of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterCart"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CartList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2054,7 +2739,10 @@ export interface operations {
     getCart: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETags the caller holds (`"<version>"`, comma-separated; `W/` is ignored, `*` matches any cart). If one names the cart's current version the answer is 304 with no body, found without reading the cart's lines. The version counts changes to the cart itself (its lines, quantities, coupons, metadata): a 304 does not vouch for what moves without a new version (a catalog price not yet stored, `available_quantity`, a reservation that lapsed since); a client that shows those reads without `If-None-Match` (docs/scale.md). */
+                "If-None-Match"?: string;
+            };
             path: {
                 /** @description The cart's id. An id of another shape names no cart (404). */
                 id: components["parameters"]["CartID"];
@@ -2064,6 +2752,14 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["Cart"];
+            /** @description Not Modified: the cart is still at the version `If-None-Match` named. No body. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2245,6 +2941,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2313,6 +3011,8 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2464,6 +3164,443 @@ export interface operations {
             413: components["responses"]["ContentTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listProducts: {
+        parameters: {
+            query?: {
+                /** @description A prefix of the product's id, name or one of its SKUs. */
+                q?: string;
+                /** @description The key (id, code or SKU) of the last entry of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterKey"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProductList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listInventory: {
+        parameters: {
+            query?: {
+                /** @description Only SKUs starting with this (case counts). */
+                sku_prefix?: string;
+                /** @description Only SKUs whose `available` is at or below this number. */
+                low_stock?: string;
+                /** @description The key (id, code or SKU) of the last entry of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterKey"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listReservations: {
+        parameters: {
+            query?: {
+                /** @description The `item_id` of the last entry of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterItem"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path: {
+                /** @description The SKU. Stock is kept per SKU, whether or not a variant has it yet. */
+                sku: components["parameters"]["SKU"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReservationList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listPromotions: {
+        parameters: {
+            query?: {
+                /** @description The key (id, code or SKU) of the last entry of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterKey"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromotionList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listSales: {
+        parameters: {
+            query?: {
+                /** @description The key (id, code or SKU) of the last entry of the previous page: this page starts after it. */
+                starting_after?: components["parameters"]["StartingAfterKey"];
+                /** @description How many entries a page holds: 1 to 500, default 50. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the list. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SaleList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    releaseReservations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Applies the call at most once per key (1 to 255 characters), scoped to the caller (an API key, or a customer across its tokens), the method and the path, for 24 hours. The first successful response is stored with the key in the same transaction as the change, and a retry with the same body gets it again byte for byte with `Idempotent-Replayed: true` (whatever its own `Prefer`). The same key with another body is 422 `idempotency_key_reused`; a retry while the first call still runs is 409 `idempotency_in_flight`; an empty or overlong key is 422 `invalid_idempotency_key`. A call that fails spends no key. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /** @description The cart's `ETag` as last seen (`"<version>"`). If the cart is at another version the call changes nothing and answers 412 with the current cart. `*` matches any version; a weak or malformed tag matches none. */
+                "If-Match"?: components["parameters"]["IfMatch"];
+                /** @description RFC 7240 preferences, comma-separated; names and values are case-insensitive and unknown ones are ignored. `return=minimal` answers with a `CartMinimal` (the lines the call created or changed, the ids of those it removed, the cart's version, totals and messages) and `Preference-Applied: return=minimal`; `return=representation`, or none, answers with the whole cart. A retry under an `Idempotency-Key` gets the first call's answer, whatever it prefers. */
+                Prefer?: components["parameters"]["Prefer"];
+            };
+            path: {
+                /** @description The cart's id. An id of another shape names no cart (404). */
+                id: components["parameters"]["CartID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            200: components["responses"]["CartChange"];
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The last `seq` the reader saw (0, the default, starts at the oldest event kept). `evt_<seq>` is accepted too. */
+                after?: string;
+                /** @description How many to return, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description How many to return, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description The id of the last webhook of the previous page. */
+                starting_after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of webhooks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+                id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    putWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Applies the call at most once per key (1 to 255 characters), scoped to the caller (an API key, or a customer across its tokens), the method and the path, for 24 hours. The first successful response is stored with the key in the same transaction as the change, and a retry with the same body gets it again byte for byte with `Idempotent-Replayed: true` (whatever its own `Prefer`). The same key with another body is 422 `idempotency_key_reused`; a retry while the first call still runs is 409 `idempotency_in_flight`; an empty or overlong key is 422 `invalid_idempotency_key`. A call that fails spends no key. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+                id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPut"];
+            };
+        };
+        responses: {
+            /** @description The webhook, replaced. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description The webhook, created (with `secret` when cartd generated it). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["ContentTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+                id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The webhook is deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Only deliveries of this status. */
+                status?: "pending" | "delivered" | "failed";
+                /** @description The last `seq` the reader saw (0, the default, starts at the oldest event kept). `evt_<seq>` is accepted too. */
+                after?: string;
+                /** @description How many to return, 1 to 500 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+                id: components["parameters"]["WebhookID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableContent"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    retryDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The webhook's id, chosen by the shop: 1 to 64 letters, digits, `_` or `-`. */
+                id: components["parameters"]["WebhookID"];
+                /** @description The event's id, `evt_<seq>`. */
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, pending. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
