@@ -20,7 +20,8 @@ import (
 // scratch directory, and its examples run in the order they appear.
 //
 //   - A ```sh block runs under bash (-e, pipefail) with the demo's address in place of
-//     127.0.0.1:8080, $KEY set to the demo's admin key, the built cartd first on PATH, and
+//     127.0.0.1:8080, $KEY set to the demo's admin key ("KEY=sk_..." in a block means it too),
+//     $CARTD to its address, the built cartd first on PATH, and
 //     curl failing on any 4xx or 5xx answer. A comment line `# {...}` in the block is an
 //     answer the block must print: some line of its output is a JSON object holding every
 //     field the comment names, with the same values.
@@ -154,7 +155,7 @@ func (d *demo) shell(bin, script string) (string, error) {
 	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c",
 		"curl() { command curl --fail-with-body --show-error \"$@\"; }\n"+script)
 	cmd.Dir = d.dir
-	cmd.Env = append(os.Environ(), "KEY="+d.key, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(os.Environ(), "KEY="+d.key, "CARTD="+d.base, "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -244,6 +245,8 @@ func TestDocsExamples(t *testing.T) {
 				switch b.lang {
 				case "sh":
 					script := strings.ReplaceAll(b.text, "http://127.0.0.1:8080", d.base)
+					// A page's "KEY=sk_..." stands for the key the demo printed, which $KEY holds.
+					script = strings.ReplaceAll(script, "KEY=sk_...", `KEY="$KEY"`)
 					if strings.Contains(script, "cookies.txt") {
 						if _, err := os.Stat(filepath.Join(d.dir, "cookies.txt")); err != nil {
 							m := regexp.MustCompile(`(?m)storefront:\s+(curl .*)$`).FindStringSubmatch(d.stdout.String())
