@@ -14,6 +14,11 @@ func eventsContract(run func(name string, fn func(t *testing.T)), c *contract, t
 	run("the feed is read page by page, and refuses bad cursors", func(t *testing.T) {
 		reader = ts.mustKey(t, auth.EventsRead)
 		cart := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}, "Idempotency-Key", "feed-cart").JSON(t)["id"].(string)
+		// On PostgreSQL committed events wait for a positioner (each node runs one); here the test
+		// is the node.
+		if _, err := ts.Engine.PositionEvents(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		var all []map[string]any
 		after := "0"
 		for {
@@ -87,6 +92,9 @@ func eventsContract(run func(name string, fn func(t *testing.T)), c *contract, t
 
 	run("deliveries are listed and sent again", func(t *testing.T) {
 		call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"})
+		if _, err := ts.Engine.PositionEvents(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := ts.Engine.FanOut(t.Context()); err != nil {
 			t.Fatal(err)
 		}
