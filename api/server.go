@@ -231,11 +231,6 @@ func options(r *http.Request) engine.Options {
 	return opt
 }
 
-func (s *Server) writeCart(w http.ResponseWriter, status int, v cart.View) {
-	w.Header().Set("ETag", etag(v.Cart.Version))
-	s.writeJSON(w, status, s.renderCart(v))
-}
-
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }

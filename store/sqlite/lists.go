@@ -286,26 +286,7 @@ func (t *txn) ListPromotions(ctx context.Context, f store.PromotionFilter) ([]ca
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list promotions: %w", dbErr(ctx, err))
 	}
-	defer rows.Close()
-	var (
-		r   promotionRow
-		out []cart.Promotion
-	)
-	dest := r.Dest()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("sqlite: list promotions: %w", dbErr(ctx, err))
-		}
-		p, err := r.promotion()
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list promotions: %s: %w", r.Code(), err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list promotions: %w", dbErr(ctx, err))
-	}
-	return out, nil
+	return scanPromotions(ctx, rows, "list promotions")
 }
 
 // ListSales lists sales newest first.

@@ -75,6 +75,12 @@ func (t *txn) autoPromotions(ctx context.Context, query string, args ...any) ([]
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get automatic promotions: %w", dbErr(ctx, err))
 	}
+	return scanPromotions(ctx, rows, "get automatic promotions")
+}
+
+// scanPromotions reads every promotion rows holds (table.PromotionColumns) and closes rows;
+// what names the read in its errors.
+func scanPromotions(ctx context.Context, rows *sql.Rows, what string) ([]cart.Promotion, error) {
 	defer rows.Close()
 	var (
 		r   promotionRow
@@ -83,16 +89,16 @@ func (t *txn) autoPromotions(ctx context.Context, query string, args ...any) ([]
 	dest := r.Dest()
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("sqlite: get automatic promotions: %w", dbErr(ctx, err))
+			return nil, fmt.Errorf("sqlite: %s: %w", what, dbErr(ctx, err))
 		}
 		p, err := r.promotion()
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: get automatic promotions: %s: %w", r.Code(), err)
+			return nil, fmt.Errorf("sqlite: %s: %s: %w", what, r.Code(), err)
 		}
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: get automatic promotions: %w", dbErr(ctx, err))
+		return nil, fmt.Errorf("sqlite: %s: %w", what, dbErr(ctx, err))
 	}
 	return out, nil
 }
