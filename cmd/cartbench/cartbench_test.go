@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/events"
 	"github.com/cartd/cartd/store/sqlite"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestMain lets the test binary be the ceiling scenario's child process: cartbench starts
@@ -128,6 +130,8 @@ func TestScenarios(t *testing.T) {
 		{"bigcart", "200ms", 2, []string{"bigcart/1/full", "bigcart/1/minimal", "bigcart/100/full", "bigcart/100/minimal",
 			"bigcart/1000/full", "bigcart/1000/minimal"}},
 		{"ceiling", "500ms", 4, []string{"ceiling/cartd-healthz", "ceiling/json-echo"}},
+		{"spread", "500ms", 4, []string{"spread"}},
+		{"hot", "500ms", 4, []string{"hot"}},
 	} {
 		t.Run(tc.scenario+" runs, reports every phase and keeps the invariants", func(t *testing.T) {
 			code, stdout, stderr := mustBench(t, c, "--scenario", tc.scenario, "--duration", tc.duration,
@@ -156,6 +160,13 @@ func TestScenarios(t *testing.T) {
 			}
 			if tc.scenario == "ceiling" && s.Phases[0].CeilingRatio <= 0 {
 				t.Errorf("cartd's /healthz has no ratio to the json-echo ceiling")
+			}
+			if tc.scenario == "spread" || tc.scenario == "hot" {
+				wantSKUs := map[string]int{"spread": contentionCarts, "hot": 1}[tc.scenario]
+				if inv := s.Invariants; inv.Carts != contentionCarts || inv.Lines != contentionCarts || inv.SKUs != wantSKUs {
+					t.Errorf("%s: %d carts, %d lines, %d SKUs; want %d carts of one line on %d SKUs",
+						tc.scenario, inv.Carts, inv.Lines, inv.SKUs, contentionCarts, wantSKUs)
+				}
 			}
 			if tc.scenario == "bigcart" {
 				full, minimal := s.Phases[4], s.Phases[5]
@@ -431,5 +442,64 @@ func TestWebhookEndpoint(t *testing.T) {
 	}
 	if ws, _, err := eng.Webhooks(t.Context(), p, "", 10); err != nil || len(ws) != 0 {
 		t.Fatalf("webhooks left after the run: %v %v", ws, err)
+	}
+}
+
+// TestPostgresCeiling runs the hand-written transaction against the real PostgreSQL of the
+// tests, in a schema of the run's own, which must be gone afterwards.
+func TestPostgresCeiling(t *testing.T) {
+	pgURL := os.Getenv("CARTD_TEST_POSTGRES_URL")
+	if pgURL == "" {
+		t.Skip("CARTD_TEST_POSTGRES_URL is not set")
+	}
+	c := mustCartd(t, nil)
+	code, stdout, stderr := mustBench(t, c, "--scenario", "pgceiling", "--postgres", pgURL, "--requests", "300", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	rep := mustReport(t, stdout, stderr)
+	if len(rep.Scenarios) != 1 || rep.Scenarios[0].Invariants != nil {
+		t.Fatalf("scenarios %+v: want pgceiling alone, without an invariant report", rep.Scenarios)
+	}
+	var names []string
+	for _, p := range rep.Scenarios[0].Phases {
+		names = append(names, p.Name)
+		if p.Requests != 300 || p.Clients != pgCeilingWorkers || len(p.Errors) > 0 || p.Latency.P50 <= 0 {
+			t.Errorf("%s: %d transactions by %d workers, errors %v (last %s), p50 %dµs; want 300 by %d, none failed",
+				p.Name, p.Requests, p.Clients, p.Errors, p.LastError, p.Latency.P50, pgCeilingWorkers)
+		}
+	}
+	if fmt.Sprint(names) != fmt.Sprint([]string{pgCeilingPhase, pgCeilingHotPhase}) {
+		t.Errorf("phases %v", names)
+	}
+	conn, err := pgx.Connect(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var left int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_namespace WHERE nspname = $1", "cartbench_"+rep.Run.Prefix).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("schema cartbench_%s is still there after the run", rep.Run.Prefix)
+	}
+}
+
+// TestPostgresCeilingNeedsAURL: without --postgres, pgceiling is skipped with a reason and
+// "all" leaves it out.
+func TestPostgresCeilingNeedsAURL(t *testing.T) {
+	c := mustCartd(t, nil)
+	code, stdout, stderr := mustBench(t, c, "--scenario", "pgceiling", "--requests", "10", "--json")
+	if code != exitOK || !strings.Contains(stderr, "pgceiling: skipped: no --postgres URL") {
+		t.Errorf("exit %d, stderr %q: want 0 and the reason it was skipped", code, stderr)
+	}
+	if rep := mustReport(t, stdout, stderr); len(rep.Scenarios) != 1 || len(rep.Scenarios[0].Phases) != 0 {
+		t.Errorf("scenarios %+v: want pgceiling without phases", rep.Scenarios)
+	}
+	without, _ := scenarioList("all", false)
+	with, _ := scenarioList("all", true)
+	if slices.Contains(without, "pgceiling") || !slices.Contains(with, "pgceiling") {
+		t.Errorf("all is %v without --postgres and %v with it: want pgceiling only with it", without, with)
 	}
 }

@@ -62,6 +62,7 @@ type config struct {
 	rules       bool
 	webhook     bool
 	hookTypes   string
+	postgres    string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -70,7 +71,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "cartd's base URL; several, comma-separated, spread the clients over several nodes")
 	fs.StringVar(&c.key, "key", getenv("CARTD_ADMIN_KEY"), "an admin API key (default $CARTD_ADMIN_KEY)")
-	fs.StringVar(&c.scenario, "scenario", "update", "update, mixed, flashsale, bigcart, ceiling, abuse, all, or a comma-separated list")
+	fs.StringVar(&c.scenario, "scenario", "update", "update, mixed, flashsale, bigcart, spread, hot, ceiling, pgceiling, abuse, all, or a comma-separated list")
 	fs.IntVar(&c.conns, "conns", 64, "concurrent clients, each with its own connection")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each phase runs")
 	fs.Int64Var(&c.requests, "requests", 0, "if > 0, each phase sends exactly this many requests instead of running for --duration")
@@ -82,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.rules, "rules", false, "give the catalogs quantity rules that allow every quantity the scenarios ask for, to measure what checking them costs")
 	fs.BoolVar(&c.webhook, "webhook", false, "run a webhook endpoint (on 127.0.0.1) and register it on cartd for every event type during the run, to measure what deliveries cost")
 	fs.StringVar(&c.hookTypes, "webhook-types", "", "with --webhook, the event types (or patterns, comma-separated) the webhook subscribes to; default every type")
+	fs.StringVar(&c.postgres, "postgres", "", "the URL of the PostgreSQL under cartd (postgres://...): the pgceiling scenario runs a hand-written transaction against it, in a schema of its own it drops afterwards; without it pgceiling is skipped")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cartbench [flags]\n\nDrives a running cartd over HTTP and checks its invariants afterwards (see BENCHMARKS.md).\nExit status: 0 ok, 1 an invariant failed, 2 could not run, 3 requests failed.\n\nflags:")
 		fs.PrintDefaults()
@@ -108,15 +110,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	case c.timeout <= 0:
 		return c, errors.New("--timeout must be positive")
 	}
-	if _, err := scenarioList(c.scenario); err != nil {
+	if _, err := scenarioList(c.scenario, c.postgres != ""); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-// scenarioList reads --scenario: one name, a comma-separated list, or all.
-func scenarioList(s string) ([]string, error) {
+// scenarioList reads --scenario: one name, a comma-separated list, or all, which holds
+// pgceiling only when there is a PostgreSQL to run it against.
+func scenarioList(s string, postgres bool) ([]string, error) {
 	if s == "all" {
+		if !postgres {
+			return slices.DeleteFunc(slices.Clone(scenarioNames), func(n string) bool { return n == "pgceiling" }), nil
+		}
 		return scenarioNames, nil
 	}
 	var out []string
@@ -156,6 +162,8 @@ type runner struct {
 	created  *registry
 	// rules says the catalogs carry quantity rules (--rules).
 	rules bool
+	// postgres is --postgres, the database of the pgceiling scenario.
+	postgres string
 }
 
 // run is cartbench as a value: main only wires the process's arguments, environment and
@@ -208,7 +216,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 // bench runs the scenarios. A set-up failure stops the run: the report then holds the
 // scenarios that did run, and err says why the rest did not.
 func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
-	names, _ := scenarioList(c.scenario)
+	names, _ := scenarioList(c.scenario, c.postgres != "")
 	hc := newHTTPClient(c.conns, c.timeout)
 	defer hc.CloseIdleConnections()
 	urls := nodes(c.url)
@@ -218,15 +226,16 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 		drv:    &driver{hc: hc, key: c.key, duration: c.duration, requests: c.requests},
 		seed:   c.seed,
 		prefix: runPrefix(), rules: c.rules,
-		conns:  c.conns,
-		stderr: stderr,
+		conns:    c.conns,
+		stderr:   stderr,
+		postgres: c.postgres,
 	}
 	for _, n := range urls {
 		if err := waitReady(ctx, client.New(n, "", client.WithHTTPClient(hc), client.WithRetries(0)), n, c.wait); err != nil {
 			return nil, err
 		}
 	}
-	if !slices.Equal(names, []string{"ceiling"}) {
+	if slices.ContainsFunc(names, func(n string) bool { return n != "ceiling" && n != "pgceiling" }) {
 		if c.key == "" {
 			return nil, errors.New("no admin key: pass --key or set CARTD_ADMIN_KEY")
 		}
@@ -278,7 +287,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 			return rep, fmt.Errorf("%s: %w", name, err)
 		}
 		s := scenarioReport{Name: name, Phases: phases}
-		if name != "ceiling" {
+		if name != "ceiling" && name != "pgceiling" {
 			inv := r.checkInvariants(ctx)
 			s.Invariants = &inv
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // scenarioNames are the scenarios in the order --scenario all runs them.
-var scenarioNames = []string{"update", "mixed", "flashsale", "bigcart", "ceiling", "abuse"}
+var scenarioNames = []string{"update", "mixed", "flashsale", "bigcart", "spread", "hot", "ceiling", "pgceiling", "abuse"}
 
 // scenarioFuncs set up a scenario through the admin API and measure its phases. Each creates
 // its own catalog and carts, so the invariant check after it reads only what it touched.
@@ -20,7 +20,10 @@ var scenarioFuncs = map[string]func(context.Context, *runner) ([]phaseReport, er
 	"mixed":     runMixed,
 	"flashsale": runFlashsale,
 	"bigcart":   runBigcart,
+	"spread":    runSpread,
+	"hot":       runHot,
 	"ceiling":   runCeiling,
+	"pgceiling": runPgCeiling,
 	"abuse":     runAbuse,
 }
 
