@@ -219,7 +219,10 @@ type Tx interface {
 	// InsertCart stores a new cart and sets its Num.
 	InsertCart(ctx context.Context, c *cart.Cart) error
 	// UpdateCart stores a cart's fields (status, customer, version, metadata, merged_into,
-	// times).
+	// times). A cart that does not exist is NotFound, from the call or, since a store may send
+	// the write with the transaction's next statement or its commit (store/postgres does),
+	// from that statement or from Write, which then rolls back. Callers update carts they
+	// read (and, in a Tx, locked) in the same transaction.
 	UpdateCart(ctx context.Context, c cart.Cart) error
 
 	// CustomerUnits returns how many units of a variant the customer's carts other than
@@ -234,7 +237,8 @@ type Tx interface {
 
 	// InsertItem stores a new item of c.CartNum and sets its Num.
 	InsertItem(ctx context.Context, it *cart.Item) error
-	// UpdateItem stores an item's quantity, reservation, prices, notes and metadata.
+	// UpdateItem stores an item's quantity, reservation, prices, notes and metadata. An item
+	// that does not exist is NotFound, from the call or later, as for UpdateCart.
 	UpdateItem(ctx context.Context, it cart.Item) error
 	DeleteItem(ctx context.Context, itemNum int64) error
 	DeleteItems(ctx context.Context, cartNum int64) error
@@ -283,6 +287,7 @@ type Tx interface {
 	// if that one expired by r.CreatedAt. A live record is Conflict with reason
 	// "idempotency_key_taken": another transaction (on another node) recorded the key first,
 	// and the caller's transaction must roll back so that its change is not applied twice.
+	// The Conflict may come from the call or, as for UpdateCart, from Write.
 	PutIdempotency(ctx context.Context, r IdempotencyRecord) error
 	// PurgeIdempotency deletes at most limit records that expired before the instant, and
 	// returns how many it deleted: housekeeping in small batches, so it never holds the

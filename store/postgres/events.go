@@ -28,13 +28,14 @@ func (t *txn) AppendEvents(ctx context.Context, evs []store.Event) error {
 		types[i], carts[i], versions[i], keys[i], at[i] = ev.Type, ev.CartNum, ev.CartVersion, ev.Key, ev.OccurredAt
 		reqs[i], idems[i], data[i] = ev.RequestID, ev.IdempotencyKey, string(ev.Data)
 	}
-	_, err := t.exec(ctx, "append events", `
+	// Nothing waits for the insert: it goes with the next statement or the COMMIT.
+	t.later("append events", nil, `
 		INSERT INTO events (type, cart_num, cart_version, order_key, occurred_at, request_id, idempotency_key, data)
 		SELECT type, cart_num, cart_version, order_key, occurred_at, request_id, idempotency_key, data
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])
 			WITH ORDINALITY AS e (type, cart_num, cart_version, order_key, occurred_at, request_id, idempotency_key, data, n)
 		ORDER BY n`, types, carts, versions, keys, at, reqs, idems, data)
-	return err
+	return nil
 }
 
 // PositionEvents numbers committed events in the order they were appended. The row of

@@ -48,14 +48,11 @@ func (t *txn) PutIdempotency(ctx context.Context, r store.IdempotencyRecord) err
 	if body == nil {
 		body = []byte{}
 	}
-	n, err := t.exec(ctx, "put idempotency record", qPutIdempotency, r.Scope, r.Key, r.RequestHash[:],
-		r.Status, header, body, r.CreatedAt, r.ExpiresAt)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key)
-	}
+	// The record goes with the next statement or the COMMIT (see txn.later): a live record
+	// then fails that statement, and the transaction rolls back with the Conflict.
+	t.later("put idempotency record",
+		cart.Errorf(cart.Conflict, cart.ReasonIdempotencyKeyTaken, "idempotency key %q is already recorded", r.Key),
+		qPutIdempotency, r.Scope, r.Key, r.RequestHash[:], r.Status, header, body, r.CreatedAt, r.ExpiresAt)
 	return nil
 }
 

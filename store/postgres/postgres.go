@@ -135,6 +135,10 @@ type Options struct {
 	// OnRetry, when set, is called each time a transaction is re-run, with why (one of
 	// RetryReasons): the metrics' count of retries. It must be cheap and safe for concurrent use.
 	OnRetry func(reason string)
+	// NoListen leaves out the connection that listens for other nodes' changes of settings
+	// and promotions (cache.go): the node then learns of them by the cache's version alone, at
+	// its next transaction. Tests use it to prove that the version suffices.
+	NoListen bool
 	// Tracer, when set, hears every statement the store's connections send (pgx.QueryTracer;
 	// a pgx.BatchTracer too, when it is one): tests count a call's round trips with it.
 	Tracer pgx.QueryTracer
@@ -148,6 +152,13 @@ type Store struct {
 	pool    *pgxpool.Pool
 	now     func() time.Time    // nil: the database's clock
 	onRetry func(reason string) // nil: retries are not reported
+	// cache is the node's cache of settings and automatic promotions, channel the
+	// notification channel of their changes (see cache.go); stopListen ends the listener,
+	// which closes listenDone when it has (nil without a listener).
+	cache      *nodeCache
+	channel    string
+	stopListen context.CancelFunc
+	listenDone chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -196,7 +207,17 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry}, nil
+	st := &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry, cache: &nodeCache{}}
+	if err := pool.QueryRow(ctx, qCacheChannel).Scan(&st.channel); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", dbErr(ctx, err))
+	}
+	if !opts.NoListen {
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		st.stopListen, st.listenDone = cancel, make(chan struct{})
+		go st.listen(lctx, cfg.ConnConfig.Copy())
+	}
+	return st, nil
 }
 
 // runMigrations applies the embedded migrations not yet applied, under goose's table lock: of
@@ -250,20 +271,50 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	})
 }
 
-// attempt runs fn once in a transaction of its own: begin, read the clock, lock ahead (a
-// write's re-run), fn, commit. It returns the transaction, whose first database error tells
+// attempt runs fn once in a transaction of its own: begin, read the clock and the cache's
+// version (one round trip), lock ahead (a write's re-run), fn, commit (with the writes still
+// pending, one round trip). It returns the transaction, whose first database error tells
 // retry what went wrong even if fn made light of it. want is nil for a read.
+//
+// BEGIN and COMMIT are sent by hand on a connection of the pool, rather than through pgx.Tx,
+// so that they travel in a batch with other statements.
 func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn func(*txn) error) (*txn, error) {
-	tx, err := s.pool.BeginTx(ctx, opts)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, &beginError{err: fmt.Errorf("postgres: begin: %w", dbErr(ctx, err))}
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	t := &txn{tx: tx, write: want != nil, want: want}
+	t := &txn{conn: conn, write: want != nil, want: want, cache: s.cache, channel: s.channel}
+	open := true
+	defer func() {
+		if open {
+			// A connection that cannot roll back is closed: the pool then drops it.
+			if _, err := conn.Exec(context.WithoutCancel(ctx), "rollback"); err != nil {
+				conn.Conn().Close(context.WithoutCancel(ctx))
+			}
+		}
+		conn.Release()
+	}()
+	begin := "begin isolation level read committed"
+	if opts.IsoLevel == pgx.RepeatableRead {
+		begin = "begin isolation level repeatable read read only"
+	}
+	b := &pgx.Batch{}
+	b.Queue(begin)
+	b.Queue(`SELECT now(), COALESCE((SELECT version FROM cache_version WHERE id = 1), 0)`)
+	br := conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, &beginError{err: fmt.Errorf("postgres: begin: %w", dbErr(ctx, err))}
+	}
+	err = br.QueryRow().Scan(&t.now, &t.cacheVersion)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return t, fmt.Errorf("postgres: read clock: %w", t.fail(ctx, err))
+	}
 	if s.now != nil {
 		t.now = s.now()
-	} else if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&t.now); err != nil {
-		return t, fmt.Errorf("postgres: read clock: %w", t.fail(ctx, err))
 	}
 	t.now = t.now.UTC().Truncate(time.Microsecond)
 	if want != nil && (len(want.carts) > 0 || len(want.skus) > 0) {
@@ -279,9 +330,18 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn 
 		// read: nothing of this attempt may be committed.
 		return t, fmt.Errorf("postgres: commit: %w", t.failed)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	br, err = t.send(ctx, queued{query: "commit"})
+	if err != nil {
+		return t, fmt.Errorf("postgres: commit: %w", err)
+	}
+	_, err = br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return t, fmt.Errorf("postgres: commit: %w", dbErr(ctx, err))
 	}
+	open = false
 	return t, nil
 }
 
@@ -392,6 +452,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the pool, waiting for connections in use to be released.
 func (s *Store) Close() error {
+	if s.stopListen != nil {
+		s.stopListen()
+		<-s.listenDone
+	}
 	s.pool.Close()
 	return nil
 }

@@ -599,7 +599,7 @@ func TestClock(t *testing.T) {
 		for range 3 {
 			storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
 				var db time.Time
-				if err := tx.(*txn).tx.QueryRow(ctx, `SELECT now()`).Scan(&db); err != nil {
+				if err := tx.(*txn).conn.QueryRow(ctx, `SELECT now()`).Scan(&db); err != nil {
 					return err
 				}
 				if now := tx.Now(); !now.Equal(db) || now.Location() != time.UTC || !now.After(prev) {

@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store/internal/table"
@@ -47,6 +50,9 @@ const qAutoPromotions = `
 
 // AutoPromotions returns the automatic promotions in effect at an instant.
 func (t *txn) AutoPromotions(ctx context.Context, at time.Time) ([]cart.Promotion, error) {
+	if promo, ok, err := t.cachedAutoPromotions(ctx, at); ok || err != nil {
+		return promo, err
+	}
 	var (
 		r     promotionRow
 		promo []cart.Promotion
@@ -71,24 +77,48 @@ const qCoupons = `
 // Coupons returns the codes applied to a cart, in the order they were applied, each with its
 // promotion as stored, withdrawn or not.
 func (t *txn) Coupons(ctx context.Context, cartNum int64) ([]cart.Coupon, error) {
+	if a := t.ahead; a != nil && a.cartNum == cartNum && len(t.pending) == 0 {
+		return slices.Clone(a.coupons), nil
+	}
+	var coupons []cart.Coupon
+	br, err := t.send(ctx, queued{qCoupons, []any{cartNum}})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err == nil {
+		coupons, err = scanCoupons(rows)
+	}
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
+	}
+	return coupons, t.closeBatch(ctx, "get coupons", br)
+}
+
+// scanCoupons reads the rows of qCoupons, and closes them.
+func scanCoupons(rows pgx.Rows) ([]cart.Coupon, error) {
+	defer rows.Close()
 	var (
 		c       cart.Coupon
 		r       promotionRow
 		coupons []cart.Coupon
 	)
 	dest := append([]any{&c.CartNum, &c.Code, &c.AddedAt}, r.Dest()...)
-	err := t.query(ctx, "get coupons", qCoupons, []any{cartNum}, dest, func() error {
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
 		p, err := r.promotion()
 		if err != nil {
-			return fmt.Errorf("promotion %s: %w", r.Code(), err)
+			return nil, fmt.Errorf("promotion %s: %w", r.Code(), err)
 		}
 		coupon := c
 		coupon.AddedAt = coupon.AddedAt.UTC()
 		coupon.Promotion = p
 		coupons = append(coupons, coupon)
-		return nil
-	})
-	return coupons, err
+	}
+	return coupons, rows.Err()
 }
 
 var qPutPromotion = rebind(table.PutPromotion)
@@ -100,6 +130,7 @@ func (t *txn) PutPromotion(ctx context.Context, p *cart.Promotion) error {
 	if err != nil {
 		return fmt.Errorf("postgres: put promotion %s: %w", p.Code, err)
 	}
+	t.bumpCache()
 	_, err = t.queryRow(ctx, "put promotion", qPutPromotion,
 		[]any{p.Code, p.Name, p.Description, string(p.Type), string(p.Method), p.Rate, js[0], js[1],
 			p.MinQuantity, js[2], js[3], js[4], js[5], nullTime(p.StartsAt), nullTime(p.EndsAt),
@@ -118,6 +149,7 @@ const qDeletePromotion = `
 
 // DeletePromotion withdraws a live promotion at the transaction's instant.
 func (t *txn) DeletePromotion(ctx context.Context, code string) error {
+	t.bumpCache()
 	return t.execOne(ctx, errPromotionNotFound(code), "delete promotion", qDeletePromotion, t.now, code)
 }
 

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
@@ -16,9 +20,26 @@ import (
 // txn is both a store.ReadTx (write false: a read-only snapshot) and a store.Tx (write true:
 // READ COMMITTED, locking what the contract says it locks).
 type txn struct {
-	tx    pgx.Tx
+	// conn is the connection the transaction runs on, from BEGIN to COMMIT or ROLLBACK
+	// (attempt sends both itself, so that they travel with other statements).
+	conn  *pgxpool.Conn
 	now   time.Time
 	write bool
+	// pending are writes whose outcome no caller waits for (UpdateItem, UpdateCart,
+	// AppendEvents, the cache's bump): they are sent with the next statement, or with COMMIT,
+	// in one round trip (see send).
+	pending []deferred
+	// ahead is what Cart in a Tx read with the cart, in the same round trip: its lines and
+	// coupons, served to Lines and Coupons until the transaction writes anything.
+	ahead *readAhead
+	// channel is the cache's notification channel (see cache.go).
+	channel string
+	// cache is the node's cache of settings and automatic promotions; cacheVersion the
+	// cache_version this transaction read first; cacheDirty says it changed a cached table,
+	// after which it reads them from the database and leaves the cache alone (see cache.go).
+	cache        *nodeCache
+	cacheVersion int64
+	cacheDirty   bool
 	// failed is the transaction's first database error (after which PostgreSQL refuses every
 	// statement until rollback) or stale read: attempt never commits after one, and retry
 	// re-runs a conflict found here even when fn returned something else.
@@ -48,13 +69,96 @@ func (t *txn) fail(ctx context.Context, err error) error {
 	return err
 }
 
+// deferred is a write sent later (see txn.pending). notFound, when set, is what the write
+// means when it changes no row; the statement is then wrapped so that changing none is an
+// error (division by zero) that aborts the transaction, COMMIT included.
+type deferred struct {
+	op       string
+	query    string
+	args     []any
+	notFound *cart.Error
+}
+
+// later queues a write to go with the next statement or with COMMIT.
+func (t *txn) later(op string, notFound *cart.Error, query string, args ...any) {
+	t.ahead = nil
+	if notFound != nil {
+		query = `WITH w AS (` + query + ` RETURNING 1) SELECT 1 / count(*) FROM w`
+	}
+	t.pending = append(t.pending, deferred{op: op, query: query, args: args, notFound: notFound})
+}
+
+// send sends the pending writes and then queries in one round trip, and returns the results
+// positioned at the first of queries once every pending write succeeded. The caller closes
+// them (t.close). Without pending writes and with one query, the caller may as well send it
+// alone: send is for when a batch saves round trips.
+func (t *txn) send(ctx context.Context, queries ...queued) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	for _, d := range t.pending {
+		b.Queue(d.query, d.args...)
+	}
+	for _, q := range queries {
+		b.Queue(q.query, q.args...)
+	}
+	pending := t.pending
+	t.pending = nil
+	br := t.conn.SendBatch(ctx, b)
+	for _, d := range pending {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, t.deferredErr(ctx, d, err)
+		}
+	}
+	return br, nil
+}
+
+// queued is one statement of a batch.
+type queued struct {
+	query string
+	args  []any
+}
+
+// deferredErr maps the failure of a deferred write: its notFound when it changed no row.
+func (t *txn) deferredErr(ctx context.Context, d deferred, err error) error {
+	var pe *pgconn.PgError
+	if d.notFound != nil && errors.As(err, &pe) && pe.Code == pgerrcode.DivisionByZero {
+		if t.failed == nil {
+			t.failed = d.notFound
+		}
+		return d.notFound
+	}
+	return fmt.Errorf("postgres: %s: %w", d.op, t.fail(ctx, err))
+}
+
+// closeBatch closes a batch's results, reporting what closing found (an error of a statement
+// whose result was not read).
+func (t *txn) closeBatch(ctx context.Context, op string, br pgx.BatchResults) error {
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+	}
+	return nil
+}
+
 // exec runs a statement and returns how many rows it changed.
 func (t *txn) exec(ctx context.Context, op, query string, args ...any) (int64, error) {
-	tag, err := t.tx.Exec(ctx, query, args...)
+	t.ahead = nil
+	if len(t.pending) == 0 {
+		tag, err := t.conn.Exec(ctx, query, args...)
+		if err != nil {
+			return 0, fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+		}
+		return tag.RowsAffected(), nil
+	}
+	br, err := t.send(ctx, queued{query, args})
 	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		br.Close()
 		return 0, fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
 	}
-	return tag.RowsAffected(), nil
+	return tag.RowsAffected(), t.closeBatch(ctx, op, br)
 }
 
 // execOne runs a statement that must change exactly one row; none changed means the row does
@@ -72,7 +176,20 @@ func (t *txn) execOne(ctx context.Context, notFound *cart.Error, op, query strin
 
 // queryRow runs a query of at most one row and scans it; found is false when there is none.
 func (t *txn) queryRow(ctx context.Context, op, query string, args []any, dest ...any) (found bool, err error) {
-	err = t.tx.QueryRow(ctx, query, args...).Scan(dest...)
+	if len(t.pending) == 0 {
+		err = t.conn.QueryRow(ctx, query, args...).Scan(dest...)
+	} else {
+		br, serr := t.send(ctx, queued{query, args})
+		if serr != nil {
+			return false, serr
+		}
+		err = br.QueryRow().Scan(dest...)
+		if cerr := br.Close(); err == nil || errors.Is(err, pgx.ErrNoRows) {
+			if cerr != nil {
+				err = cerr
+			}
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -84,10 +201,31 @@ func (t *txn) queryRow(ctx context.Context, op, query string, args []any, dest .
 
 // query runs a query, scanning each row into dest and then calling each.
 func (t *txn) query(ctx context.Context, op, query string, args []any, dest []any, each func() error) error {
-	rows, err := t.tx.Query(ctx, query, args...)
+	if len(t.pending) == 0 {
+		rows, err := t.conn.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
+		}
+		return t.scan(ctx, op, rows, dest, each)
+	}
+	br, err := t.send(ctx, queued{query, args})
 	if err != nil {
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		br.Close()
 		return fmt.Errorf("postgres: %s: %w", op, t.fail(ctx, err))
 	}
+	if err := t.scan(ctx, op, rows, dest, each); err != nil {
+		br.Close()
+		return err
+	}
+	return t.closeBatch(ctx, op, br)
+}
+
+// scan reads rows into dest, calling each after every row, and closes them.
+func (t *txn) scan(ctx context.Context, op string, rows pgx.Rows, dest []any, each func() error) error {
 	defer rows.Close()
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -122,6 +260,31 @@ const qSettings = `
 // not lock the row, which every cart call reads; a Tx remembers the revision it read, for
 // PutSettings.
 func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
+	if s, found, revision, ok := t.cachedSettings(); ok {
+		t.noteSettings(found, revision)
+		return s, nil
+	}
+	s, found, revision, err := t.readSettings(ctx)
+	if err != nil {
+		return cart.Settings{}, err
+	}
+	t.keepSettings(s, found, revision)
+	t.noteSettings(found, revision)
+	return s, nil
+}
+
+// noteSettings remembers the revision of the first settings read, for PutSettings.
+func (t *txn) noteSettings(found bool, revision int64) {
+	if !t.settingsRead {
+		t.settingsRead, t.settingsRevision = true, -1
+		if found {
+			t.settingsRevision = revision
+		}
+	}
+}
+
+// readSettings reads the settings row: the defaults and found false when there is none.
+func (t *txn) readSettings(ctx context.Context) (cart.Settings, bool, int64, error) {
 	var (
 		s        cart.Settings
 		shipping []byte
@@ -130,22 +293,16 @@ func (t *txn) Settings(ctx context.Context) (cart.Settings, error) {
 	found, err := t.queryRow(ctx, "get settings", qSettings, nil, &s.DefaultCurrency, &s.PricesIncludeTax,
 		&s.MaxQuantityPerItem, &s.MaxLinesPerCart, &shipping, &revision, &s.UpdatedAt, &s.MaxGuestQuantityPerItem)
 	if err != nil {
-		return cart.Settings{}, err
-	}
-	if !t.settingsRead {
-		t.settingsRead, t.settingsRevision = true, -1
-		if found {
-			t.settingsRevision = revision
-		}
+		return cart.Settings{}, false, 0, err
 	}
 	if !found {
-		return cart.DefaultSettings(), nil
+		return cart.DefaultSettings(), false, 0, nil
 	}
 	if err := column.DecodeJSON(shipping, &s.Shipping); err != nil {
-		return cart.Settings{}, fmt.Errorf("postgres: get settings: shipping: %w", err)
+		return cart.Settings{}, false, 0, fmt.Errorf("postgres: get settings: shipping: %w", err)
 	}
 	s.UpdatedAt = s.UpdatedAt.UTC()
-	return s, nil
+	return s, true, revision, nil
 }
 
 const (
@@ -182,6 +339,7 @@ func (t *txn) PutSettings(ctx context.Context, s cart.Settings) error {
 	}
 	args := []any{s.DefaultCurrency, s.PricesIncludeTax, s.MaxQuantityPerItem, s.MaxLinesPerCart,
 		shipping, s.UpdatedAt, s.MaxGuestQuantityPerItem}
+	t.bumpCache()
 	switch {
 	case !t.settingsRead:
 		_, err = t.exec(ctx, "put settings", qUpsertSettings, args...)
@@ -247,7 +405,15 @@ func (t *txn) Cart(ctx context.Context, num int64) (cart.Cart, error) {
 		t.want.addCart(num)
 	}
 	var r cartRow
-	found, err := t.queryRow(ctx, "get cart", q, []any{num}, r.dest()...)
+	var (
+		found bool
+		err   error
+	)
+	if t.write {
+		found, err = t.cartAhead(ctx, q, num, &r)
+	} else {
+		found, err = t.queryRow(ctx, "get cart", q, []any{num}, r.dest()...)
+	}
 	if err != nil {
 		return cart.Cart{}, err
 	}
@@ -258,6 +424,55 @@ func (t *txn) Cart(ctx context.Context, num int64) (cart.Cart, error) {
 		t.held.lockedCart(num)
 	}
 	return r.cart(), nil
+}
+
+// readAhead is a cart's lines and coupons, read in the round trip that locked the cart.
+type readAhead struct {
+	cartNum int64
+	lines   []cart.Line
+	coupons []cart.Coupon
+}
+
+// cartAhead locks and reads a cart, and in the same round trip (with any pending writes) its
+// lines and coupons, which every change of a cart reads next: the statements run one after
+// the other on the server, the lock first, so what they read is what Lines and Coupons would
+// read after it. They are kept for Lines and Coupons until the transaction writes anything.
+func (t *txn) cartAhead(ctx context.Context, q string, num int64, r *cartRow) (bool, error) {
+	t.ahead = nil
+	br, err := t.send(ctx, queued{q, []any{num}}, queued{qLines, []any{num}}, queued{qCoupons, []any{num}})
+	if err != nil {
+		return false, err
+	}
+	err = br.QueryRow().Scan(r.dest()...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, t.closeBatch(ctx, "get cart", br)
+	}
+	if err != nil {
+		br.Close()
+		return false, fmt.Errorf("postgres: get cart: %w", t.fail(ctx, err))
+	}
+	a := &readAhead{cartNum: num}
+	rows, err := br.Query()
+	if err == nil {
+		a.lines, err = scanLines(rows)
+	}
+	if err != nil {
+		br.Close()
+		return false, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
+	}
+	rows, err = br.Query()
+	if err == nil {
+		a.coupons, err = scanCoupons(rows)
+	}
+	if err != nil {
+		br.Close()
+		return false, fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
+	}
+	if err := t.closeBatch(ctx, "get cart", br); err != nil {
+		return false, err
+	}
+	t.ahead = a
+	return true, nil
 }
 
 func errCartNotFound() *cart.Error {
@@ -346,10 +561,14 @@ const qUpdateCart = `
 
 // UpdateCart stores every field of the cart but Num and CreatedAt; NotFound if there is no
 // such cart.
+//
+// The write goes with the transaction's next statement or its COMMIT (see txn.later): a cart
+// that does not exist then fails that statement, and the transaction rolls back.
 func (t *txn) UpdateCart(ctx context.Context, c cart.Cart) error {
-	return t.execOne(ctx, errCartNotFound(), "update cart", qUpdateCart,
+	t.later("update cart", errCartNotFound(), qUpdateCart,
 		c.CustomerID, c.Currency, string(c.Status), c.Version, column.JSONText(c.Metadata),
 		column.NullNum(c.MergedInto), c.UpdatedAt, c.LastActivity, c.Num)
+	return nil
 }
 
 // itemColumns are the columns itemRow scans, for a query naming cart_items "i".
@@ -406,10 +625,13 @@ const qUpdateItem = `
 
 // UpdateItem stores what a change may alter; the cart, variant and CreatedAt are fixed at
 // insert. NotFound if there is no such item.
+//
+// Like UpdateCart, the write goes with the next statement or the COMMIT.
 func (t *txn) UpdateItem(ctx context.Context, it cart.Item) error {
-	return t.execOne(ctx, errItemNotFound(), "update item", qUpdateItem,
+	t.later("update item", errItemNotFound(), qUpdateItem,
 		it.Quantity, it.ReservedQuantity, it.Backorder, it.AddedUnitPrice, it.UnitPrice,
 		it.Notes, column.JSONText(it.Metadata), nullTime(it.ReservedUntil), it.UpdatedAt, it.Num)
+	return nil
 }
 
 const qDeleteItem = `DELETE FROM cart_items WHERE num = $1`
@@ -442,6 +664,38 @@ const qLines = `
 // Lines reads a cart's items with their variants, products, stock and sales in one query, without
 // locking them: a Tx that changes a cart's items has locked the cart first.
 func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
+	if a := t.ahead; a != nil && a.cartNum == cartNum && len(t.pending) == 0 {
+		return slices.Clone(a.lines), nil
+	}
+	var lines []cart.Line
+	if len(t.pending) == 0 {
+		rows, err := t.conn.Query(ctx, qLines, cartNum)
+		if err == nil {
+			lines, err = scanLines(rows)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
+		}
+		return lines, nil
+	}
+	br, err := t.send(ctx, queued{qLines, []any{cartNum}})
+	if err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err == nil {
+		lines, err = scanLines(rows)
+	}
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
+	}
+	return lines, t.closeBatch(ctx, "get lines", br)
+}
+
+// scanLines reads the rows of qLines, and closes them.
+func scanLines(rows pgx.Rows) ([]cart.Line, error) {
+	defer rows.Close()
 	var (
 		ir           itemRow
 		vr           variantRow
@@ -454,22 +708,24 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	dest := append(append(append(ir.dest(), vr.dest()...), pr.dest()...),
 		&st.OnHand, &st.Reserved, &st.Backordered, &st.Version, &stockUpdated)
 	dest = append(dest, sr.dest()...)
-	err := t.query(ctx, "get lines", qLines, []any{cartNum}, dest, func() error {
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
 		v, err := vr.variant()
 		if err != nil {
-			return fmt.Errorf("variant %s: %w", vr.v.ID, err)
+			return nil, fmt.Errorf("variant %s: %w", vr.v.ID, err)
 		}
 		s := st
 		s.SKU = v.SKU
 		s.UpdatedAt = fromNullTime(stockUpdated)
 		prod, err := pr.product()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
-		return nil
-	})
-	return lines, err
+	}
+	return lines, rows.Err()
 }
 
 const (
