@@ -19,7 +19,7 @@ import (
 // statementLog is a pgx tracer that records the round trips the store makes: each statement
 // sent alone (BEGIN and COMMIT included) and each batch of statements sent together.
 type statementLog struct {
-	mu   sync.Mutex
+	mu    sync.Mutex
 	on    bool
 	batch bool
 	sqls  []string
