@@ -212,7 +212,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", dbErr(ctx, err))
 	}
-	if !opts.NoListen {
+	// A server without LISTEN/NOTIFY (CockroachDB) still gets a correct cache: the version
+	// alone invalidates it (cache.go).
+	if _, err := pool.Exec(ctx, `SELECT pg_notify($1, '')`, st.channel); err != nil {
+		st.channel = ""
+	}
+	if !opts.NoListen && st.channel != "" {
 		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		st.stopListen, st.listenDone = cancel, make(chan struct{})
 		go st.listen(lctx, cfg.ConnConfig.Copy())
