@@ -78,9 +78,9 @@ func (l *statementLog) count(fn func()) []string {
 	return l.sqls
 }
 
-// TestQuantityChangeRoundTrips counts the statements one quantity change of a one-line cart
-// sends to PostgreSQL, the native PATCH's engine call with the whole cart answered, without
-// and with an idempotency key, on a warm pool. The counts are pinned: a change that sends
+// TestQuantityChangeRoundTrips counts the round trips one quantity change of a one-line cart
+// makes to PostgreSQL, the native PATCH's engine call with the whole cart answered, without
+// and with an idempotency key, on a warm pool, and those of a read of the cart. The counts are pinned: a change that sends
 // more fails here (one that sends fewer says so, to lower the pin). docs/scale.md lists them.
 func TestQuantityChangeRoundTrips(t *testing.T) {
 	ctx := t.Context()
@@ -138,12 +138,30 @@ func TestQuantityChangeRoundTrips(t *testing.T) {
 		{"with an idempotency key", keyed("counted"), 9},
 	} {
 		sqls := trace.count(func() { change(c.opt) })
-		t.Logf("a quantity change %s sends %d statements:\n  %s", c.name, len(sqls), strings.Join(sqls, "\n  "))
+		t.Logf("a quantity change %s makes %d round trips:\n  %s", c.name, len(sqls), strings.Join(sqls, "\n  "))
 		switch {
 		case len(sqls) > c.pin:
-			t.Errorf("a quantity change %s sends %d statements, more than the %d pinned", c.name, len(sqls), c.pin)
+			t.Errorf("a quantity change %s makes %d round trips, more than the %d pinned", c.name, len(sqls), c.pin)
 		case len(sqls) < c.pin:
 			t.Logf("fewer than the %d pinned: lower the pin", c.pin)
 		}
+	}
+	// A read of the whole cart: BEGIN with the clock and the cache's version, the cart, its
+	// lines with its coupons, COMMIT. Fewer than a change, which locks and writes.
+	const readPin = 4
+	if _, err := eng.Cart(ctx, admin, num); err != nil { // warm
+		t.Fatal(err)
+	}
+	sqls := trace.count(func() {
+		if _, err := eng.Cart(ctx, admin, num); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("a read of the cart makes %d round trips:\n  %s", len(sqls), strings.Join(sqls, "\n  "))
+	switch {
+	case len(sqls) > readPin:
+		t.Errorf("a read of the cart makes %d round trips, more than the %d pinned", len(sqls), readPin)
+	case len(sqls) < readPin:
+		t.Logf("fewer than the %d pinned: lower the pin", readPin)
 	}
 }

@@ -667,30 +667,33 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	if a := t.ahead; a != nil && a.cartNum == cartNum && len(t.pending) == 0 {
 		return slices.Clone(a.lines), nil
 	}
-	var lines []cart.Line
-	if len(t.pending) == 0 {
-		rows, err := t.conn.Query(ctx, qLines, cartNum)
-		if err == nil {
-			lines, err = scanLines(rows)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
-		}
-		return lines, nil
-	}
-	br, err := t.send(ctx, queued{qLines, []any{cartNum}})
+	// The coupons come with the lines, for the Coupons call that follows a read of lines.
+	br, err := t.send(ctx, queued{qLines, []any{cartNum}}, queued{qCoupons, []any{cartNum}})
 	if err != nil {
 		return nil, err
 	}
+	a := &readAhead{cartNum: cartNum}
 	rows, err := br.Query()
 	if err == nil {
-		lines, err = scanLines(rows)
+		a.lines, err = scanLines(rows)
 	}
 	if err != nil {
 		br.Close()
 		return nil, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
 	}
-	return lines, t.closeBatch(ctx, "get lines", br)
+	rows, err = br.Query()
+	if err == nil {
+		a.coupons, err = scanCoupons(rows)
+	}
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
+	}
+	if err := t.closeBatch(ctx, "get lines", br); err != nil {
+		return nil, err
+	}
+	t.ahead = a
+	return slices.Clone(a.lines), nil
 }
 
 // scanLines reads the rows of qLines, and closes them.
