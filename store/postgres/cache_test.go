@@ -7,6 +7,7 @@ import (
 	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
+	"github.com/cartd/cartd/store"
 	"github.com/cartd/cartd/store/postgres"
 	"github.com/cartd/cartd/store/postgres/postgrestest"
 )
@@ -96,5 +97,84 @@ func TestCacheAcrossNodes(t *testing.T) {
 					got.Subtotal, got.Discount)
 			}
 		})
+	}
+}
+
+// TestWritesSentLater: a write the store sends with a later statement (UpdateItem) is seen by
+// the reads after it in the same transaction, the lines read with the cart's lock included;
+// and one that finds no row fails the whole transaction, rolling back the writes before it.
+func TestWritesSentLater(t *testing.T) {
+	ctx := t.Context()
+	st, err := postgres.Open(ctx, postgrestest.URL(t), postgres.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
+	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := eng.Authenticate(ctx, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.PutProduct(ctx, admin, cart.Product{ID: "prod_tee", Name: "Tee", Variants: []cart.Variant{
+		{ID: "var_tee", SKU: "TEE", Active: true, Prices: map[string]int64{"USD": 1000}}}}, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	onHand := int64(100)
+	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := cart.SetTo(1)
+	if _, err := eng.Update(ctx, admin, v.Cart.Num, []engine.Update{{Item: engine.ItemRef{SKU: "TEE"}, Change: &ch}}, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	quantity := func(tx store.ReadTx) int64 {
+		t.Helper()
+		lines, err := tx.Lines(ctx, v.Cart.Num)
+		if err != nil || len(lines) != 1 {
+			t.Fatalf("lines %v, err %v", lines, err)
+		}
+		return lines[0].Item.Quantity
+	}
+	err = st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.Cart(ctx, v.Cart.Num); err != nil { // reads the lines ahead
+			return err
+		}
+		lines, err := tx.Lines(ctx, v.Cart.Num)
+		if err != nil {
+			return err
+		}
+		it := lines[0].Item
+		it.Quantity = 7
+		if err := tx.UpdateItem(ctx, it); err != nil {
+			return err
+		}
+		if q := quantity(tx); q != 7 {
+			t.Errorf("after UpdateItem to 7, the same transaction reads quantity %d", q)
+		}
+		it.Quantity = 8
+		if err := tx.UpdateItem(ctx, it); err != nil {
+			return err
+		}
+		it.Num = 424242
+		return tx.UpdateItem(ctx, it) // no such item: the transaction must fail
+	})
+	if cart.ErrorCode(err) != cart.NotFound {
+		t.Fatalf("Write updating an unknown item: err = %v, want NotFound", err)
+	}
+	if err := st.Read(ctx, func(tx store.ReadTx) error {
+		if q := quantity(tx); q != 1 {
+			t.Errorf("after a failed transaction, quantity %d, want 1 (rolled back)", q)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
