@@ -52,10 +52,13 @@ type nodeCache struct {
 	autos   []cart.Promotion
 }
 
-// resetTo empties the cache if what it holds is older than version (0: whatever it holds), and
-// labels it with version.
+// resetTo empties the cache unless it is labelled version, and labels it so. Any other
+// label is reset, an older one as well as a newer one: a transaction that began before a
+// change only costs a re-read to the others, and a database restored to an earlier version
+// (then counting up to the label again with other rows) cannot be mistaken for the one the
+// cache was filled from.
 func (c *nodeCache) resetTo(version int64) {
-	if version == 0 || version > c.version {
+	if version == 0 || version != c.version {
 		c.version = version
 		c.settingsOK, c.settings, c.settingsFound, c.settingsRev = false, cart.Settings{}, false, 0
 		c.autosOK, c.autos = false, nil
