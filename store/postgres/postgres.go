@@ -339,9 +339,14 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn 
 	if err != nil {
 		return t, fmt.Errorf("postgres: commit: %w", err)
 	}
-	_, err = br.Exec()
+	tag, err := br.Exec()
 	if cerr := br.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && tag.String() == "ROLLBACK" {
+		// The server answers COMMIT of a transaction a failed statement aborted with
+		// ROLLBACK, not an error (as pgx.Tx.Commit checks).
+		err = pgx.ErrTxCommitRollback
 	}
 	if err != nil {
 		return t, fmt.Errorf("postgres: commit: %w", dbErr(ctx, err))
