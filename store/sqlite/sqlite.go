@@ -223,7 +223,7 @@ var statements = []string{
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 	qCheckoutRecord, qPutCheckoutRecord,
-	qAppendEvent, qEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
+	qAppendEvent, qEvents, qCartEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
 	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
 	qOldestPending, qIdleCarts, qMarkAbandoned, qLastEventSeq,
 }
