@@ -212,7 +212,7 @@ var statements = []string{
 	qSettings, qPutSettings,
 	qCart, qActiveCartOf, qCustomerUnits, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
-	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld,
+	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld, qSessionAddr,
 	qSale, qPutSale, qExpiredReservations, qUnavailableReservations,
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID, qVariantByNum,
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
