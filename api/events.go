@@ -84,7 +84,20 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p auth.Pri
 		s.writeError(w, r, err)
 		return
 	}
-	evs, more, err := s.eng.Events(r.Context(), p, after, limit)
+	var (
+		evs  []store.Event
+		more bool
+	)
+	if id, ok := q["cart_id"]; ok {
+		num, valid := parseID(id[0], cartPrefix)
+		if !valid || num < 1 || len(id) > 1 {
+			s.writeError(w, r, cart.InvalidField("invalid_cart_id", "cart_id", "cart_id must be one cart id, such as cart_42"))
+			return
+		}
+		evs, more, err = s.eng.CartEvents(r.Context(), p, num, after, limit)
+	} else {
+		evs, more, err = s.eng.Events(r.Context(), p, after, limit)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

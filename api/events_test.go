@@ -48,6 +48,72 @@ func eventsContract(run func(name string, fn func(t *testing.T)), c *contract, t
 		call(t, 200, "GET", "/v1/events?after=evt_1", admin, nil)
 	})
 
+	run("the feed of one cart is its timeline, page by page, and refuses what is not a cart id", func(t *testing.T) {
+		call(t, 200, "PUT", "/v1/products/prod_timeline", admin, map[string]any{"name": "Timeline",
+			"variants": []any{map[string]any{"id": "var_timeline", "sku": "TIMELINE-1", "price": map[string]any{"USD": 1500}}}})
+		call(t, 200, "PUT", "/v1/inventory/TIMELINE-1", admin, map[string]any{"on_hand": 10})
+		tl := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		other := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		item := call(t, 200, "POST", "/v1/carts/"+tl+"/items", admin, map[string]any{"sku": "TIMELINE-1", "quantity": 1}).JSON(t)["items"].([]any)[0].(map[string]any)["id"].(string)
+		call(t, 200, "POST", "/v1/carts/"+other+"/items", admin, map[string]any{"sku": "TIMELINE-1", "quantity": 1})
+		call(t, 200, "PATCH", "/v1/carts/"+tl+"/items/"+item, admin, map[string]any{"quantity": 3}, "Idempotency-Key", "timeline-3")
+		if _, err := ts.Engine.PositionEvents(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var got []map[string]any
+		after := "0"
+		for {
+			r := call(t, 200, "GET", "/v1/events?cart_id="+tl+"&limit=1&after="+after, reader, nil).JSON(t)
+			page := r["data"].([]any)
+			if len(page) > 1 {
+				t.Fatalf("a page of limit 1 holds %d", len(page))
+			}
+			for _, ev := range page {
+				got = append(got, ev.(map[string]any))
+			}
+			if r["has_more"] != true {
+				break
+			}
+			after = strings.TrimPrefix(got[len(got)-1]["id"].(string), "evt_")
+		}
+		var types []string
+		for i, ev := range got {
+			if ev["cart_id"] != tl {
+				t.Fatalf("the timeline of %s holds an event of %v: %v", tl, ev["cart_id"], ev)
+			}
+			if i > 0 && ev["seq"].(float64) <= got[i-1]["seq"].(float64) {
+				t.Fatalf("seq %v after %v", ev["seq"], got[i-1]["seq"])
+			}
+			types = append(types, ev["type"].(string))
+		}
+		if want := "cart.created cart.item.added cart.item.quantity_changed"; strings.Join(types, " ") != want {
+			t.Fatalf("the timeline of %s: %v, want %s", tl, types, want)
+		}
+		changed := got[2]
+		data := changed["data"].(map[string]any)
+		if data["from"] != 1.0 || data["to"] != 3.0 || data["cause"] != "request" || changed["idempotency_key"] != "timeline-3" || changed["cart_version"] != 3.0 {
+			t.Fatalf("the quantity change in the timeline: %v", changed)
+		}
+		// The same events as the feed, read from the first of them.
+		first := strings.TrimPrefix(got[0]["id"].(string), "evt_")
+		rest := call(t, 200, "GET", "/v1/events?cart_id="+tl+"&after="+first, admin, nil).JSON(t)["data"].([]any)
+		if len(rest) != 2 || rest[0].(map[string]any)["id"] != got[1]["id"] {
+			t.Fatalf("the timeline after %s: %v", first, rest)
+		}
+		if r := call(t, 200, "GET", "/v1/events?cart_id=cart_999999999", reader, nil).JSON(t); len(r["data"].([]any)) != 0 || r["has_more"] != false {
+			t.Fatalf("the timeline of a cart that never was: %v", r)
+		}
+		for _, bad := range []string{"cart_0", "cart_", "42", "ci_1", "cart_1x", "cart_99999999999999999999", "", tl + "&cart_id=" + other} {
+			wantProblem(t, call(t, 422, "GET", "/v1/events?cart_id="+bad, reader, nil), "invalid_cart_id")
+		}
+		wantProblem(t, call(t, 422, "GET", "/v1/events?cart_id="+tl+"&limit=0", reader, nil), "invalid_limit")
+		// A customer never reads events, not even its own cart's.
+		tok := ts.mustToken(t, "cust_timeline")
+		own := call(t, 201, "POST", "/v1/carts", tok, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		wantProblem(t, call(t, 403, "GET", "/v1/events?cart_id="+own, tok, nil), "missing_scope")
+		wantProblem(t, call(t, 403, "GET", "/v1/events?cart_id="+tl, ts.mustKey(t, auth.CartsRead), nil), "missing_scope")
+	})
+
 	run("webhooks are created, listed, replaced, refused and deleted", func(t *testing.T) {
 		r := call(t, 201, "PUT", "/v1/webhooks/wh_contract", admin, map[string]any{"url": "http://127.0.0.1:9/hook", "types": []string{"cart.*"}})
 		if s, _ := r.JSON(t)["secret"].(string); !strings.HasPrefix(s, "whsec_") {

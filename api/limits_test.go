@@ -236,3 +236,27 @@ func TestGuestQuantityLimitSetting(t *testing.T) {
 		t.Fatalf("items after signing in: %v", items)
 	}
 }
+
+// TestMadeUpCredentialsAreLimitedByAddress sends requests each with a credential cartd never
+// issued, shaped like its secrets: the guard gives each a bucket of its own before
+// authentication, so each must then be charged to its address as a request without a
+// credential is. Many made-up credentials from one address are limited as that address, and
+// real credentials from it keep being served.
+func TestMadeUpCredentialsAreLimitedByAddress(t *testing.T) {
+	hourly := func(burst int) limits.Rate { return limits.Rate{PerSecond: 1.0 / 3600, Burst: burst} }
+	for _, prefix := range []string{auth.TokenPrefix, auth.KeyPrefix, auth.SessionPrefix} {
+		t.Run(prefix, func(t *testing.T) {
+			g := limits.New(limits.Config{Key: hourly(100), Customer: hourly(100), Anonymous: hourly(3)})
+			ts := mustServer(t, serverOptions{Guard: g})
+			token := ts.do(t, "POST", "/v1/customers/c9/tokens", ts.Admin, nil).mustStatus(t, 201).JSON(t)["token"].(string)
+			for range 3 {
+				wantProblemCode(t, ts.do(t, "GET", "/v1/carts", auth.NewSecret(prefix), nil).mustStatus(t, 401), "invalid_credentials")
+			}
+			wantProblemCode(t, ts.do(t, "GET", "/v1/carts", auth.NewSecret(prefix), nil).mustStatus(t, 429), "rate_limited")
+			// The address's bucket is the one emptied: a request without a credential finds it so.
+			wantProblemCode(t, ts.do(t, "GET", "/v1/carts", "", nil).mustStatus(t, 429), "rate_limited")
+			ts.do(t, "GET", "/v1/carts", token, nil).mustStatus(t, 200)
+			ts.do(t, "GET", "/v1/carts", ts.Admin, nil).mustStatus(t, 200)
+		})
+	}
+}

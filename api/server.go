@@ -47,6 +47,7 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	guarded http.Handler
+	guard   *limits.Guard
 	drainer *limits.Drainer
 }
 
@@ -58,7 +59,7 @@ func New(eng *engine.Engine, cfg Config) *Server {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	s := &Server{eng: eng, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), drainer: cfg.Drainer}
+	s := &Server{eng: eng, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), guard: cfg.Guard, drainer: cfg.Drainer}
 	s.routes()
 	s.guarded = cfg.Guard.Wrap(http.HandlerFunc(s.serve), limits.Door{Fail: s.writeError, Credential: limits.Bearer, Exempt: isSystem})
 	return s
@@ -170,6 +171,12 @@ func (s *Server) authed(h principalHandler) http.HandlerFunc {
 		}
 		p, err := s.eng.Authenticate(r.Context(), secret)
 		if err != nil {
+			// No valid credential: the request counts against its address, as one without any.
+			if cart.ErrorCode(err) == cart.Unauthorized {
+				if lerr := s.guard.LimitUnrecognized(w, r, secret); lerr != nil {
+					err = lerr
+				}
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -55,8 +55,23 @@ func (h AnonymousHold) Limit(onHand int64) int64 {
 // addressRoom returns what line l, reading stock st, may hold under the cap on its cart's
 // client address, and whether the cap applies at all. The line may always keep what it holds
 // (a cap that shrank with on_hand never takes units back; lowering is never refused).
+//
+// The cap holds whoever changes the cart: a session call knows its address; any other change
+// of a guest cart (the native API with a key, a merge into it) looks up whether the cart is a
+// session's, once per call, so that no path grows an address's anonymous holdings past it.
 func (m *mutation) addressRoom(l cart.Line, st cart.Stock) (int64, bool, error) {
-	if m.holdAddr == "" || !m.e.Reserving() || m.e.hold.off() || m.cart.CustomerID != "" {
+	if !m.e.Reserving() || m.e.hold.off() || m.cart.CustomerID != "" {
+		return 0, false, nil
+	}
+	if m.holdAddr == "" && !m.holdLooked && m.cart.Num != 0 {
+		m.holdLooked = true
+		addr, err := m.tx.SessionAddr(m.ctx, m.cart.Num)
+		if err != nil {
+			return 0, false, err
+		}
+		m.holdAddr = addr
+	}
+	if m.holdAddr == "" {
 		return 0, false, nil
 	}
 	held, err := m.tx.AddressHeld(m.ctx, m.holdAddr, l.Variant.SKU, m.now)

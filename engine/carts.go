@@ -335,9 +335,11 @@ type mutation struct {
 	cart     cart.Cart
 	lines    []cart.Line
 	// holdAddr is the client address a storefront session's cart began from: its holdings
-	// count against that address's cap (anonhold.go). "" for every other cart.
-	holdAddr string
-	messages []cart.Message
+	// count against that address's cap (anonhold.go). "" for every other cart. Session calls
+	// set it; for any other call on a guest cart addressRoom looks it up (holdLooked).
+	holdAddr   string
+	holdLooked bool
+	messages   []cart.Message
 	// changed records whether anything of the cart was written: only then is there a new
 	// version (a clamp that adds nothing changes nothing).
 	changed bool

@@ -430,6 +430,15 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 		l = m.lines[i]
 	}
 	free := st.Available() + l.Item.ReservedQuantity
+	// A merge into a storefront session's guest cart holds it to its address's share as any
+	// change of that cart is (anonhold.go): what the share cannot take stays behind.
+	room, capping, err := m.addressRoom(l, *st)
+	if err != nil {
+		return err
+	}
+	if capping = capping && room < free; capping {
+		free = room
+	}
 	from := l.Item.Quantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
@@ -439,6 +448,9 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
 	if res.Clamped || created && res.Quantity == 0 {
 		noteChange(m.tx, QuantityClamped, 1) // quantity_clamped, or out_of_stock
+		if capping {
+			m.noteCapped(l.Variant.SKU)
+		}
 	}
 	if res.Quantity == l.Item.Quantity && res.Reserved == l.Item.ReservedQuantity {
 		return m.note(msgs) // nothing could be moved: the target's line stays as it is

@@ -27,6 +27,25 @@ const (
 // Events returns at most limit events after position after (scope events:read), and whether
 // more follow.
 func (e *Engine) Events(ctx context.Context, p auth.Principal, after int64, limit int) ([]store.Event, bool, error) {
+	return e.feed(ctx, p, after, limit, func(tx store.ReadTx, n int) ([]store.Event, error) {
+		return tx.Events(ctx, after, n)
+	})
+}
+
+// CartEvents is Events of one cart: its timeline, in the feed's order and under the feed's
+// rule (an event shows once positioned; see store/events.go). A cart never created, or purged
+// since, has no events left or only those the retention kept; either way the answer is a
+// page, never NotFound, as the feed does not say which carts exist.
+func (e *Engine) CartEvents(ctx context.Context, p auth.Principal, cartNum, after int64, limit int) ([]store.Event, bool, error) {
+	if cartNum < 1 {
+		return nil, false, cart.InvalidField("invalid_cart_id", "cart_id", "cart_id must be a cart's id, such as cart_42")
+	}
+	return e.feed(ctx, p, after, limit, func(tx store.ReadTx, n int) ([]store.Event, error) {
+		return tx.CartEvents(ctx, cartNum, after, n)
+	})
+}
+
+func (e *Engine) feed(ctx context.Context, p auth.Principal, after int64, limit int, read func(store.ReadTx, int) ([]store.Event, error)) ([]store.Event, bool, error) {
 	if err := require(p, auth.EventsRead); err != nil {
 		return nil, false, err
 	}
@@ -39,7 +58,7 @@ func (e *Engine) Events(ctx context.Context, p auth.Principal, after int64, limi
 	var evs []store.Event
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
-		evs, err = tx.Events(ctx, after, limit+1)
+		evs, err = read(tx, limit+1)
 		return err
 	})
 	if err != nil {

@@ -74,6 +74,10 @@ type SessionResult struct {
 	// Change are the messages of the change itself (also in View.Messages): what a front door
 	// that reports one outcome per call reports.
 	Change []cart.Message
+	// NoSession is set when the secret named no live session (made up, expired, or its cart
+	// no longer a guest cart) and the call started none: a front door counts such a request
+	// as one without a credential. Also set with the NotFound of a change that needs a session.
+	NoSession bool
 }
 
 // sessionPrincipal is the principal of the engine's session calls: it holds the cart scopes
@@ -142,7 +146,9 @@ func (e *Engine) SessionCart(ctx context.Context, secret string) (SessionResult,
 			if err != nil {
 				return SessionResult{}, err
 			}
-			return e.emptySession(ctx)
+			res, err := e.emptySession(ctx)
+			res.NoSession = true
+			return res, err
 		}
 		v, err := e.Cart(ctx, sessionPrincipal(), num)
 		if err == nil && len(v.Unavailable) == 0 {
@@ -211,7 +217,7 @@ func (e *Engine) UpdateSession(ctx context.Context, secret string, ch SessionCha
 			}
 			return e.startSession(ctx, ch)
 		case num == 0:
-			return SessionResult{}, errNotInSession()
+			return SessionResult{NoSession: true}, errNotInSession()
 		}
 		var res SessionResult
 		res.View, err = e.mutate(ctx, sessionPrincipal(), num, Options{}, func(m *mutation) error {
@@ -245,7 +251,9 @@ func (e *Engine) ClearSession(ctx context.Context, secret string) (SessionResult
 			if err != nil {
 				return SessionResult{}, err
 			}
-			return e.emptySession(ctx)
+			res, err := e.emptySession(ctx)
+			res.NoSession = true
+			return res, err
 		}
 		var res SessionResult
 		res.View, err = e.mutate(ctx, sessionPrincipal(), num, Options{}, func(m *mutation) error {

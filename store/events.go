@@ -84,6 +84,9 @@ type Delivery struct {
 type EventReader interface {
 	// Events returns at most limit positioned events with Seq > after, in Seq order.
 	Events(ctx context.Context, after int64, limit int) ([]Event, error)
+	// CartEvents is Events restricted to one cart's events (CartNum): at most limit positioned
+	// events of the cart with Seq > after, in Seq order. A cart that never existed has none.
+	CartEvents(ctx context.Context, cartNum, after int64, limit int) ([]Event, error)
 	// LastEventSeq returns the highest position of the events kept (0 for none): where a new
 	// webhook's deliveries start.
 	LastEventSeq(ctx context.Context) (int64, error)

@@ -89,6 +89,10 @@ type ReadTx interface {
 	// In a Tx, called after Stock has locked the SKU's row, it sees every reservation
 	// committed before that lock was granted, so that the cap on it holds across nodes.
 	AddressHeld(ctx context.Context, addr, sku string, now time.Time) (int64, error)
+	// SessionAddr returns the client address of the storefront session whose cart cartNum is
+	// (the address AddressHeld counts that cart under), "" when it is no session's cart or
+	// its session recorded none. A cart's session never changes once stored.
+	SessionAddr(ctx context.Context, cartNum int64) (string, error)
 
 	// Sale returns a sale by the id the shop gave it; NotFound if there is none.
 	Sale(ctx context.Context, id string) (cart.Sale, error)

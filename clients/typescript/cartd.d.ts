@@ -569,7 +569,7 @@ export interface paths {
         };
         /**
          * Read the event feed
-         * @description Events in `seq` order after `after` (scope `events:read`; `admin` implies it). A reader that passes the last `seq` it saw as `after` never misses an event and never sees one twice, including those of transactions that committed late on another node: an event gets its position only once it and every lower position are final (docs/events.md). Events are kept for `--event-retention` (7 days by default).
+         * @description Events in `seq` order after `after` (scope `events:read`; `admin` implies it; a customer token never reads events), or only one cart's with `cart_id`. A reader that passes the last `seq` it saw as `after` never misses an event and never sees one twice, including those of transactions that committed late on another node: an event gets its position only once it and every lower position are final (docs/events.md). Events are kept for `--event-retention` (7 days by default).
          */
         get: operations["listEvents"];
         put?: never;
@@ -3376,6 +3376,8 @@ export interface operations {
             query?: {
                 /** @description The last `seq` the reader saw (0, the default, starts at the oldest event kept). `evt_<seq>` is accepted too. */
                 after?: string;
+                /** @description Only the events of this cart (`cart_42`): its timeline, in the same order, with the same `after` and `limit`, and the same guarantee (an event shows once positioned). A cart with no events kept answers an empty list. Not a cart id: 422 `invalid_cart_id`. */
+                cart_id?: string;
                 /** @description How many to return, 1 to 500 (default 50). */
                 limit?: number;
             };

@@ -221,6 +221,16 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Logf("screenshot: %s", filepath.Join(dir, name))
 }
 
+// timelineTypes returns the types of the events the cart's timeline shows, in its order.
+func timelineTypes(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#cart-timeline tbody tr")].map((r) => r.dataset.type).join(" ")`))
+	if err != nil {
+		t.Fatalf("read the timeline: %v", err)
+	}
+	return got
+}
+
 // poll waits until a JavaScript predicate holds in the page.
 func poll(expr string) chromedp.Action[chromedp.Void] { return chromedp.Poll[chromedp.Void](expr) }
 
@@ -232,12 +242,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	base, key := demoServer(t, "--reservation-ttl", "10m")
 	shots := screenshotDir(t)
 
-	// A customer's cart holding 2 of the 5 limited sneakers, and a promotion to withdraw.
+	// A customer's cart holding 1 of the 5 limited sneakers (2 once the timeline has been seen),
+	// and a promotion to withdraw.
 	var c struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
 	}
 	apiCall(t, "POST", base+"/v1/carts", key, map[string]any{"customer_id": "cust_browser"}, 201, &c)
-	apiCall(t, "POST", base+"/v1/carts/"+c.ID+"/items", key, map[string]any{"sku": "SNKR-LTD-42", "quantity": 2}, 200, nil)
+	apiCall(t, "POST", base+"/v1/carts/"+c.ID+"/items", key, map[string]any{"sku": "SNKR-LTD-42", "quantity": 1}, 200, &c)
 	apiCall(t, "PUT", base+"/v1/promotions/WINTER10", key, map[string]any{"type": "percent", "rate": 1000, "name": "Winter ten"}, 200, nil)
 
 	ctx, logged := browser(t)
@@ -284,6 +298,28 @@ func TestConsoleInBrowser(t *testing.T) {
 		poll(fmt.Sprintf(`document.querySelector("#cart-view time.countdown").textContent !== %q`, first)))
 	if next := text(t, ctx, "#cart-view time.countdown"); next >= first {
 		t.Fatalf("the countdown went from %q to %q", first, next)
+	}
+
+	t.Log("the cart's timeline, and a quantity change made through the API showing in it")
+	step(t, ctx, "the timeline is read",
+		poll(`document.querySelectorAll("#cart-timeline tbody tr").length === 2`))
+	if got := timelineTypes(t, ctx); got != "cart.created cart.item.added" {
+		t.Fatalf("the timeline of a new cart with one line shows %q", got)
+	}
+	apiCall(t, "PATCH", base+"/v1/carts/"+c.ID+"/items/"+c.Items[0].ID, key, map[string]any{"quantity": 2}, 200, nil)
+	step(t, ctx, "refresh the cart",
+		chromedp.Click("#cart-refresh"),
+		poll(`document.querySelector('#cart-timeline tr[data-type="cart.item.quantity_changed"]') !== null`),
+	)
+	if got := timelineTypes(t, ctx); got != "cart.created cart.item.added cart.item.quantity_changed" {
+		t.Fatalf("the timeline after a quantity change shows %q", got)
+	}
+	row := text(t, ctx, `#cart-timeline tr[data-type="cart.item.quantity_changed"]`)
+	if !strings.Contains(row, "SNKR-LTD-42: 1 → 2") || !strings.Contains(row, "request") {
+		t.Fatalf("the quantity change in the timeline reads %q, want SNKR-LTD-42: 1 → 2, caused by the request", row)
+	}
+	if got := text(t, ctx, `#cart-timeline tr[data-type="cart.item.quantity_changed"] td:nth-child(4)`); got != "3" {
+		t.Fatalf("the quantity change shows cart version %q, want 3", got)
 	}
 	screenshot(t, ctx, shots, "console-cart.png")
 
@@ -369,6 +405,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click("#confirm-ok"),
 		poll(`document.querySelector("#cart-view td span.lapsed") !== null`),
 	)
+	step(t, ctx, "the release shows in the timeline",
+		poll(`document.querySelector('#cart-timeline tr[data-type="reservation.released"]') !== null`))
+	if row := text(t, ctx, `#cart-timeline tr[data-type="reservation.released"]`); !strings.Contains(row, "SNKR-LTD-42: 2 units went back to stock") || !strings.Contains(row, "operator") {
+		t.Fatalf("the release in the timeline reads %q", row)
+	}
 	var holds struct {
 		Data []any `json:"data"`
 	}

@@ -244,7 +244,79 @@ function renderCart(c) {
     c.messages.length ? h("section", { "aria-label": "Messages" }, h("h4", {}, "Messages"),
       h("ul", {}, c.messages.map((m) => h("li", { class: m.type }, `${m.code}: ${m.message}`)))) : null,
     h("p", {}, release, " gives back every unit the lines hold, as if their holds lapsed now."),
-    h("p", { class: "muted" }, "The timeline of this cart's events is not shown: cartd does not record events yet.")));
+    h("section", { "aria-labelledby": "timeline-h", class: "timeline" },
+      h("div", { class: "row" }, h("h4", { id: "timeline-h" }, "Timeline"),
+        h("button", { type: "button", id: "cart-refresh", onclick: () => openCart(c.id) }, "Refresh the cart and its timeline")),
+      h("p", { class: "muted" }, "This cart's events, oldest first, as GET /v1/events?cart_id= gives them (the key needs events:read)."),
+      h("div", { id: "cart-timeline" }))));
+  loadTimeline(c.id, $("cart-timeline"));
+}
+
+// ---- a cart's timeline ----
+
+// eventWhat says in words what an event's data records (docs/events.md lists each type's).
+function eventWhat(ev) {
+  const d = ev.data || {};
+  switch (ev.type) {
+    case "cart.created": return `opened ${d.customer_id ? `for customer ${d.customer_id}` : "as a guest cart"}, in ${d.currency}`;
+    case "cart.item.added": return `${d.sku}: ${d.quantity} added (line ${d.item_id})`;
+    case "cart.item.quantity_changed": return `${d.sku}: ${d.from} → ${d.to} (line ${d.item_id})`;
+    case "cart.item.removed": return `${d.sku}: line removed, it had ${d.quantity} (line ${d.item_id})`;
+    case "cart.merged": return `${d.from} merged into ${d.into}`;
+    case "cart.checked_out": return `checked out: ${d.item_count ?? "?"} units, total ${money(d.total, d.currency)}`;
+    case "cart.abandoned": return `untouched for ${Math.round((d.idle_seconds || 0) / 60)} min since ${when(d.last_activity)}`;
+    case "cart.purged": return `deleted by housekeeping, last active ${when(d.last_activity)}`;
+    case "cart.updated": return "changed (metadata, notes, coupons, a price or its customer): the cart shows what it is now";
+    case "reservation.released": return `${d.sku}: ${d.units} units went back to stock (line ${d.item_id})`;
+    default: return JSON.stringify(d);
+  }
+}
+
+// loadTimeline reads a cart's events page by page (500 at a time, oldest first) into box,
+// adding each further page below on request.
+async function loadTimeline(id, box, after = 0, rows = null) {
+  box.setAttribute("aria-busy", "true");
+  const waiting = h("p", { class: "muted" }, after ? "Loading later events…" : "Loading the timeline…");
+  if (!rows) put(box, waiting);
+  else box.append(waiting);
+  let page;
+  try {
+    page = await list("/v1/events", { cart_id: id, after, limit: 500 });
+  } catch (err) {
+    waiting.remove();
+    if (err instanceof ApiError && err.status === 401) { signOut("The key was refused: sign in again."); return; }
+    const why = err instanceof ApiError && err.status === 403
+      ? "This key cannot read events: the timeline needs the events:read scope (an admin key has it)."
+      : `The timeline could not be read: ${err.message}${err instanceof ApiError && err.problem.code ? ` (${err.problem.code}, HTTP ${err.status})` : ""}`;
+    box.append(h("p", { role: "alert", class: "alert" }, why));
+    return;
+  } finally {
+    box.removeAttribute("aria-busy");
+  }
+  waiting.remove();
+  const more = page.data.map((ev) => h("tr", { dataset: { type: ev.type, seq: ev.seq } },
+    h("td", { class: "n" }, ev.seq),
+    h("td", {}, h("time", { datetime: ev.occurred_at }, when(ev.occurred_at))),
+    h("td", {}, ev.type),
+    h("td", { class: "n" }, ev.cart_version ?? "–"),
+    h("td", {}, eventWhat(ev)),
+    h("td", {}, ev.data?.cause ?? ev.data?.reason ?? "–"),
+    h("td", {}, ev.request_id ? h("code", {}, ev.request_id) : "cartd itself")));
+  if (!rows) {
+    if (!more.length) {
+      put(box, h("p", {}, "No events of this cart are kept (they are purged after --event-retention)."));
+      return;
+    }
+    const t = table(`Events of ${id}, oldest first`, ["Seq", "When", "Event", "Cart version", "What changed", "Cause", "Request"], more);
+    put(box, t);
+    rows = t.querySelector("tbody");
+  } else {
+    rows.append(...more);
+  }
+  box.querySelector("button.later")?.remove();
+  if (page.has_more) {
+    box.append(h("button", { type: "button", class: "later", onclick: () => loadTimeline(id, box, page.data.at(-1).seq, rows) }, "Show later events"));
+  }
 }
 
 async function releaseCart(c) {

@@ -98,6 +98,7 @@ type Handler struct {
 	mux       *http.ServeMux
 	// guarded is the mux behind Config.Guard.
 	guarded http.Handler
+	guard   *limits.Guard
 }
 
 // New returns the eBay dialect's handler.
@@ -105,7 +106,7 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("POST /buy/browse/v1/shopping_cart/update_quantity", h.handleUpdateQuantity)
 	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError, Credential: limits.Bearer})
 	return h
@@ -137,7 +138,7 @@ func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int,
 // handleUpdateQuantity is shopping_cart/update_quantity: the member's token, the marketplace,
 // the body, then the change.
 func (h *Handler) handleUpdateQuantity(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -171,7 +172,7 @@ func (h *Handler) handleUpdateQuantity(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate resolves the Bearer token. Scopes are the engine's to check.
-func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
 	secret := limits.Bearer(r)
 	if secret == "" {
 		return auth.Principal{}, cart.Errorf(cart.Unauthorized, "missing_credentials", "no Bearer token")
@@ -179,6 +180,11 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 	p, err := h.eng.Authenticate(r.Context(), secret)
 	if err == nil {
 		reqinfo.SetPrincipal(r.Context(), p)
+	} else if cart.ErrorCode(err) == cart.Unauthorized {
+		// No valid credential: the request counts against its address, as one without any.
+		if lerr := h.guard.LimitUnrecognized(w, r, secret); lerr != nil {
+			return p, lerr
+		}
 	}
 	return p, err
 }

@@ -151,6 +151,12 @@ func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 	}
 	// The user first: a request without a good token learns nothing about its parameters.
 	p, authErr := h.eng.Authenticate(r.Context(), q.Token)
+	if cart.ErrorCode(authErr) == cart.Unauthorized {
+		// No valid token: the request counts against its address, as one without any.
+		if err := h.guard.LimitUnrecognized(w, r, q.Token); err != nil {
+			authErr = err
+		}
+	}
 	if authErr == nil && !p.IsCustomer() {
 		authErr = cart.Errorf(cart.Unauthorized, "invalid_credentials", "oauth_token is not a user token")
 	}

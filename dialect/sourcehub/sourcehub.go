@@ -88,6 +88,7 @@ type Handler struct {
 	mux *http.ServeMux
 	// guarded is the mux behind Config.Guard.
 	guarded http.Handler
+	guard   *limits.Guard
 }
 
 // New returns the SourceHub dialect's handler.
@@ -95,7 +96,7 @@ func New(eng *engine.Engine, cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{eng: eng, log: cfg.Logger, mux: http.NewServeMux(), guard: cfg.Guard}
 	h.mux.HandleFunc("POST /api/cart/update-item", h.handleUpdateItem)
 	h.guarded = cfg.Guard.Wrap(http.HandlerFunc(h.serve), limits.Door{Fail: h.writeError, Credential: limits.Bearer})
 	return h
@@ -123,7 +124,7 @@ func (h *Handler) notMatched(w http.ResponseWriter, r *http.Request, status int,
 
 // handleUpdateItem is cart/update-item: authenticate, validate the query, set the quantity.
 func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -153,7 +154,7 @@ func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
 }
 
 // authenticate resolves the Bearer credential. Scopes are the engine's to check.
-func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (auth.Principal, error) {
 	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
@@ -162,6 +163,11 @@ func (h *Handler) authenticate(r *http.Request) (auth.Principal, error) {
 	p, err := h.eng.Authenticate(r.Context(), secret)
 	if err == nil {
 		reqinfo.SetPrincipal(r.Context(), p)
+	} else if cart.ErrorCode(err) == cart.Unauthorized {
+		// No valid credential: the request counts against its address, as one without any.
+		if lerr := h.guard.LimitUnrecognized(w, r, secret); lerr != nil {
+			return p, lerr
+		}
 	}
 	return p, err
 }

@@ -218,6 +218,9 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) (request, bool) {
 
 func (h *Handler) handleView(w http.ResponseWriter, r *http.Request) {
 	res, err := h.eng.SessionCart(r.Context(), sessionSecret(r))
+	if err == nil {
+		err = h.unrecognized(w, r, res)
+	}
 	if err != nil {
 		h.writeError(w, r, err, 0)
 		return
@@ -227,6 +230,9 @@ func (h *Handler) handleView(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) handleClear(w http.ResponseWriter, r *http.Request) {
 	res, err := h.eng.ClearSession(r.Context(), sessionSecret(r))
+	if err == nil {
+		err = h.unrecognized(w, r, res)
+	}
 	if err != nil {
 		h.writeError(w, r, err, 0)
 		return
@@ -277,6 +283,9 @@ func (h *Handler) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
 		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Clamp})
+	if lerr := h.unrecognized(w, r, res); lerr != nil {
+		err = lerr
+	}
 	if err != nil {
 		h.writeError(w, r, err, 0)
 		return
@@ -313,8 +322,11 @@ func (h *Handler) handleRemove(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, req.errs, h.log)
 		return
 	}
-	_, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
+	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
 		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.SetTo(0), Policy: cart.Reject})
+	if lerr := h.unrecognized(w, r, res); lerr != nil {
+		err = lerr
+	}
 	if err != nil {
 		h.writeError(w, r, err, 0)
 		return
@@ -324,17 +336,25 @@ func (h *Handler) handleRemove(w http.ResponseWriter, r *http.Request) {
 }
 
 // admitSession is asked before an add starts a new session. A request whose cookie names no
-// live session (made up, or expired) was charged to a bucket of its own by the guard: it is
-// charged to its client address's now, as a request without a cookie already was, so that
-// making up cookies buys no more requests than sending none. Then the start of a session is
-// charged to the address's bucket of new sessions.
+// live session (made up, or expired) is charged to its client address now (unrecognized);
+// then the start of a session is charged to the address's bucket of new sessions.
 func (h *Handler) admitSession(w http.ResponseWriter, r *http.Request) error {
-	if sessionSecret(r) != "" {
-		if err := h.guard.Limit(w, r, ""); err != nil {
-			return err
-		}
+	if err := h.guard.LimitUnrecognized(w, r, sessionSecret(r)); err != nil {
+		return err
 	}
 	return h.guard.LimitSession(w, r)
+}
+
+// unrecognized charges a request whose cookie named no live session (SessionResult.NoSession)
+// to its client address, as a request without a cookie: the guard charged a cookie shaped like
+// a session's secret to a bucket of its own before the store could tell whether cartd ever
+// issued it, and making up cookies must buy no more requests than sending none. Requests of
+// a live session are charged to their session's bucket alone.
+func (h *Handler) unrecognized(w http.ResponseWriter, r *http.Request, res engine.SessionResult) error {
+	if !res.NoSession {
+		return nil
+	}
+	return h.guard.LimitUnrecognized(w, r, sessionSecret(r))
 }
 
 // requested is, for an add refused for want of stock, the quantity the line would have had:

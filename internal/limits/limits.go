@@ -15,6 +15,10 @@
 //     bucket of the client's address, under Config.Anonymous. IPv6 addresses count per /64,
 //     the block one subscriber gets.
 //
+// A credential shaped like a secret may still be made up: once the front door has found that
+// it is not a valid one, it charges the request to its address as well (LimitUnrecognized), so
+// that made-up credentials buy no more than sending none.
+//
 // Only keyed 128-bit hashes of credentials are kept, never a secret: not SHA-256, which the
 // engine computes once more to authenticate, since a bucket needs no more than a hash an
 // outsider cannot aim at (seeds chosen at start). Buckets live in a sharded map bounded per
@@ -408,6 +412,21 @@ func (g *Guard) Limit(w http.ResponseWriter, r *http.Request, credential string)
 		return g.refuse(r, credential, cart.Errorf(cart.RateLimited, RateLimited, "too many requests for this %s: retry in %d s", t.what, retry))
 	}
 	return nil
+}
+
+// LimitUnrecognized charges a request whose credential the front door found to be no valid
+// one (made up, unknown, revoked or expired) to its client address's bucket, as a request
+// without a credential is, and returns RateLimited as Limit does. The guard runs before the
+// store is asked and cannot tell a made-up secret from a real one, so a credential shaped like
+// a cartd secret was charged only to a bucket of its own: without this second charge, making
+// up a secret per request would buy a fresh burst each time. A credential of any other shape
+// was charged to the address already, and is not charged twice. A nil Guard allows
+// everything.
+func (g *Guard) LimitUnrecognized(w http.ResponseWriter, r *http.Request, credential string) error {
+	if g == nil || !g.shaped(credential) {
+		return nil
+	}
+	return g.Limit(w, r, "")
 }
 
 // LimitSession charges the start of a storefront session to the bucket of the request's

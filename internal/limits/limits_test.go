@@ -390,3 +390,47 @@ func BenchmarkGuard(b *testing.B) {
 		})
 	}
 }
+
+// TestLimitUnrecognizedChargesTheAddress: a credential found to be no valid one is charged to
+// its address's bucket after its own, once, whatever its shape; a nil Guard allows it.
+func TestLimitUnrecognizedChargesTheAddress(t *testing.T) {
+	two := limits.Rate{PerSecond: 1.0 / 3600, Burst: 2}
+	tests := []struct {
+		name       string
+		credential func() string
+		served     int // requests from one address, each charged as the guard and then a front door would
+	}{
+		{"made-up secrets, one per request, share the address's two", func() string { return auth.NewSecret(auth.TokenPrefix) }, 2},
+		{"made-up keys likewise", func() string { return auth.NewSecret(auth.KeyPrefix) }, 2},
+		{"made-up sessions likewise", func() string { return auth.NewSecret(auth.SessionPrefix) }, 2},
+		{"a credential of no cartd shape was charged to the address once, not twice", func() string { return "not-a-cartd-secret" }, 2},
+		{"no credential at all", func() string { return "" }, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := limits.New(limits.Config{Key: limits.Rate{PerSecond: 1, Burst: 100}, Customer: limits.Rate{PerSecond: 1, Burst: 100}, Anonymous: two, Now: newClock().Now})
+			served := 0
+			for range 10 {
+				c := tt.credential()
+				r := request("192.0.2.7:4000", c)
+				if limit(t, g, r, c) != 200 {
+					continue
+				}
+				if err := g.LimitUnrecognized(httptest.NewRecorder(), r, c); err != nil {
+					continue
+				}
+				served++
+			}
+			if served != tt.served {
+				t.Fatalf("%d requests served, want %d", served, tt.served)
+			}
+			if limit(t, g, request("192.0.2.8:4000", ""), "") != 200 {
+				t.Fatalf("another address was charged")
+			}
+		})
+	}
+	var nilGuard *limits.Guard
+	if err := nilGuard.LimitUnrecognized(httptest.NewRecorder(), request("192.0.2.7:4000", ""), auth.NewSecret(auth.TokenPrefix)); err != nil {
+		t.Fatalf("a nil Guard refused: %v", err)
+	}
+}

@@ -70,13 +70,27 @@ const eventColumns = `seq, type, cart_num, cart_version, order_key, occurred_at,
 
 // Events returns positioned events after a position.
 func (t *txn) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return t.events(ctx, "events", `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, after, limit)
+}
+
+// CartEvents returns one cart's positioned events after a position: the feed's own rule (an
+// event shows once positioned, so seq > after leaves out those still without one), on the
+// partial index events_cart (migration 0018), which cart_num <> 0 as written lets the planner
+// use whatever the parameter.
+func (t *txn) CartEvents(ctx context.Context, cartNum, after int64, limit int) ([]store.Event, error) {
+	return t.events(ctx, "cart events", qCartEvents, cartNum, after, limit)
+}
+
+const qCartEvents = `SELECT ` + eventColumns + ` FROM events WHERE cart_num = $1 AND cart_num <> 0 AND seq > $2 ORDER BY seq LIMIT $3`
+
+func (t *txn) events(ctx context.Context, op, query string, args ...any) ([]store.Event, error) {
 	var (
 		out  []store.Event
 		ev   store.Event
 		data string
 	)
-	err := t.query(ctx, "events", `SELECT `+eventColumns+` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
-		[]any{after, limit}, []any{&ev.Seq, &ev.Type, &ev.CartNum, &ev.CartVersion, &ev.Key, &ev.OccurredAt, &ev.RequestID, &ev.IdempotencyKey, &data},
+	err := t.query(ctx, op, query, args,
+		[]any{&ev.Seq, &ev.Type, &ev.CartNum, &ev.CartVersion, &ev.Key, &ev.OccurredAt, &ev.RequestID, &ev.IdempotencyKey, &data},
 		func() error {
 			e := ev
 			e.OccurredAt, e.Data = e.OccurredAt.UTC(), json.RawMessage(data)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,4 +145,50 @@ func TestFeedVisibility(t *testing.T) {
 			t.Fatalf("committed %d, seen %d, want %d", n, len(seen), writers*each)
 		}
 	})
+}
+
+// TestCartEventsPlan holds a cart's timeline to its index: the query reads one range of
+// events_cart (migration 0018) even as the generic plan a prepared statement settles on, where
+// the planner does not know the cart asked for and relies on cart_num <> 0 as written.
+func TestCartEventsPlan(t *testing.T) {
+	s := mustOpen(t, postgrestest.URL(t), Options{})
+	ctx := t.Context()
+	if _, err := s.pool.Exec(ctx, `
+		INSERT INTO events (seq, type, cart_num, cart_version, order_key, occurred_at, request_id, idempotency_key, data)
+		SELECT n, 'cart.updated', CASE WHEN n % 2 = 0 THEN 0 ELSE n % 997 END, n, 'k', now(), '', '', '{}'
+		FROM generate_series(1, 20000) AS n`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE events`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, q := range []string{`SET plan_cache_mode = force_generic_plan`, `PREPARE cart_events (bigint, bigint, int) AS ` + qCartEvents} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE cart_events (5, 0, 51)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprint(plan)
+	if !strings.Contains(text, "events_cart") || strings.Contains(text, "Seq Scan") {
+		t.Fatalf("a cart's events are not read through events_cart:\n%s", strings.Join(plan, "\n"))
+	}
 }

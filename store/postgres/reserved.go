@@ -35,3 +35,11 @@ func (t *txn) AddressHeld(ctx context.Context, addr, sku string, now time.Time) 
 	_, err := t.queryRow(ctx, "units held by an address", qAddressHeld, []any{addr, now, sku}, &n)
 	return n, err
 }
+
+// SessionAddr returns the client address the session of a cart began from, found through
+// sessions_cart (migration 0007).
+func (t *txn) SessionAddr(ctx context.Context, cartNum int64) (string, error) {
+	var addr string
+	_, err := t.queryRow(ctx, "session address", `SELECT client_addr FROM sessions WHERE cart_num = $1 AND client_addr <> '' LIMIT 1`, []any{cartNum}, &addr)
+	return addr, err
+}

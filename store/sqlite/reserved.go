@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -28,6 +30,22 @@ const qAddressHeld = `
 	WHERE s.client_addr = ? AND s.client_addr <> ''
 	  AND c.customer_id = '' AND c.status = 'active'
 	  AND i.reserved_quantity > 0 AND i.reserved_until > ? AND v.sku = ?`
+
+// qSessionAddr finds the address of a cart's session through sessions_cart (migration 0007).
+const qSessionAddr = `SELECT client_addr FROM sessions WHERE cart_num = ? AND client_addr <> '' LIMIT 1`
+
+// SessionAddr returns the client address the session of a cart began from.
+func (t *txn) SessionAddr(ctx context.Context, cartNum int64) (string, error) {
+	var addr string
+	err := t.queryRow(ctx, qSessionAddr, cartNum).Scan(&addr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("sqlite: session address: %w", dbErr(ctx, err))
+	}
+	return addr, nil
+}
 
 // AddressHeld sums the units of sku that the anonymous carts begun from addr hold.
 func (t *txn) AddressHeld(ctx context.Context, addr, sku string, now time.Time) (int64, error) {

@@ -212,7 +212,7 @@ var statements = []string{
 	qSettings, qPutSettings,
 	qCart, qActiveCartOf, qCustomerUnits, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
-	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld,
+	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld, qSessionAddr,
 	qSale, qPutSale, qExpiredReservations, qUnavailableReservations,
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID, qVariantByNum,
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
@@ -223,7 +223,7 @@ var statements = []string{
 	qPromotion, qAutoPromotions, qAllAutoPromotions, qCoupons, qPutPromotion, qDeletePromotion, qAddCoupon, qRemoveCoupon,
 	qKeys, qRevokeKey, qAbandonedCarts, qDeleteCart, qPurgeTokens,
 	qCheckoutRecord, qPutCheckoutRecord,
-	qAppendEvent, qEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
+	qAppendEvent, qEvents, qCartEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
 	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
 	qOldestPending, qIdleCarts, qMarkAbandoned, qLastEventSeq,
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -278,5 +279,31 @@ func BenchmarkLines(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestCartEventsPlan holds a cart's timeline to its index: the query reads one range of
+// events_cart (migration 0018), a partial index it may use because it states cart_num <> 0.
+func TestCartEventsPlan(t *testing.T) {
+	s := mustOpen(t, tempDB(t), Options{})
+	rows, err := s.read.db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+qCartEvents, 5, 0, 51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], "USING INDEX events_cart (cart_num=? AND seq>?)") {
+		t.Fatalf("a cart's events are not read through events_cart: %q", plan)
 	}
 }

@@ -62,6 +62,29 @@ func ReadEvents(tb testing.TB, s store.Store, after int64) []store.Event {
 	}
 }
 
+// ReadCartEvents returns every positioned event of a cart after a position, read page by
+// page.
+func ReadCartEvents(tb testing.TB, s store.Store, cartNum, after int64, pageSize int) []store.Event {
+	tb.Helper()
+	var out []store.Event
+	for {
+		var page []store.Event
+		MustRead(tb, s, func(ctx context.Context, tx store.ReadTx) error {
+			var err error
+			page, err = tx.CartEvents(ctx, cartNum, after, pageSize)
+			return err
+		})
+		if len(page) > pageSize {
+			tb.Fatalf("CartEvents(limit %d) returned %d", pageSize, len(page))
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].Seq
+	}
+}
+
 var ignoreSeq = cmpopts.IgnoreFields(store.Event{}, "Seq")
 
 func testEvents(t *testing.T, open func(t *testing.T) store.Store) {
@@ -84,6 +107,44 @@ func testEvents(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if rest := ReadEvents(t, s, got[1].Seq); len(rest) != 1 || rest[0].Seq != got[2].Seq {
 			t.Errorf("Events after %d = %+v, want only %d", got[1].Seq, rest, got[2].Seq)
+		}
+	})
+
+	t.Run("of one cart are the feed's events of that cart, positioned ones only", func(t *testing.T) {
+		s := open(t)
+		MustAppendEvents(t, s, newEvent("cart.created", 1, 1, "cart_1", 1), newEvent("cart.created", 2, 1, "cart_2", 2),
+			newEvent("stock.changed", 0, 0, "sku_A", 3), newEvent("cart.item.added", 1, 2, "cart_1", 4))
+		// Appended and committed but not positioned (on PostgreSQL; SQLite positions at once):
+		// the feed does not show them yet, and neither may a cart's timeline.
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.AppendEvents(ctx, []store.Event{newEvent("cart.item.quantity_changed", 1, 3, "cart_1", 5), newEvent("cart.updated", 2, 2, "cart_2", 6)})
+		})
+		check := func(stage string) {
+			t.Helper()
+			feed := ReadEvents(t, s, 0)
+			for _, num := range []int64{0, 1, 2, 3} {
+				var want []store.Event
+				for _, ev := range feed {
+					if ev.CartNum == num && num != 0 {
+						want = append(want, ev)
+					}
+				}
+				got := ReadCartEvents(t, s, num, 0, 1)
+				if diff := cmp.Diff(want, got, cmpOpts); diff != "" {
+					t.Fatalf("%s: CartEvents(%d) (-the feed's events of the cart +got):\n%s", stage, num, diff)
+				}
+				if len(want) > 1 {
+					if rest := ReadCartEvents(t, s, num, want[0].Seq, 5); len(rest) != len(want)-1 || rest[0].Seq != want[1].Seq {
+						t.Fatalf("%s: CartEvents(%d) after %d = %+v, want from %d on", stage, num, want[0].Seq, rest, want[1].Seq)
+					}
+				}
+			}
+		}
+		check("before positioning")
+		MustPositionAll(t, s)
+		check("once positioned")
+		if got := ReadCartEvents(t, s, 1, 0, 5); len(got) != 3 || got[2].Type != "cart.item.quantity_changed" {
+			t.Fatalf("cart 1's events: %+v", got)
 		}
 	})
 

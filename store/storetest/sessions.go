@@ -107,6 +107,7 @@ func testAddressHeld(t *testing.T, open func(t *testing.T) store.Store) {
 	now := at(500)
 	// holding puts a cart with one line of quantity n, reserved until until, in a session
 	// begun from addr (none when addr is "-").
+	carts := map[string]int64{} // the first cart of each address ("-": no session)
 	holding := func(addr, customer string, status cart.Status, variant, n int64, until time.Time) {
 		c := newCart(customer)
 		c.Status = status
@@ -114,6 +115,9 @@ func testAddressHeld(t *testing.T, open func(t *testing.T) store.Store) {
 		it := newItem(c.Num, variant, n)
 		it.ReservedUntil = until
 		MustInsertItem(t, s, it)
+		if _, ok := carts[addr]; !ok {
+			carts[addr] = c.Num
+		}
 		if addr == "-" {
 			return
 		}
@@ -163,4 +167,35 @@ func testAddressHeld(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 		})
 	}
+	t.Run("each cart's session address", func(t *testing.T) {
+		for addr, num := range carts {
+			want := addr
+			if addr == "-" {
+				want = ""
+			}
+			for _, write := range []bool{false, true} {
+				var got string
+				if write {
+					MustWrite(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+						got, err = tx.SessionAddr(ctx, num)
+						return err
+					})
+				} else {
+					MustRead(t, s, func(ctx context.Context, tx store.ReadTx) (err error) {
+						got, err = tx.SessionAddr(ctx, num)
+						return err
+					})
+				}
+				if got != want {
+					t.Errorf("SessionAddr(%d) in a write %v = %q, want %q", num, write, got, want)
+				}
+			}
+		}
+		MustRead(t, s, func(ctx context.Context, tx store.ReadTx) error {
+			if got, err := tx.SessionAddr(ctx, 999_999); err != nil || got != "" {
+				t.Errorf("SessionAddr of no cart = %q, %v", got, err)
+			}
+			return nil
+		})
+	})
 }
