@@ -115,6 +115,11 @@ const (
 	// idleInTransactionTimeout is how long the server lets a transaction sit idle (a node
 	// frozen mid-transaction) before it ends the session and frees the rows it locked.
 	idleInTransactionTimeout = 30 * time.Second
+	// DefaultStockBuckets is cartd's --stock-buckets (docs/stock.md, "Hot SKUs: stock
+	// buckets", says how it was chosen).
+	DefaultStockBuckets = 1
+	// MaxStockBuckets bounds Options.StockBuckets: a whole write of a SKU writes every row.
+	MaxStockBuckets = 64
 )
 
 // Options tune Open. The zero value is the defaults above.
@@ -135,6 +140,11 @@ type Options struct {
 	// OnRetry, when set, is called each time a transaction is re-run, with why (one of
 	// RetryReasons): the metrics' count of retries. It must be cheap and safe for concurrent use.
 	OnRetry func(reason string)
+	// StockBuckets, above 1, spreads every SKU's stock over that many rows as it is written
+	// whole, so that carts reserving one SKU draw from different rows instead of queueing on
+	// one (buckets.go; docs/stock.md). 0 or 1: one row per SKU, locked by every read in a
+	// write transaction. Nodes sharing a database should agree on it; any mix is correct.
+	StockBuckets int
 	// Tracer, when set, hears every statement the store's connections send (pgx.QueryTracer;
 	// a pgx.BatchTracer too, when it is one): tests count a call's round trips with it.
 	Tracer pgx.QueryTracer
@@ -148,6 +158,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	now     func() time.Time    // nil: the database's clock
 	onRetry func(reason string) // nil: retries are not reported
+	buckets int                 // Options.StockBuckets
 }
 
 var _ store.Store = (*Store)(nil)
@@ -162,6 +173,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("postgres: open: max conns %d is negative", opts.MaxConns)
+	}
+	if opts.StockBuckets < 0 || opts.StockBuckets > MaxStockBuckets {
+		return nil, fmt.Errorf("postgres: open: stock buckets %d is not between 0 and %d", opts.StockBuckets, MaxStockBuckets)
 	}
 	cfg.ConnConfig.Tracer = opts.Tracer
 	cfg.MaxConns = DefaultMaxConns
@@ -196,7 +210,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry}, nil
+	return &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry, buckets: opts.StockBuckets}, nil
 }
 
 // runMigrations applies the embedded migrations not yet applied, under goose's table lock: of
@@ -259,7 +273,7 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn 
 		return nil, &beginError{err: fmt.Errorf("postgres: begin: %w", dbErr(ctx, err))}
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	t := &txn{tx: tx, write: want != nil, want: want}
+	t := &txn{tx: tx, write: want != nil, want: want, buckets: s.buckets}
 	if s.now != nil {
 		t.now = s.now()
 	} else if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&t.now); err != nil {
