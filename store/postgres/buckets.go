@@ -59,6 +59,8 @@ type skuStock struct {
 	rows  []stockRow
 	// drawn is 1 + the bucket this transaction drew from without locking the rest (0: none).
 	drawn int32
+	// buckets is how many rows the SKU had when read without locking.
+	buckets int
 }
 
 func (t *txn) skuStock(sku string) *skuStock {
@@ -135,7 +137,7 @@ func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
 		if err != nil {
 			return cart.Stock{}, err
 		}
-		st.seen, st.read = sumRows(sku, rows), true
+		st.seen, st.read, st.buckets = sumRows(sku, rows), true, len(rows)
 		return st.seen, nil
 	default:
 		if err := t.lockStock(ctx, sku, st, !t.held.skuInOrder(sku)); err != nil {
@@ -209,7 +211,7 @@ func (t *txn) draw(ctx context.Context, s cart.Stock, st *skuStock) (bool, error
 	seen := st.seen
 	d := s.Reserved - seen.Reserved
 	switch {
-	case t.buckets <= 1 || !st.read:
+	case t.buckets <= 1 || !st.read || st.buckets == 0:
 	case s.OnHand != seen.OnHand || s.Backordered != seen.Backordered || s.Version != seen.Version+1 || d == 0:
 	case d > 0 && s.Available() <= 0:
 		// The caller took every unit it saw free (or clamped to them): how many that is must
@@ -219,7 +221,7 @@ func (t *txn) draw(ctx context.Context, s cart.Stock, st *skuStock) (bool, error
 	default:
 		b := st.drawn - 1
 		if st.drawn == 0 {
-			b = int32(t.held.maxCart % int64(t.buckets))
+			b = int32(t.held.maxCart % int64(st.buckets))
 		}
 		n, err := t.exec(ctx, "draw stock", qDraw, s.SKU, b, d, nullTime(s.UpdatedAt))
 		if err != nil || n == 0 {
@@ -251,7 +253,7 @@ const (
 
 // writeWhole writes s over the SKU's rows, locked whole, spread by spreadStock.
 func (t *txn) writeWhole(ctx context.Context, s cart.Stock, st *skuStock) error {
-	n := max(t.buckets, 1)
+	n := bucketsFor(s, t.buckets)
 	rows := spreadStock(s, st.rows, n)
 	var cols [4][]int64
 	buckets := make([]int32, len(rows))
@@ -277,6 +279,18 @@ func (t *txn) writeWhole(ctx context.Context, s cart.Stock, st *skuStock) error 
 	}
 	st.rows, st.seen = rows, s
 	return nil
+}
+
+// minBucketShare is the fewest available units a bucket is given when a SKU is spread: a
+// bucket should cover several draws (a quantity change moves a few units), or draws would
+// keep finding their bucket short and fall back to the whole lock.
+const minBucketShare = 10
+
+// bucketsFor is how many rows a SKU is spread over by a whole write of s: up to the setting,
+// as many as give each at least minBucketShare available units, and at least one. A SKU
+// running out of stock thereby comes back to one row, the exact path, as it empties.
+func bucketsFor(s cart.Stock, setting int) int {
+	return int(max(1, min(int64(setting), (s.OnHand-s.Reserved)/minBucketShare)))
 }
 
 // spreadStock spreads a SKU's figures over n rows: reserved and available units as evenly as

@@ -72,6 +72,25 @@ func move(ctx context.Context, tx store.Tx, num int64, sku string, d int64) (boo
 	return true, tx.PutStock(ctx, st)
 }
 
+func TestBucketsFor(t *testing.T) {
+	for _, tt := range []struct {
+		onHand, reserved int64
+		setting, want    int
+	}{
+		{1000, 0, 8, 8},
+		{1000, 0, 1, 1},
+		{1000, 0, 0, 1},
+		{1000, 950, 8, 5},
+		{1000, 991, 8, 1},
+		{5, 9, 8, 1}, // reserved above on_hand for a moment
+	} {
+		s := cart.Stock{OnHand: tt.onHand, Reserved: tt.reserved}
+		if got := bucketsFor(s, tt.setting); got != tt.want {
+			t.Errorf("bucketsFor(on_hand %d, reserved %d, %d) = %d, want %d", tt.onHand, tt.reserved, tt.setting, got, tt.want)
+		}
+	}
+}
+
 func TestStockBuckets(t *testing.T) {
 	const n = 4
 	ctx := t.Context()
@@ -148,23 +167,29 @@ func TestStockBuckets(t *testing.T) {
 
 	t.Run("a request no single bucket covers but the sum does is granted, and rebalances", func(t *testing.T) {
 		var retries atomic.Int64
-		s, nums := setup(t, Options{OnRetry: func(string) { retries.Add(1) }}, 8) // 2 units a bucket
+		s, nums := setup(t, Options{OnRetry: func(string) { retries.Add(1) }}, 40) // 10 units a bucket
+		if rows := checkRows(t, s, "HOT", 40, 0); len(rows) != n {
+			t.Fatalf("%d rows, want %d", len(rows), n)
+		}
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
-			ok, err := move(ctx, tx, nums[0], "HOT", 7)
+			ok, err := move(ctx, tx, nums[0], "HOT", 25)
 			if err == nil && !ok {
-				t.Error("7 of 8 units refused")
+				t.Error("25 of 40 units refused")
 			}
 			return err
 		})
-		checkRows(t, s, "HOT", 8, 7)
+		// 15 left: one bucket, since two would hold fewer than minBucketShare each.
+		if rows := checkRows(t, s, "HOT", 40, 25); len(rows) != 1 {
+			t.Errorf("%d rows with 15 units available, want 1", len(rows))
+		}
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
-			ok, err := move(ctx, tx, nums[1], "HOT", 1) // the last unit, wherever it is
+			ok, err := move(ctx, tx, nums[1], "HOT", 15) // every unit left
 			if err == nil && !ok {
-				t.Error("the last unit refused")
+				t.Error("the last 15 units refused")
 			}
 			return err
 		})
-		checkRows(t, s, "HOT", 8, 8)
+		checkRows(t, s, "HOT", 40, 40)
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
 			ok, err := move(ctx, tx, nums[2], "HOT", 1)
 			if err == nil && ok {
@@ -172,13 +197,13 @@ func TestStockBuckets(t *testing.T) {
 			}
 			return err
 		})
-		checkRows(t, s, "HOT", 8, 8)
-		// Returns too: cart 0's 7 units go back whichever buckets hold them.
+		checkRows(t, s, "HOT", 40, 40)
+		// Returns too, wherever the units are.
 		storetest.MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
-			_, err := move(ctx, tx, nums[0], "HOT", -7)
+			_, err := move(ctx, tx, nums[0], "HOT", -25)
 			return err
 		})
-		checkRows(t, s, "HOT", 8, 1)
+		checkRows(t, s, "HOT", 40, 15)
 		if retries.Load() != 0 {
 			t.Errorf("%d retries without a concurrent write", retries.Load())
 		}
