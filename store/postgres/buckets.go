@@ -11,15 +11,16 @@ import (
 //
 // A SKU's stock is one or more rows of the stock table, numbered by bucket from 0, and its
 // figures are their sums (on_hand, reserved, backordered, version) and their latest updated_at.
-// With Options.StockBuckets N above 1, every SKU written whole is spread over N rows, so that
-// the carts reserving one popular SKU lock different rows instead of queueing on one. The
+// With Options.StockBuckets N above 1, every SKU written whole is spread over up to N rows
+// (bucketsFor: as many as give each at least minBucketShare available units), so that the
+// carts reserving one popular SKU lock different rows instead of queueing on one. The
 // engine does not know: it reads a SKU's Stock and writes it back with PutStock, and the store
 // turns that into one of two things.
 //
 //   - A draw. In a write transaction Stock reads the sums without locking anything. A
 //     PutStock that only moves units between available and reserved (on_hand, backordered
 //     unchanged, the version one above what was read) is then one conditional statement on
-//     one row, the cart's bucket (the cart's number modulo N): it adds the move to the row's
+//     one row, the cart's bucket (the cart's number modulo the rows read): it adds the move to the row's
 //     reserved only if the row covers it (a draw needs the row's own available units, a
 //     return the row's own reserved units), bumps the row's version, and locks that one row
 //     until commit. Units are fungible: a line does not remember its bucket, and a return may
@@ -39,6 +40,11 @@ import (
 // write of the SKU and an If-Match on it is checked under the whole lock (PutInventory's
 // PutStock always writes whole). Whatever else needs the SKU's exact figures under lock (the
 // anonymous hold of AddressHeld) locks it whole the same way.
+
+// maxStockBucketsSQL is MaxStockBuckets in SQL. A SKU never has more rows; saying so bounds
+// the planner's estimate of a SKU's rows where a line's stock is summed (qLines), which stale
+// statistics of a fast-growing stock table could otherwise inflate into a costly plan.
+const maxStockBucketsSQL = "64"
 
 // stockRow is one row of a SKU's stock.
 type stockRow struct {

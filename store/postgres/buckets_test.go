@@ -280,3 +280,9 @@ func TestStockBuckets(t *testing.T) {
 		checkRows(t, s, "HOT", onHand, total)
 	})
 }
+
+func TestMaxStockBucketsSQL(t *testing.T) {
+	if maxStockBucketsSQL != fmt.Sprint(MaxStockBuckets) {
+		t.Errorf("maxStockBucketsSQL %s, MaxStockBuckets %d", maxStockBucketsSQL, MaxStockBuckets)
+	}
+}

@@ -441,7 +441,7 @@ const qLines = `
 		SELECT SUM(on_hand)::BIGINT AS on_hand, SUM(reserved)::BIGINT AS reserved,
 		       SUM(backordered)::BIGINT AS backordered, SUM(version)::BIGINT AS version,
 		       MAX(updated_at) AS updated_at
-		FROM stock WHERE sku = v.sku) s ON true
+		FROM (SELECT * FROM stock WHERE sku = v.sku LIMIT ` + maxStockBucketsSQL + `) b) s ON true
 	LEFT JOIN sales sa ON sa.id = v.sale_id
 	WHERE i.cart_num = $1
 	ORDER BY i.num`
