@@ -117,7 +117,7 @@ const (
 	idleInTransactionTimeout = 30 * time.Second
 	// DefaultStockBuckets is cartd's --stock-buckets (docs/stock.md, "Hot SKUs: stock
 	// buckets", says how it was chosen).
-	DefaultStockBuckets = 1
+	DefaultStockBuckets = 8
 	// MaxStockBuckets bounds Options.StockBuckets: a whole write of a SKU writes every row.
 	MaxStockBuckets = 64
 )
