@@ -20,10 +20,10 @@ import (
 //   - A draw. In a write transaction Stock reads the sums without locking anything. A
 //     PutStock that only moves units between available and reserved (on_hand, backordered
 //     unchanged, the version one above what was read) is then one conditional statement on
-//     one row, the cart's bucket (the cart's number modulo the rows read): it adds the move to the row's
-//     reserved only if the row covers it (a draw needs the row's own available units, a
-//     return the row's own reserved units), bumps the row's version, and locks that one row
-//     until commit. Units are fungible: a line does not remember its bucket, and a return may
+//     one row, the cart's bucket (the cart's number modulo the rows read): it adds the move
+//     to the row's reserved only if the row covers it (a draw needs the row's own available
+//     units, a return the row's own reserved units), bumps the row's version, and locks that
+//     one row until commit. Units are fungible: a line does not remember its bucket, and a return may
 //     go to any row that holds as many reserved; only the sums are invariants.
 //   - A whole write. Anything else (a move that takes every unit the caller saw free, a row
 //     that cannot cover the move, a change of on_hand or backordered, a read that went against
@@ -36,8 +36,9 @@ import (
 //
 // So no row is drawn below zero available, no write is decided on figures that moved, and the
 // sums keep ARCHITECTURE.md §Invariants 1 exactly. The version is the sum of the rows'
-// versions: every write bumps at least one row and none goes down, so it grows with every
-// write of the SKU and an If-Match on it is checked under the whole lock (PutInventory's
+// versions: a draw bumps its row's, and a whole write (under the lock of every row, so one
+// above the sum it locked) gives bucket 0 what the others do not hold, so the sum grows with
+// every write of the SKU and an If-Match on it is checked under the whole lock (PutInventory's
 // PutStock always writes whole). Whatever else needs the SKU's exact figures under lock (the
 // anonymous hold of AddressHeld) locks it whole the same way.
 
