@@ -30,7 +30,7 @@ func mustStore(tb testing.TB, now func() time.Time) store.Store {
 		if os.Getenv(postgrestest.EnvURL) == "" {
 			tb.Fatalf("CARTD_TEST_STORE=postgres needs %s", postgrestest.EnvURL)
 		}
-		st, err = postgres.Open(context.Background(), postgrestest.URL(tb), postgres.Options{MaxConns: 8, Now: now})
+		st, err = postgres.Open(context.Background(), postgrestest.URL(tb), postgres.Options{MaxConns: 8, Now: now, StockBuckets: postgrestest.StockBuckets(tb)})
 	default:
 		tb.Fatalf("CARTD_TEST_STORE=%q: want sqlite or postgres", kind)
 	}

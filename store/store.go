@@ -62,7 +62,8 @@ type ReadTx interface {
 	VariantByNum(ctx context.Context, num int64) (cart.Variant, cart.Product, error)
 
 	// Stock returns a SKU's stock; a SKU never stocked has a zero Stock, not NotFound. In a
-	// Tx it locks the row until commit.
+	// Tx it locks the row until commit, or gives the same guarantee at PutStock (PostgreSQL's
+	// stock buckets): a write decided on figures that changed since is never committed.
 	Stock(ctx context.Context, sku string) (cart.Stock, error)
 	// StockHolders returns the items holding a SKU's stock (ReservedQuantity > 0).
 	StockHolders(ctx context.Context, sku string) ([]cart.Item, error)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -33,8 +34,12 @@ const envRestart = "CARTD_TEST_POSTGRES_RESTART"
 func startNodes(t *testing.T, bin, url, adminKey string, n int) []*cartdProc {
 	t.Helper()
 	nodes := make([]*cartdProc, n)
+	args := []string{"--db", url, "--db-max-conns", "8"}
+	if b := postgrestest.StockBuckets(t); b > 0 {
+		args = append(args, "--stock-buckets", strconv.Itoa(b))
+	}
 	for i := range nodes {
-		nodes[i] = launchCartd(t, bin, adminKey, "--db", url, "--db-max-conns", "8")
+		nodes[i] = launchCartd(t, bin, adminKey, args...)
 	}
 	for _, p := range nodes {
 		p.waitListening(t)

@@ -45,6 +45,7 @@ type config struct {
 	sweepInterval  time.Duration
 	durability     string
 	dbMaxConns     int
+	stockBuckets   int
 	adminKey       string
 	logFormat      string
 	publicURL      string // base of links in responses; "" until serve resolves it to http://ADDR
@@ -86,6 +87,11 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 		return c, fs, fmt.Errorf("CARTD_DB_MAX_CONNS: %w", err)
 	}
 	fs.IntVar(&c.dbMaxConns, "db-max-conns", maxConns, fmt.Sprintf("PostgreSQL connections per node; 0 means %d (CARTD_DB_MAX_CONNS)", postgres.DefaultMaxConns))
+	buckets, err := strconv.Atoi(env("CARTD_STOCK_BUCKETS", strconv.Itoa(postgres.DefaultStockBuckets)))
+	if err != nil {
+		return c, fs, fmt.Errorf("CARTD_STOCK_BUCKETS: %w", err)
+	}
+	fs.IntVar(&c.stockBuckets, "stock-buckets", buckets, "PostgreSQL: rows each SKU's stock is spread over, so that carts reserving one SKU do not queue on one row; 1 keeps one row (CARTD_STOCK_BUCKETS)")
 	fs.BoolVar(&c.demo, "demo", env("CARTD_DEMO", "") == "true", "load the demo catalog and print an admin key (CARTD_DEMO=true)")
 	ttl, err := time.ParseDuration(env("CARTD_RESERVATION_TTL", "15m"))
 	if err != nil {
@@ -148,6 +154,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	if c.dbMaxConns < 0 || c.dbMaxConns > math.MaxInt32 {
 		return c, fs, fmt.Errorf("--db-max-conns must be between 0 and %d", math.MaxInt32)
 	}
+	if c.stockBuckets < 1 || c.stockBuckets > postgres.MaxStockBuckets {
+		return c, fs, fmt.Errorf("--stock-buckets must be between 1 and %d", postgres.MaxStockBuckets)
+	}
 	if c.durability != "normal" && c.durability != "full" {
 		return c, fs, fmt.Errorf("--durability must be normal or full, not %q", c.durability)
 	}
@@ -179,7 +188,7 @@ func openStore(ctx context.Context, c config) (store.Store, error) {
 		}
 		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d})
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
-		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), FullDurability: c.durability == "full", OnRetry: c.onRetry})
+		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), StockBuckets: c.stockBuckets, FullDurability: c.durability == "full", OnRetry: c.onRetry})
 	}
 	return nil, fmt.Errorf("--db %q: want sqlite:PATH or postgres://...", redactDB(c.db))
 }

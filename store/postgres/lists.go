@@ -130,20 +130,28 @@ func (t *txn) ListProducts(ctx context.Context, f store.ProductFilter) ([]cart.P
 	return prods, err
 }
 
-// ListStock lists stock rows in SKU order (bytewise).
+// ListStock lists SKUs' stock in SKU order (bytewise): the sums of each SKU's rows (see
+// buckets.go). The SKU conditions select rows through stock_sku_c; low_stock keeps, through
+// stock_available, the SKUs with a row at or below the threshold (when the threshold is not
+// negative, a SKU whose sum is at or below it has such a row: its least row holds at most
+// the sum over the number of rows, or less than nothing), then compares the sums.
 func (t *txn) ListStock(ctx context.Context, f store.StockFilter) ([]cart.Stock, error) {
 	w := listq.New(true)
 	if f.SKUPrefix != "" {
 		w.Add(`(sku COLLATE "C") >= ? AND (sku COLLATE "C") < ?`, f.SKUPrefix, listq.PrefixEnd(f.SKUPrefix))
 	}
-	if f.MaxAvailable != nil {
-		w.Add("(on_hand - reserved) <= ?", *f.MaxAvailable)
-	}
 	if f.After != "" {
 		w.Add(`(sku COLLATE "C") > ?`, f.After)
 	}
-	q := `SELECT sku, on_hand, reserved, backordered, version, updated_at FROM stock` + w.SQL() +
-		` ORDER BY (sku COLLATE "C")` + w.Limit(f.Limit)
+	if f.MaxAvailable != nil {
+		if *f.MaxAvailable >= 0 {
+			w.Add("sku IN (SELECT sku FROM stock WHERE (on_hand - reserved) <= ?)", *f.MaxAvailable)
+		}
+		w.Add("(SELECT SUM(a.on_hand - a.reserved) FROM stock a WHERE a.sku = stock.sku) <= ?", *f.MaxAvailable)
+	}
+	q := `SELECT sku, SUM(on_hand)::BIGINT, SUM(reserved)::BIGINT, SUM(backordered)::BIGINT,
+	             SUM(version)::BIGINT, MAX(updated_at)
+	      FROM stock` + w.SQL() + ` GROUP BY sku ORDER BY (sku COLLATE "C")` + w.Limit(f.Limit)
 	var (
 		s       cart.Stock
 		updated *time.Time

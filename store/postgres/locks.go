@@ -76,7 +76,7 @@ func (h *held) lockedSKU(sku string) {
 
 const (
 	qLockCarts = `SELECT num FROM carts WHERE num = ANY($1) ORDER BY num FOR UPDATE`
-	qLockStock = `SELECT sku FROM stock WHERE sku = ANY($1) ORDER BY sku FOR UPDATE`
+	qLockStock = `SELECT sku FROM stock WHERE sku = ANY($1) ORDER BY sku, bucket FOR UPDATE`
 )
 
 // lockAhead locks, in the order, the rows earlier attempts locked or wanted, before the

@@ -115,6 +115,11 @@ const (
 	// idleInTransactionTimeout is how long the server lets a transaction sit idle (a node
 	// frozen mid-transaction) before it ends the session and frees the rows it locked.
 	idleInTransactionTimeout = 30 * time.Second
+	// DefaultStockBuckets is cartd's --stock-buckets (docs/stock.md, "Hot SKUs: stock
+	// buckets", says how it was chosen).
+	DefaultStockBuckets = 8
+	// MaxStockBuckets bounds Options.StockBuckets: a whole write of a SKU writes every row.
+	MaxStockBuckets = 64
 )
 
 // Options tune Open. The zero value is the defaults above.
@@ -139,6 +144,11 @@ type Options struct {
 	// and promotions (cache.go): the node then learns of them by the cache's version alone, at
 	// its next transaction. Tests use it to prove that the version suffices.
 	NoListen bool
+	// StockBuckets, above 1, spreads every SKU's stock over that many rows as it is written
+	// whole, so that carts reserving one SKU draw from different rows instead of queueing on
+	// one (buckets.go; docs/stock.md). 0 or 1: one row per SKU, locked by every read in a
+	// write transaction. Nodes sharing a database should agree on it; any mix is correct.
+	StockBuckets int
 	// Tracer, when set, hears every statement the store's connections send (pgx.QueryTracer;
 	// a pgx.BatchTracer too, when it is one): tests count a call's round trips with it.
 	Tracer pgx.QueryTracer
@@ -159,6 +169,7 @@ type Store struct {
 	channel    string
 	stopListen context.CancelFunc
 	listenDone chan struct{}
+	buckets int                 // Options.StockBuckets
 }
 
 var _ store.Store = (*Store)(nil)
@@ -173,6 +184,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("postgres: open: max conns %d is negative", opts.MaxConns)
+	}
+	if opts.StockBuckets < 0 || opts.StockBuckets > MaxStockBuckets {
+		return nil, fmt.Errorf("postgres: open: stock buckets %d is not between 0 and %d", opts.StockBuckets, MaxStockBuckets)
 	}
 	cfg.ConnConfig.Tracer = opts.Tracer
 	cfg.MaxConns = DefaultMaxConns
@@ -207,7 +221,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	st := &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry, cache: &nodeCache{}}
+	st := &Store{pool: pool, now: opts.Now, onRetry: opts.OnRetry, cache: &nodeCache{}, buckets: opts.StockBuckets}
 	if err := pool.QueryRow(ctx, qCacheChannel).Scan(&st.channel); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", dbErr(ctx, err))
@@ -288,7 +302,7 @@ func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, want *rows, fn 
 	if err != nil {
 		return nil, &beginError{err: fmt.Errorf("postgres: begin: %w", dbErr(ctx, err))}
 	}
-	t := &txn{conn: conn, write: want != nil, want: want, cache: s.cache, channel: s.channel}
+	t := &txn{conn: conn, write: want != nil, want: want, cache: s.cache, channel: s.channel, buckets: s.buckets}
 	open := true
 	defer func() {
 		if open {

@@ -233,7 +233,8 @@ func TestAcrossNodes(t *testing.T) {
 	const workers, writes = 8, 10
 	open := func(t *testing.T) [2]store.Store {
 		u := postgrestest.URL(t)
-		return [2]store.Store{mustOpen(t, u, Options{}), mustOpen(t, u, Options{})}
+		opts := Options{StockBuckets: postgrestest.StockBuckets(t)}
+		return [2]store.Store{mustOpen(t, u, opts), mustOpen(t, u, opts)}
 	}
 	// hammer runs fn writes times in each of workers goroutines, alternating the stores.
 	hammer := func(t *testing.T, nodes [2]store.Store, fn func(ctx context.Context, tx store.Tx) error) {

@@ -29,8 +29,17 @@ const qAddressHeld = `
 	  AND c.customer_id = '' AND c.status = 'active'
 	  AND i.reserved_quantity > 0 AND i.reserved_until > $2 AND v.sku = $3`
 
-// AddressHeld sums the units of sku that the anonymous carts begun from addr hold.
+// AddressHeld sums the units of sku that the anonymous carts begun from addr hold. In a Tx
+// whose Stock read the SKU without locking it (stock buckets), it first locks the SKU whole,
+// as the sum needs (see buckets.go).
 func (t *txn) AddressHeld(ctx context.Context, addr, sku string, now time.Time) (int64, error) {
+	if t.write {
+		if st := t.skuStock(sku); st.read {
+			if err := t.lockWhole(ctx, "units held by an address", sku, st); err != nil {
+				return 0, err
+			}
+		}
+	}
 	var n int64
 	_, err := t.queryRow(ctx, "units held by an address", qAddressHeld, []any{addr, now, sku}, &n)
 	return n, err

@@ -48,7 +48,10 @@ type txn struct {
 	// the write can tell whether another transaction got there first (see the package doc).
 	settingsRead     bool
 	settingsRevision int64 // -1: read as absent
-	stockAbsent      map[string]bool
+	// buckets is Options.StockBuckets, and stock what the transaction read and wrote of each
+	// SKU's stock rows (see buckets.go).
+	buckets int
+	stock   map[string]*skuStock
 	// held is what the transaction holds of the rows the lock order ranks, and want what it
 	// locked or asked to lock, kept across attempts for lockAhead (see locks.go).
 	held held
@@ -656,7 +659,11 @@ const qLines = `
 	FROM cart_items i
 	JOIN variants v ON v.num = i.variant_num
 	JOIN products p ON p.num = v.product_num
-	LEFT JOIN stock s ON s.sku = v.sku
+	LEFT JOIN LATERAL (
+		SELECT SUM(on_hand)::BIGINT AS on_hand, SUM(reserved)::BIGINT AS reserved,
+		       SUM(backordered)::BIGINT AS backordered, SUM(version)::BIGINT AS version,
+		       MAX(updated_at) AS updated_at
+		FROM (SELECT * FROM stock WHERE sku = v.sku LIMIT ` + maxStockBucketsSQL + `) b) s ON true
 	LEFT JOIN sales sa ON sa.id = v.sale_id
 	WHERE i.cart_num = $1
 	ORDER BY i.num`
@@ -729,77 +736,6 @@ func scanLines(rows pgx.Rows) ([]cart.Line, error) {
 		lines = append(lines, cart.Line{Item: ir.item(), Variant: &v, Product: &prod, Stock: s, Sale: sr.sale()})
 	}
 	return lines, rows.Err()
-}
-
-const (
-	qStock                = `SELECT on_hand, reserved, backordered, version, updated_at FROM stock WHERE sku = $1`
-	qStockForUpdate       = qStock + ` FOR UPDATE`
-	qStockForUpdateNoWait = qStock + ` FOR UPDATE NOWAIT`
-)
-
-// Stock reads a SKU's stock; a SKU never stocked has zero stock. In a Tx it locks the row
-// (without waiting if that goes against the lock order); a row that does not exist cannot be
-// locked, so the Tx remembers its absence instead, and PutStock inserts it without replacing
-// (see the package documentation).
-func (t *txn) Stock(ctx context.Context, sku string) (cart.Stock, error) {
-	q := qStock
-	if t.write {
-		q = qStockForUpdate
-		if !t.held.skuInOrder(sku) {
-			q = qStockForUpdateNoWait
-		}
-		t.want.addSKU(sku)
-	}
-	s := cart.Stock{SKU: sku}
-	var updated *time.Time
-	found, err := t.queryRow(ctx, "get stock", q, []any{sku}, &s.OnHand, &s.Reserved, &s.Backordered, &s.Version, &updated)
-	if err != nil {
-		return cart.Stock{}, err
-	}
-	if found && t.write {
-		t.held.lockedSKU(sku)
-	}
-	if !found {
-		if t.write {
-			if t.stockAbsent == nil {
-				t.stockAbsent = map[string]bool{}
-			}
-			t.stockAbsent[sku] = true
-		}
-		return s, nil
-	}
-	s.UpdatedAt = fromNullTime(updated)
-	return s, nil
-}
-
-const (
-	qInsertStock = `
-		INSERT INTO stock (sku, on_hand, reserved, backordered, version, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`
-
-	qPutStock = qInsertStock + `
-		ON CONFLICT (sku) DO UPDATE SET
-			on_hand = excluded.on_hand,
-			reserved = excluded.reserved,
-			backordered = excluded.backordered,
-			version = excluded.version,
-			updated_at = excluded.updated_at`
-)
-
-// PutStock creates or replaces a SKU's stock row. A row this transaction found absent is
-// inserted: if another transaction created it in between, the unique violation re-runs this
-// one, which then reads and locks it.
-func (t *txn) PutStock(ctx context.Context, s cart.Stock) error {
-	q := qPutStock
-	if t.stockAbsent[s.SKU] {
-		q = qInsertStock
-	}
-	if _, err := t.exec(ctx, "put stock", q, s.SKU, s.OnHand, s.Reserved, s.Backordered, s.Version,
-		nullTime(s.UpdatedAt)); err != nil {
-		return err
-	}
-	delete(t.stockAbsent, s.SKU)
-	return nil
 }
 
 // qStockHolders goes from the SKU to its variants (deleted ones too: their items hold stock

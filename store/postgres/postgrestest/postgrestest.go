@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -72,4 +73,24 @@ func exec(url, sql string) error {
 		return fmt.Errorf("%s: %w", sql, err)
 	}
 	return nil
+}
+
+// EnvStockBuckets names the environment variable that sets the stock buckets
+// (postgres.Options.StockBuckets, cartd's --stock-buckets) of the stores and nodes the tests
+// open on PostgreSQL, so that the same suites run with stock spread over several rows.
+const EnvStockBuckets = "CARTD_TEST_STOCK_BUCKETS"
+
+// StockBuckets returns the stock buckets the tests should open stores with: the value of
+// CARTD_TEST_STOCK_BUCKETS, or 0 (one row per SKU) when it is unset.
+func StockBuckets(tb testing.TB) int {
+	tb.Helper()
+	v := os.Getenv(EnvStockBuckets)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		tb.Fatalf("%s=%q: want a count of rows", EnvStockBuckets, v)
+	}
+	return n
 }
