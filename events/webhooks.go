@@ -299,8 +299,9 @@ func (d *Dispatcher) streaming() bool {
 	return len(d.streams) > 0
 }
 
-// streamBatch is how many events of a stream are read, sent and recorded together.
-const streamBatch = 500
+// streamBatch is how many events of a stream are read at once; a batch sent and recorded
+// together is the part of them with at most one event of each key (see sendStream).
+const streamBatch = 100
 
 // stream sends webhook id's stream while this node holds its lease and events come, then
 // stops (the loop starts it again when woken).
@@ -344,12 +345,12 @@ func (d *Dispatcher) streamOnce(ctx context.Context, id string, st *streamState)
 		}
 		return false, err
 	}
-	sent, ok := d.sendStream(ctx, w, evs, pending)
+	sent, n, ok := d.sendStream(ctx, w, evs, pending)
 	if !ok {
 		return false, nil // stopping: the next holder sends them again
 	}
 	start := time.Now()
-	ds, ok, err := d.out.RecordStream(ctx, id, d.cfg.Owner, w.Cursor, evs[len(evs)-1].Seq, d.cfg.Lease, sent)
+	ds, ok, err := d.out.RecordStream(ctx, id, d.cfg.Owner, w.Cursor, evs[n-1].Seq, d.cfg.Lease, sent)
 	if err != nil || !ok {
 		st.held = time.Time{} // taken over: what was sent goes again from the cursor
 		return false, err
@@ -367,65 +368,64 @@ func (d *Dispatcher) streamOnce(ctx context.Context, id string, st *streamState)
 	return true, nil
 }
 
-// sendStream sends a batch of a webhook's stream: the events it subscribes to, each key's in
-// order and one at a time, different keys in parallel on up to Workers connections. An event
-// whose key has an earlier delivery pending, or whose key's previous event failed now, is not
-// sent, nor is any once an attempt failed or while the endpoint is paused: it waits, pending.
-// ok is false when the dispatcher is stopping.
-func (d *Dispatcher) sendStream(ctx context.Context, w store.Webhook, evs []store.Event, pending map[string]bool) ([]engine.Sent, bool) {
+// sendStream sends a batch of a webhook's stream: the events it subscribes to, in parallel on
+// up to Workers connections, at most one of each key (cart). The batch ends before the second
+// event of a key it would send, and it returns how many of evs it covers: a cart's next event
+// is sent only once the one before is recorded, so that after a crash the batch sent again
+// repeats at most each cart's latest event and a receiver never sees a cart's version go back.
+// An event whose key has an earlier delivery pending is not sent, nor is any once an attempt
+// failed or while the endpoint is paused: it waits, pending. ok is false when the dispatcher is
+// stopping.
+func (d *Dispatcher) sendStream(ctx context.Context, w store.Webhook, evs []store.Event, pending map[string]bool) (sent []engine.Sent, n int, ok bool) {
 	var (
-		sent   []engine.Sent
-		groups = map[string][]int{} // indexes in sent, by key, in order
-		keys   []string
+		send  []int // indexes in sent
+		keyed = map[string]bool{}
 	)
 	paused := slices.Contains(d.pausedNow(time.Now()), w.ID)
-	for _, ev := range evs {
+	for n = 0; n < len(evs); n++ {
+		ev := evs[n]
 		if !w.Active || !engine.Subscribed(w, ev.Type) {
 			continue
 		}
-		sent = append(sent, engine.Sent{Event: ev})
 		if paused || pending[ev.Key] {
+			sent = append(sent, engine.Sent{Event: ev})
 			continue
 		}
-		if _, ok := groups[ev.Key]; !ok {
-			keys = append(keys, ev.Key)
+		if keyed[ev.Key] {
+			break
 		}
-		groups[ev.Key] = append(groups[ev.Key], len(sent)-1)
+		keyed[ev.Key] = true
+		sent = append(sent, engine.Sent{Event: ev})
+		send = append(send, len(sent)-1)
 	}
 	var (
 		failed atomic.Bool // an attempt failed: the endpoint gets no more of this batch
 		wg     sync.WaitGroup
 		next   atomic.Int64
 	)
-	for range min(d.cfg.Workers, len(keys)) {
+	for range min(d.cfg.Workers, len(send)) {
 		wg.Go(func() {
 			for {
 				k := int(next.Add(1)) - 1
-				if k >= len(keys) {
+				if k >= len(send) || failed.Load() || ctx.Err() != nil {
 					return
 				}
-				for _, i := range groups[keys[k]] {
-					if failed.Load() || ctx.Err() != nil {
-						break
-					}
-					now := time.Now()
-					status, err := d.Send(ctx, w, sent[i].Event, now)
-					if ctx.Err() != nil {
-						return
-					}
-					a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(1)}
-					sent[i].Attempted, sent[i].Attempt = true, a
-					if err != nil {
-						sent[i].Attempt.Error = err.Error()
-						failed.Store(true)
-						break
-					}
+				i := send[k]
+				status, err := d.Send(ctx, w, sent[i].Event, time.Now())
+				if ctx.Err() != nil {
+					return
 				}
+				a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(1)}
+				if err != nil {
+					a.Error = err.Error()
+					failed.Store(true)
+				}
+				sent[i].Attempted, sent[i].Attempt = true, a
 			}
 		})
 	}
 	wg.Wait()
-	return sent, ctx.Err() == nil
+	return sent, n, ctx.Err() == nil
 }
 
 // minPass is the least time between two passes of the dispatcher's loop.
