@@ -99,8 +99,9 @@ type Dispatcher struct {
 
 // streamState is what this node knows of a webhook stream it sends.
 type streamState struct {
-	again bool      // guarded by Dispatcher.mu
-	held  time.Time // until when (local clock, with a margin) this node surely holds the lease
+	running, again bool      // guarded by Dispatcher.mu
+	other          time.Time // another node held the lease then: not tried again before this
+	held           time.Time // until when (local clock, with a margin) this node surely holds the lease
 }
 
 // pause is a failing webhook's state: consecutive failures and when it is tried again.
@@ -284,11 +285,19 @@ func (d *Dispatcher) Run(ctx context.Context) {
 func (d *Dispatcher) wake(id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if st, ok := d.streams[id]; ok {
+	st := d.streams[id]
+	if st == nil {
+		st = &streamState{}
+		d.streams[id] = st
+	}
+	switch {
+	case st.running:
 		st.again = true
 		return false
+	case time.Now().Before(st.other):
+		return false
 	}
-	d.streams[id] = &streamState{}
+	st.running = true
 	return true
 }
 
@@ -296,7 +305,12 @@ func (d *Dispatcher) wake(id string) bool {
 func (d *Dispatcher) streaming() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.streams) > 0
+	for _, st := range d.streams {
+		if st.running {
+			return true
+		}
+	}
+	return false
 }
 
 // streamBatch is how many events of a stream are read at once; a batch sent and recorded
@@ -316,7 +330,7 @@ func (d *Dispatcher) stream(ctx context.Context, id string) {
 		}
 		d.mu.Lock()
 		if ctx.Err() != nil || err != nil || (!more && !st.again) {
-			delete(d.streams, id)
+			st.running, st.again = false, false
 			d.mu.Unlock()
 			return
 		}
@@ -334,7 +348,12 @@ func (d *Dispatcher) streamOnce(ctx context.Context, id string, st *streamState)
 			if cart.ErrorCode(err) == cart.NotFound {
 				err = nil // deleted since listed
 			}
-			return false, err // another node sends this stream
+			if err == nil { // another node sends this stream: ask again in a while
+				d.mu.Lock()
+				st.other = time.Now().Add(d.cfg.Lease / 4)
+				d.mu.Unlock()
+			}
+			return false, err
 		}
 		st.held = start.Add(d.cfg.Lease / 2)
 	}
