@@ -102,6 +102,11 @@ type streamState struct {
 	running, again bool      // guarded by Dispatcher.mu
 	other          time.Time // another node held the lease then: not tried again before this
 	held           time.Time // until when (local clock, with a margin) this node surely holds the lease
+	// What was read of the stream and not yet recorded: the webhook as read (its Cursor
+	// moved along as batches are recorded), the events after it, and the keys pending.
+	w       store.Webhook
+	evs     []store.Event
+	pending map[string]bool
 }
 
 // pause is a failing webhook's state: consecutive failures and when it is tried again.
@@ -357,25 +362,37 @@ func (d *Dispatcher) streamOnce(ctx context.Context, id string, st *streamState)
 		}
 		st.held = start.Add(d.cfg.Lease / 2)
 	}
-	w, evs, pending, err := d.out.StreamBatch(ctx, id, streamBatch)
-	if err != nil || len(evs) == 0 {
-		if cart.ErrorCode(err) == cart.NotFound {
-			err = nil
+	if len(st.evs) == 0 {
+		// Read once, then send batch after batch from what was read: a run of one cart's
+		// events takes a batch each.
+		var err error
+		st.w, st.evs, st.pending, err = d.out.StreamBatch(ctx, id, streamBatch)
+		if err != nil || len(st.evs) == 0 {
+			if cart.ErrorCode(err) == cart.NotFound {
+				err = nil
+			}
+			st.evs = nil
+			return false, err
 		}
-		return false, err
 	}
-	sent, n, ok := d.sendStream(ctx, w, evs, pending)
+	w, evs := st.w, st.evs
+	sent, n, ok := d.sendStream(ctx, w, evs, st.pending)
 	if !ok {
+		st.evs = nil
 		return false, nil // stopping: the next holder sends them again
 	}
 	start := time.Now()
 	ds, ok, err := d.out.RecordStream(ctx, id, d.cfg.Owner, w.Cursor, evs[n-1].Seq, d.cfg.Lease, sent)
 	if err != nil || !ok {
-		st.held = time.Time{} // taken over: what was sent goes again from the cursor
+		st.held, st.evs = time.Time{}, nil // taken over: what was sent goes again from the cursor
 		return false, err
 	}
 	st.held = start.Add(d.cfg.Lease / 2)
+	st.w.Cursor, st.evs = evs[n-1].Seq, evs[n:]
 	for i, out := range ds {
+		if out.Status == store.DeliveryPending {
+			st.pending[out.Key] = true // its key's later events wait behind it
+		}
 		if !sent[i].Attempted {
 			continue
 		}
