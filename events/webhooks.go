@@ -404,18 +404,20 @@ func (d *Dispatcher) streamOnce(ctx context.Context, id string, st *streamState)
 	return true, nil
 }
 
-// sendStream sends a batch of a webhook's stream: the events it subscribes to, in parallel on
-// up to Workers connections, at most one of each key (cart). The batch ends before the second
-// event of a key it would send, and it returns how many of evs it covers: a cart's next event
-// is sent only once the one before is recorded, so that after a crash the batch sent again
-// repeats at most each cart's latest event and a receiver never sees a cart's version go back.
-// An event whose key has an earlier delivery pending is not sent, nor is any once an attempt
-// failed or while the endpoint is paused: it waits, pending. ok is false when the dispatcher is
-// stopping.
+// sendStream sends a batch of a webhook's stream: the events it subscribes to, each key's
+// (cart's) in order and one at a time, different keys in parallel on up to Workers
+// connections. A batch holds events of one version of each cart only (those one transaction
+// recorded): it ends before an event of a later version of a cart it sends, and it returns how
+// many of evs it covers. So a cart's next version is sent only once the one before is
+// recorded, and after a crash the batch sent again repeats at most each cart's latest version:
+// a receiver never sees a cart's version go back. An event whose key has an earlier delivery
+// pending is not sent, nor is any once an attempt failed or while the endpoint is paused: it
+// waits, pending. ok is false when the dispatcher is stopping.
 func (d *Dispatcher) sendStream(ctx context.Context, w store.Webhook, evs []store.Event, pending map[string]bool) (sent []engine.Sent, n int, ok bool) {
 	var (
-		send  []int // indexes in sent
-		keyed = map[string]bool{}
+		groups  = map[string][]int{} // indexes in sent, by key, in order
+		version = map[string]int64{} // the version of each key's group
+		keys    []string
 	)
 	paused := slices.Contains(d.pausedNow(time.Now()), w.ID)
 	for n = 0; n < len(evs); n++ {
@@ -427,36 +429,44 @@ func (d *Dispatcher) sendStream(ctx context.Context, w store.Webhook, evs []stor
 			sent = append(sent, engine.Sent{Event: ev})
 			continue
 		}
-		if keyed[ev.Key] {
+		if v, ok := version[ev.Key]; ok && (v != ev.CartVersion || ev.CartNum == 0) {
 			break
 		}
-		keyed[ev.Key] = true
+		if _, ok := groups[ev.Key]; !ok {
+			keys = append(keys, ev.Key)
+			version[ev.Key] = ev.CartVersion
+		}
 		sent = append(sent, engine.Sent{Event: ev})
-		send = append(send, len(sent)-1)
+		groups[ev.Key] = append(groups[ev.Key], len(sent)-1)
 	}
 	var (
 		failed atomic.Bool // an attempt failed: the endpoint gets no more of this batch
 		wg     sync.WaitGroup
 		next   atomic.Int64
 	)
-	for range min(d.cfg.Workers, len(send)) {
+	for range min(d.cfg.Workers, len(keys)) {
 		wg.Go(func() {
 			for {
 				k := int(next.Add(1)) - 1
-				if k >= len(send) || failed.Load() || ctx.Err() != nil {
+				if k >= len(keys) {
 					return
 				}
-				i := send[k]
-				status, err := d.Send(ctx, w, sent[i].Event, time.Now())
-				if ctx.Err() != nil {
-					return
+				for _, i := range groups[keys[k]] {
+					if failed.Load() || ctx.Err() != nil {
+						break
+					}
+					status, err := d.Send(ctx, w, sent[i].Event, time.Now())
+					if ctx.Err() != nil {
+						return
+					}
+					a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(1)}
+					sent[i].Attempted, sent[i].Attempt = true, a
+					if err != nil {
+						sent[i].Attempt.Error = err.Error()
+						failed.Store(true)
+						break
+					}
 				}
-				a := engine.Attempt{OK: err == nil, Status: status, RetryFor: d.cfg.RetryFor, RetryIn: d.cfg.Backoff(1)}
-				if err != nil {
-					a.Error = err.Error()
-					failed.Store(true)
-				}
-				sent[i].Attempted, sent[i].Attempt = true, a
 			}
 		})
 	}
