@@ -442,6 +442,8 @@ func retryFirstAttempt(ctx context.Context, tx store.Tx, id string, seq int64) e
 	return tx.AddDeliveries(ctx, id, []store.Delivery{{Seq: seq, Key: evs[0].Key, NextAttemptAt: now, CreatedAt: now}}, w.Cursor)
 }
 
+// FanOut is the way to deliveries without sending: the dispatcher sends each webhook's stream
+// first instead (TakeWebhook, RecordStream), and tests use FanOut to have pending deliveries.
 // FanOut adds, for every webhook, a pending delivery of each event recorded since its cursor
 // that it subscribes to (an inactive webhook skips them), under the webhook's row lock, so
 // that of several nodes only one adds each range. It returns how many deliveries it added and

@@ -49,8 +49,8 @@ type Webhook struct {
 	PreviousUntil  time.Time
 	Types          []string // patterns ("cart.*", "stock.changed"); empty: every type
 	Active         bool
-	// Cursor is the last Seq examined for this webhook: deliveries exist for the matching
-	// events up to it.
+	// Cursor is the last Seq examined for this webhook: each matching event up to it was
+	// delivered at its first attempt or has a delivery (RecordDeliveries, AddDeliveries).
 	Cursor    int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
