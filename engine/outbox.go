@@ -610,10 +610,43 @@ func (e *Engine) OldestPending(ctx context.Context) (time.Duration, error) {
 	var age time.Duration
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		at, ok, err := tx.OldestPending(ctx)
-		if ok {
-			age = tx.Now().Sub(at)
+		if err != nil {
+			return err
 		}
-		return err
+		// An event a webhook's stream has not passed yet is undelivered too (it has no
+		// delivery until its batch is recorded): the first subscribed one after each cursor.
+		after := ""
+		for {
+			ws, err := tx.Webhooks(ctx, after, 100)
+			if err != nil {
+				return err
+			}
+			for _, w := range ws {
+				if !w.Active {
+					continue
+				}
+				evs, err := tx.Events(ctx, w.Cursor, 50)
+				if err != nil {
+					return err
+				}
+				for _, ev := range evs {
+					if Subscribed(w, ev.Type) {
+						if !ok || ev.OccurredAt.Before(at) {
+							at, ok = ev.OccurredAt, true
+						}
+						break
+					}
+				}
+			}
+			if len(ws) < 100 {
+				break
+			}
+			after = ws[len(ws)-1].ID
+		}
+		if ok {
+			age = max(tx.Now().Sub(at), 0)
+		}
+		return nil
 	})
 	return age, err
 }
