@@ -417,7 +417,11 @@ func (e *Engine) RetryDelivery(ctx context.Context, p auth.Principal, id string,
 		if _, err := tx.Webhook(ctx, id); err != nil {
 			return err
 		}
-		if err := tx.RetryDelivery(ctx, id, seq, tx.Now()); err != nil {
+		err := tx.RetryDelivery(ctx, id, seq, tx.Now())
+		if cart.ErrorCode(err) == cart.NotFound {
+			err = retryFirstAttempt(ctx, tx, id, seq)
+		}
+		if err != nil {
 			return err
 		}
 		ds, err := tx.Deliveries(ctx, id, "", seq-1, 1)
@@ -433,6 +437,32 @@ func (e *Engine) RetryDelivery(ctx context.Context, p auth.Principal, id string,
 	return d, err
 }
 
+// retryFirstAttempt makes a delivery pending, due now, for an event the webhook's stream
+// delivered at its first attempt (such deliveries keep no row; see RecordStream): retrying
+// sends again whatever the status. NotFound unless the stream passed the event and the
+// webhook subscribes to it.
+func retryFirstAttempt(ctx context.Context, tx store.Tx, id string, seq int64) error {
+	notFound := cart.Errorf(cart.NotFound, "delivery_not_found", "webhook %q has no delivery of event %d", id, seq)
+	w, err := tx.LockWebhook(ctx, id)
+	if err != nil {
+		return err
+	}
+	if seq < 1 || seq > w.Cursor {
+		return notFound
+	}
+	evs, err := tx.Events(ctx, seq-1, 1)
+	if err != nil {
+		return err
+	}
+	if len(evs) == 0 || evs[0].Seq != seq || !Subscribed(w, evs[0].Type) || evs[0].OccurredAt.Before(w.CreatedAt) {
+		return notFound
+	}
+	now := tx.Now()
+	return tx.AddDeliveries(ctx, id, []store.Delivery{{Seq: seq, Key: evs[0].Key, NextAttemptAt: now, CreatedAt: now}}, w.Cursor)
+}
+
+// FanOut is the way to deliveries without sending: the dispatcher sends each webhook's stream
+// first instead (TakeWebhook, RecordStream), and tests use FanOut to have pending deliveries.
 // FanOut adds, for every webhook, a pending delivery of each event recorded since its cursor
 // that it subscribes to (an inactive webhook skips them), under the webhook's row lock, so
 // that of several nodes only one adds each range. It returns how many deliveries it added and
@@ -599,10 +629,43 @@ func (e *Engine) OldestPending(ctx context.Context) (time.Duration, error) {
 	var age time.Duration
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		at, ok, err := tx.OldestPending(ctx)
-		if ok {
-			age = tx.Now().Sub(at)
+		if err != nil {
+			return err
 		}
-		return err
+		// An event a webhook's stream has not passed yet is undelivered too (it has no
+		// delivery until its batch is recorded): the first subscribed one after each cursor.
+		after := ""
+		for {
+			ws, err := tx.Webhooks(ctx, after, 100)
+			if err != nil {
+				return err
+			}
+			for _, w := range ws {
+				if !w.Active {
+					continue
+				}
+				evs, err := tx.Events(ctx, w.Cursor, 50)
+				if err != nil {
+					return err
+				}
+				for _, ev := range evs {
+					if Subscribed(w, ev.Type) {
+						if !ok || ev.OccurredAt.Before(at) {
+							at, ok = ev.OccurredAt, true
+						}
+						break
+					}
+				}
+			}
+			if len(ws) < 100 {
+				break
+			}
+			after = ws[len(ws)-1].ID
+		}
+		if ok {
+			age = max(tx.Now().Sub(at), 0)
+		}
+		return nil
 	})
 	return age, err
 }
@@ -617,4 +680,154 @@ func (e *Engine) EventsAfter(ctx context.Context, after int64, limit int) ([]sto
 		return err
 	})
 	return evs, err
+}
+
+// A webhook's stream is the events after its cursor. The node holding its lease (TakeWebhook)
+// reads them, sends them first and records how that went afterwards, in one transaction per
+// batch (RecordStream): the delivered ones as delivered, the others as pending deliveries
+// that the claims (ClaimDeliveries) carry on with. An event that is not sent at once (its
+// key has an earlier delivery pending, or an earlier event of its key failed, or the endpoint
+// is paused) is recorded pending and due now, behind the earlier one. A node that dies
+// before recording leaves the cursor where it was: the next holder sends those events again
+// (at least once, same Cartd-Event-Id).
+
+// TakeWebhook leases webhook id's stream to owner for lease, unless another owner holds it;
+// it returns the webhook and whether owner holds its stream. NotFound if there is no such
+// webhook.
+func (e *Engine) TakeWebhook(ctx context.Context, id, owner string, lease time.Duration) (store.Webhook, bool, error) {
+	var (
+		w  store.Webhook
+		ok bool
+	)
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		now := tx.Now()
+		w, ok, err = tx.TakeWebhook(ctx, id, owner, now, now.Add(lease))
+		w = rotationOver(w, now)
+		return err
+	})
+	return w, ok, err
+}
+
+// StreamBatch returns webhook id as stored, at most limit events after its cursor, and
+// which of their keys have a delivery to it pending (their events wait behind it).
+func (e *Engine) StreamBatch(ctx context.Context, id string, limit int) (store.Webhook, []store.Event, map[string]bool, error) {
+	var (
+		w       store.Webhook
+		evs     []store.Event
+		pending map[string]bool
+	)
+	err := e.st.Read(ctx, func(tx store.ReadTx) error {
+		var err error
+		if w, err = tx.Webhook(ctx, id); err != nil {
+			return err
+		}
+		w = rotationOver(w, tx.Now())
+		if evs, err = tx.Events(ctx, w.Cursor, limit); err != nil || len(evs) == 0 {
+			return err
+		}
+		seen := map[string]bool{}
+		var keys []string
+		for _, ev := range evs {
+			if !seen[ev.Key] && Subscribed(w, ev.Type) {
+				seen[ev.Key] = true
+				keys = append(keys, ev.Key)
+			}
+		}
+		ks, err := tx.PendingKeys(ctx, id, keys)
+		pending = make(map[string]bool, len(ks))
+		for _, k := range ks {
+			pending[k] = true
+		}
+		return err
+	})
+	return w, evs, pending, err
+}
+
+// EventsWebhooks returns the ids of every webhook, for the node's dispatcher.
+func (e *Engine) EventsWebhooks(ctx context.Context) ([]string, error) {
+	var ids []string
+	after := ""
+	for {
+		var ws []store.Webhook
+		err := e.st.Read(ctx, func(tx store.ReadTx) error {
+			var err error
+			ws, err = tx.Webhooks(ctx, after, 100)
+			return err
+		})
+		if err != nil {
+			return ids, fmt.Errorf("list webhooks: %w", err)
+		}
+		for _, w := range ws {
+			ids = append(ids, w.ID)
+		}
+		if len(ws) < 100 {
+			return ids, nil
+		}
+		after = ws[len(ws)-1].ID
+	}
+}
+
+// Sent is how the stream's sender dealt with one event: attempted (and how that went), or not
+// attempted (it waits, pending and due now).
+type Sent struct {
+	Event     store.Event
+	Attempted bool
+	Attempt   Attempt
+}
+
+// RecordStream records a batch of a webhook's stream, the events from position from (the
+// cursor it was read after) to to: a delivery for each of sent, and the cursor moved to to,
+// owner's lease on the stream extended by lease. It returns the deliveries as stored and
+// false, recording nothing, if owner no longer holds the stream at from (another node took
+// it over and sends those events again).
+func (e *Engine) RecordStream(ctx context.Context, id, owner string, from, to int64, lease time.Duration, sent []Sent) ([]store.Delivery, bool, error) {
+	var (
+		ds []store.Delivery
+		ok bool
+	)
+	err := e.st.Write(ctx, func(tx store.Tx) error {
+		now := tx.Now()
+		ds = ds[:0]
+		for _, s := range sent {
+			d := store.Delivery{WebhookID: id, Seq: s.Event.Seq, Key: s.Event.Key, Status: store.DeliveryPending,
+				NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, Event: s.Event}
+			if a := s.Attempt; s.Attempted {
+				d.Attempts, d.LastStatus, d.LastError = 1, a.Status, a.Error
+				switch {
+				case a.OK:
+					d.Status, d.LastError = store.DeliveryDelivered, ""
+				case a.RetryFor <= 0:
+					d.Status = store.DeliveryFailed
+				default:
+					d.NextAttemptAt = now.Add(a.RetryIn)
+				}
+			}
+			ds = append(ds, d)
+		}
+		// An event delivered at its first attempt needs no row: the cursor passing it says so.
+		// Only those that wait or failed are stored, for the claims and the failed list.
+		var rows []store.Delivery
+		for _, d := range ds {
+			if d.Status != store.DeliveryDelivered {
+				rows = append(rows, d)
+			}
+		}
+		var err error
+		ok, err = tx.RecordDeliveries(ctx, id, owner, from, to, rows, now.Add(lease))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("record deliveries of webhook %s: %w", id, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return ds, true, nil
+}
+
+// ReleaseWebhooks gives up owner's leases on webhooks' streams, for a node that stops: the
+// next one takes them at once instead of after the lease.
+func (e *Engine) ReleaseWebhooks(ctx context.Context, owner string) error {
+	return e.st.Write(ctx, func(tx store.Tx) error { return tx.ReleaseWebhooks(ctx, owner) })
 }

@@ -27,6 +27,7 @@ func TestSnapshotTxCoversWrites(t *testing.T) {
 		"AppendEvents": true, "PositionEvents": true, "PurgeEvents": true, "MarkAbandoned": true,
 		"PutWebhook": true, "DeleteWebhook": true, "LockWebhook": true, "AddDeliveries": true,
 		"ClaimDeliveries": true, "RenewLeases": true, "FinishAttempt": true, "RetryDelivery": true,
+		"TakeWebhook": true, "RecordDeliveries": true, "ReleaseWebhooks": true,
 		"PutCheckoutRecord": true, "CustomerUnits": true,
 	}
 	f, err := parser.ParseFile(token.NewFileSet(), "snapshot.go", nil, 0)

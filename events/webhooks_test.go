@@ -408,6 +408,35 @@ func testWebhooks(t *testing.T, kind string) {
 		eventually(t, "the failure observed", func() bool { return obs.get(store.DeliveryFailed) == 1 })
 	})
 
+	t.Run("an event delivered at its first attempt keeps no row and is sent again on retry", func(t *testing.T) {
+		n := newNode(t, stores(t, kind, 1)[0])
+		shop(t, n, "A")
+		r := newReceiver(t, "whsec_test_secret_0008", nil)
+		putWebhook(t, n, "wh", r.URL, r.secret, engine.EventCartCreated)
+		obs := &counter{}
+		run(t, n.eng, events.Config{Poll: 20 * time.Millisecond, Observer: obs})
+		if _, err := n.eng.CreateCart(t.Context(), n.admin, engine.NewCart{Currency: "USD"}, engine.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the event delivered and counted", func() bool { return len(r.received()) == 1 && obs.get(store.DeliveryDelivered) == 1 })
+		ds, _, err := n.eng.Deliveries(t.Context(), n.admin, "wh", "", 0, 10)
+		if err != nil || len(ds) != 0 {
+			t.Fatalf("deliveries after a first-attempt delivery: %+v, %v; want none", ds, err)
+		}
+		seq := r.received()[0].event.Seq
+		d, err := n.eng.RetryDelivery(t.Context(), n.admin, "wh", seq, engine.Options{})
+		if err != nil || d.Status != store.DeliveryPending || d.Seq != seq {
+			t.Fatalf("retry: %+v, %v", d, err)
+		}
+		eventually(t, "the event sent again", delivered(r, 2))
+		if got := r.received()[1].event.Seq; got != seq {
+			t.Fatalf("sent again event %d, want %d", got, seq)
+		}
+		if _, err := n.eng.RetryDelivery(t.Context(), n.admin, "wh", seq+1000, engine.Options{}); cart.ErrorCode(err) != cart.NotFound {
+			t.Fatalf("retry of an event the stream has not passed: %v, want not found", err)
+		}
+	})
+
 	t.Run("a hanging or refused endpoint is retried and cart changes go on meanwhile", func(t *testing.T) {
 		n := newNode(t, stores(t, kind, 1)[0])
 		shop(t, n, "A")
@@ -485,6 +514,25 @@ func TestWebhooksAcrossNodes(t *testing.T) {
 				t.Errorf("%s delivered %d times by two healthy nodes", id, times)
 			}
 		}
+	})
+
+	t.Run("a dead node's webhook stream is taken over once its lease lapses", func(t *testing.T) {
+		sts := stores(t, "postgres", 2)
+		dead, alive := newNode(t, sts[0]), newNode(t, sts[1])
+		shop(t, dead, "A")
+		r := newReceiver(t, "whsec_test_secret_0009", nil)
+		putWebhook(t, dead, "wh", r.URL, r.secret, engine.EventCartCreated)
+		// The dead node took the stream and then sent nothing (it died).
+		if _, ok, err := dead.eng.TakeWebhook(t.Context(), "wh", "dead-node", time.Second); err != nil || !ok {
+			t.Fatalf("take: %v %v", ok, err)
+		}
+		for range 3 {
+			if _, err := dead.eng.CreateCart(t.Context(), dead.admin, engine.NewCart{Currency: "USD"}, engine.Options{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run(t, alive.eng, events.Config{Poll: 30 * time.Millisecond})
+		eventually(t, "the dead node's stream sent by the other", delivered(r, 3))
 	})
 
 	t.Run("a dead node's claimed deliveries are taken over once its leases lapse", func(t *testing.T) {

@@ -49,8 +49,8 @@ type Webhook struct {
 	PreviousUntil  time.Time
 	Types          []string // patterns ("cart.*", "stock.changed"); empty: every type
 	Active         bool
-	// Cursor is the last Seq examined for this webhook: deliveries exist for the matching
-	// events up to it.
+	// Cursor is the last Seq examined for this webhook: each matching event up to it was
+	// delivered at its first attempt or has a delivery (RecordDeliveries, AddDeliveries).
 	Cursor    int64
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -97,6 +97,9 @@ type EventReader interface {
 	// Deliveries returns at most limit deliveries of a webhook with the given status ("" for
 	// any) and Seq > after, in Seq order, each with its event (zero if purged).
 	Deliveries(ctx context.Context, webhookID, status string, after int64, limit int) ([]Delivery, error)
+	// PendingKeys returns which of keys have a pending delivery to the webhook: an event of
+	// such a key waits behind it.
+	PendingKeys(ctx context.Context, webhookID string, keys []string) ([]string, error)
 	// OldestPending returns when the oldest event still pending delivery occurred, and false
 	// when none is pending.
 	OldestPending(ctx context.Context) (time.Time, bool, error)
@@ -135,8 +138,22 @@ type EventWriter interface {
 	// order, each with its event, leaving out the webhooks in skip. Claims of concurrent
 	// transactions never overlap.
 	ClaimDeliveries(ctx context.Context, owner string, now, until time.Time, limit int, skip []string) ([]Delivery, error)
-	// RenewLeases extends owner's leases on pending deliveries to the instant.
+	// RenewLeases extends owner's leases on pending deliveries, and on webhooks' streams
+	// (TakeWebhook), to the instant; it returns how many deliveries it renewed.
 	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// TakeWebhook leases a webhook's stream (the events after its Cursor) to owner until the
+	// instant, if no other owner holds it at now, and returns the webhook and whether owner
+	// holds it. Of several nodes, only the holder sends and records the events after the
+	// cursor (RecordDeliveries), so that in the normal case each is sent once.
+	TakeWebhook(ctx context.Context, id, owner string, now, until time.Time) (Webhook, bool, error)
+	// RecordDeliveries stores deliveries as given (status, attempts and times included; one
+	// that exists is left as it is), moves the webhook's cursor from from to to and extends
+	// owner's lease on its stream until the instant, all only if owner still holds the stream
+	// and the cursor is still from; it returns false, writing nothing, otherwise.
+	RecordDeliveries(ctx context.Context, webhookID, owner string, from, to int64, ds []Delivery, until time.Time) (bool, error)
+	// ReleaseWebhooks gives up owner's leases on webhooks' streams (a node stopping), so that
+	// another node, or the same one restarted, takes them at once.
+	ReleaseWebhooks(ctx context.Context, owner string) error
 	// FinishAttempt stores the outcome of an attempt (Status, Attempts, NextAttemptAt,
 	// LastStatus, LastError, UpdatedAt) and frees the lease; a delivery no longer pending is
 	// left as it is (another node's attempt finished it first).

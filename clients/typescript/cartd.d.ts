@@ -637,7 +637,7 @@ export interface paths {
         };
         /**
          * List a webhook's deliveries
-         * @description A webhook's deliveries in event order (scope `admin`), of one `status` or all: `pending` (due at `next_attempt_at`), `delivered`, or `failed` (retried for `--webhook-retry-for` without a 2xx). Finished deliveries are kept as long as events.
+         * @description A webhook's deliveries in event order (scope `admin`), of one `status` or all: `pending` (due at `next_attempt_at`), `delivered`, or `failed` (retried for `--webhook-retry-for` without a 2xx). An event delivered at its first attempt is not listed (cartd keeps a delivery only for events that failed or waited); retrying works for it too. Finished deliveries are kept as long as events.
          */
         get: operations["listDeliveries"];
         put?: never;

@@ -300,11 +300,89 @@ func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time
 		ORDER BY d.seq`, ids, seqs)
 }
 
-// RenewLeases extends owner's leases.
+// RenewLeases extends owner's leases on deliveries and on webhooks' streams.
 func (t *txn) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	if _, err := t.exec(ctx, "renew leases", `UPDATE webhooks SET lease_until = $1 WHERE lease_owner = $2`, until, owner); err != nil {
+		return 0, err
+	}
 	n, err := t.exec(ctx, "renew leases", `
 		UPDATE deliveries SET lease_until = $1 WHERE lease_owner = $2 AND status = 'pending' AND lease_until IS NOT NULL`, until, owner)
 	return int(n), err
+}
+
+// TakeWebhook leases a webhook's stream to owner unless another owner holds it. The UPDATE
+// locks the row: of two nodes taking it at once, the second re-evaluates the condition on
+// the first's lease and gets nothing.
+func (t *txn) TakeWebhook(ctx context.Context, id, owner string, now, until time.Time) (store.Webhook, bool, error) {
+	var r webhookRow
+	found, err := t.queryRow(ctx, "take webhook", `
+		UPDATE webhooks SET lease_owner = $1, lease_until = $2
+		WHERE id = $3 AND (lease_owner = $1 OR lease_owner = '' OR lease_until IS NULL OR lease_until <= $4)
+		RETURNING `+webhookColumns, []any{owner, until, id, now}, r.dest()...)
+	if err != nil {
+		return store.Webhook{}, false, err
+	}
+	if !found {
+		if _, err := t.Webhook(ctx, id); err != nil {
+			return store.Webhook{}, false, err
+		}
+		return store.Webhook{}, false, nil
+	}
+	w, err := r.webhook()
+	return w, err == nil, err
+}
+
+// RecordDeliveries stores deliveries and moves the cursor, if owner still holds the stream
+// at from, in two round trips.
+func (t *txn) RecordDeliveries(ctx context.Context, webhookID, owner string, from, to int64, ds []store.Delivery, until time.Time) (bool, error) {
+	n, err := t.exec(ctx, "record deliveries", `
+		UPDATE webhooks SET cursor = $1, lease_until = $2 WHERE id = $3 AND lease_owner = $4 AND cursor = $5`,
+		to, until, webhookID, owner, from)
+	if err != nil || n == 0 || len(ds) == 0 {
+		return n > 0, err
+	}
+	k := len(ds)
+	seqs, keys, statuses, errs := make([]int64, k), make([]string, k), make([]string, k), make([]string, k)
+	attempts, codes := make([]int32, k), make([]int32, k)
+	next, created, updated := make([]time.Time, k), make([]time.Time, k), make([]time.Time, k)
+	for i, d := range ds {
+		seqs[i], keys[i], statuses[i], errs[i] = d.Seq, d.Key, d.Status, d.LastError
+		attempts[i], codes[i] = int32(d.Attempts), int32(d.LastStatus)
+		next[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
+	}
+	_, err = t.exec(ctx, "record deliveries", `
+		INSERT INTO deliveries (webhook_id, seq, order_key, status, attempts, next_attempt_at, lease_owner, lease_until,
+		                        last_status, last_error, created_at, updated_at)
+		SELECT $1, seq, order_key, status, attempts, next_attempt_at, '', NULL, last_status, last_error, created_at, updated_at
+		FROM unnest($2::bigint[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::int[], $8::text[], $9::timestamptz[], $10::timestamptz[])
+			AS d (seq, order_key, status, attempts, next_attempt_at, last_status, last_error, created_at, updated_at)
+		ON CONFLICT (webhook_id, seq) DO NOTHING`,
+		webhookID, seqs, keys, statuses, attempts, next, codes, errs, created, updated)
+	return err == nil, err
+}
+
+// ReleaseWebhooks gives up owner's leases on webhooks' streams.
+func (t *txn) ReleaseWebhooks(ctx context.Context, owner string) error {
+	_, err := t.exec(ctx, "release webhooks", `UPDATE webhooks SET lease_owner = '', lease_until = NULL WHERE lease_owner = $1`, owner)
+	return err
+}
+
+// PendingKeys returns which keys have a pending delivery to the webhook.
+func (t *txn) PendingKeys(ctx context.Context, webhookID string, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var (
+		out []string
+		k   string
+	)
+	err := t.query(ctx, "pending keys", `
+		SELECT DISTINCT order_key FROM deliveries WHERE webhook_id = $1 AND status = 'pending' AND order_key = ANY ($2::text[])`,
+		[]any{webhookID, keys}, []any{&k}, func() error {
+			out = append(out, k)
+			return nil
+		})
+	return out, err
 }
 
 // FinishAttempt stores an attempt's outcome.

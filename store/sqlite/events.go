@@ -308,16 +308,113 @@ func (t *txn) ClaimDeliveries(ctx context.Context, owner string, now, until time
 	return ds, nil
 }
 
-const qRenewLeases = `UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND status = 'pending' AND lease_until IS NOT NULL`
+const (
+	qRenewLeases        = `UPDATE deliveries SET lease_until = ? WHERE lease_owner = ? AND status = 'pending' AND lease_until IS NOT NULL`
+	qRenewWebhookLeases = `UPDATE webhooks SET lease_until = ? WHERE lease_owner = ?`
+)
 
-// RenewLeases extends owner's leases.
+// RenewLeases extends owner's leases on deliveries and on webhooks' streams.
 func (t *txn) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
+	if _, err := t.exec(ctx, qRenewWebhookLeases, micros(until), owner); err != nil {
+		return 0, fmt.Errorf("sqlite: renew leases: %w", dbErr(ctx, err))
+	}
 	res, err := t.exec(ctx, qRenewLeases, micros(until), owner)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: renew leases: %w", dbErr(ctx, err))
 	}
 	n, err := res.RowsAffected()
 	return int(n), err
+}
+
+const qTakeWebhook = `
+	UPDATE webhooks SET lease_owner = ?, lease_until = ?
+	WHERE id = ? AND (lease_owner = ? OR lease_owner = '' OR lease_until IS NULL OR lease_until <= ?)
+	RETURNING ` + webhookColumns
+
+// TakeWebhook leases a webhook's stream to owner unless another owner holds it.
+func (t *txn) TakeWebhook(ctx context.Context, id, owner string, now, until time.Time) (store.Webhook, bool, error) {
+	w, err := scanWebhook(t.queryRow(ctx, qTakeWebhook, owner, micros(until), id, owner, micros(now)).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := t.Webhook(ctx, id); err != nil {
+			return store.Webhook{}, false, err
+		}
+		return store.Webhook{}, false, nil
+	}
+	if err != nil {
+		return store.Webhook{}, false, fmt.Errorf("sqlite: take webhook: %w", dbErr(ctx, err))
+	}
+	return w, true, nil
+}
+
+const (
+	qAdvanceStream  = `UPDATE webhooks SET cursor = ?, lease_until = ? WHERE id = ? AND lease_owner = ? AND cursor = ?`
+	qRecordDelivery = `
+		INSERT INTO deliveries (webhook_id, seq, order_key, status, attempts, next_attempt_at, lease_owner, lease_until,
+		                        last_status, last_error, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, '', NULL, ?, ?, ?, ?)
+		ON CONFLICT (webhook_id, seq) DO NOTHING`
+)
+
+// RecordDeliveries stores deliveries and moves the cursor, if owner still holds the stream
+// at from.
+func (t *txn) RecordDeliveries(ctx context.Context, webhookID, owner string, from, to int64, ds []store.Delivery, until time.Time) (bool, error) {
+	res, err := t.exec(ctx, qAdvanceStream, to, micros(until), webhookID, owner, from)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: record deliveries: %w", dbErr(ctx, err))
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	for _, d := range ds {
+		_, err := t.exec(ctx, qRecordDelivery, webhookID, d.Seq, d.Key, d.Status, d.Attempts, micros(d.NextAttemptAt),
+			d.LastStatus, d.LastError, micros(d.CreatedAt), micros(d.UpdatedAt))
+		if err != nil {
+			return false, fmt.Errorf("sqlite: record deliveries: %w", dbErr(ctx, err))
+		}
+	}
+	return true, nil
+}
+
+const qReleaseWebhooks = `UPDATE webhooks SET lease_owner = '', lease_until = NULL WHERE lease_owner = ?`
+
+// ReleaseWebhooks gives up owner's leases on webhooks' streams.
+func (t *txn) ReleaseWebhooks(ctx context.Context, owner string) error {
+	if _, err := t.exec(ctx, qReleaseWebhooks, owner); err != nil {
+		return fmt.Errorf("sqlite: release webhooks: %w", dbErr(ctx, err))
+	}
+	return nil
+}
+
+const qPendingKeys = `
+	SELECT DISTINCT order_key FROM deliveries
+	WHERE webhook_id = ? AND status = 'pending' AND order_key IN (SELECT value FROM json_each(?))`
+
+// PendingKeys returns which keys have a pending delivery to the webhook.
+func (t *txn) PendingKeys(ctx context.Context, webhookID string, keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending keys: %w", err)
+	}
+	rows, err := t.query(ctx, qPendingKeys, webhookID, string(b))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending keys: %w", dbErr(ctx, err))
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("sqlite: pending keys: %w", dbErr(ctx, err))
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pending keys: %w", dbErr(ctx, err))
+	}
+	return out, nil
 }
 
 const qFinishAttempt = `

@@ -226,6 +226,7 @@ var statements = []string{
 	qAppendEvent, qEvents, qCartEvents, qPurgeEvents, qPurgeDeliveries, qWebhook, qWebhooks, qPutWebhook, qDeleteWebhook,
 	qAddDelivery, qSetCursor, qDeliveries, qClaimable, qLease, qRenewLeases, qFinishAttempt, qRetryDelivery,
 	qOldestPending, qIdleCarts, qMarkAbandoned, qLastEventSeq,
+	qRenewWebhookLeases, qTakeWebhook, qAdvanceStream, qRecordDelivery, qReleaseWebhooks, qPendingKeys,
 }
 
 // openPool opens a pool of at most conns connections and prepares the statements on it. A

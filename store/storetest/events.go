@@ -400,6 +400,117 @@ func testDeliveries(t *testing.T, open func(t *testing.T) store.Store) {
 	})
 }
 
+func take(t *testing.T, s store.Store, id, owner string, now time.Time) (store.Webhook, bool) {
+	t.Helper()
+	var (
+		w  store.Webhook
+		ok bool
+	)
+	MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		w, ok, err = tx.TakeWebhook(ctx, id, owner, now, now.Add(30*time.Second))
+		return err
+	})
+	return w, ok
+}
+
+func record(t *testing.T, s store.Store, owner string, from, to int64, ds []store.Delivery, until time.Time) bool {
+	t.Helper()
+	var ok bool
+	MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		ok, err = tx.RecordDeliveries(ctx, "wh", owner, from, to, ds, until)
+		return err
+	})
+	return ok
+}
+
+func testStreams(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("are held by one owner until the lease lapses, renewed or released", func(t *testing.T) {
+		s := open(t)
+		mustPutWebhook(t, s, store.Webhook{ID: "wh", URL: "http://x", Secret: "s", Active: true, CreatedAt: at(0), UpdatedAt: at(0)})
+		if w, ok := take(t, s, "wh", "node-1", at(10)); !ok || w.ID != "wh" || w.URL != "http://x" {
+			t.Fatalf("first take: %v %+v", ok, w)
+		}
+		if _, ok := take(t, s, "wh", "node-2", at(20)); ok {
+			t.Fatal("node-2 took the stream node-1 holds until 40")
+		}
+		if _, ok := take(t, s, "wh", "node-1", at(20)); !ok {
+			t.Fatal("node-1 could not take its own stream again")
+		}
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.RenewLeases(ctx, "node-1", at(100))
+			return err
+		})
+		if _, ok := take(t, s, "wh", "node-2", at(60)); ok {
+			t.Fatal("node-2 took the stream node-1 renewed until 100")
+		}
+		if _, ok := take(t, s, "wh", "node-2", at(101)); !ok {
+			t.Fatal("node-2 could not take the stream once node-1's lease lapsed")
+		}
+		MustWrite(t, s, func(ctx context.Context, tx store.Tx) error { return tx.ReleaseWebhooks(ctx, "node-2") })
+		if _, ok := take(t, s, "wh", "node-3", at(102)); !ok {
+			t.Fatal("node-3 could not take the stream node-2 released")
+		}
+		err := s.Write(t.Context(), func(tx store.Tx) error {
+			_, _, err := tx.TakeWebhook(t.Context(), "nope", "node-1", at(1), at(2))
+			return err
+		})
+		wantCode(t, err, cart.NotFound, "webhook_not_found")
+	})
+
+	t.Run("record deliveries and move the cursor only for their holder at the cursor", func(t *testing.T) {
+		s := open(t)
+		MustAppendEvents(t, s, newEvent("a", 1, 1, "cart_1", 1), newEvent("b", 1, 2, "cart_1", 2), newEvent("c", 2, 1, "cart_2", 3))
+		evs := ReadEvents(t, s, 0)
+		mustPutWebhook(t, s, store.Webhook{ID: "wh", URL: "http://x", Secret: "s", Active: true, CreatedAt: at(0), UpdatedAt: at(0)})
+		w, _ := take(t, s, "wh", "node-1", at(10))
+		failed := store.Delivery{Seq: evs[0].Seq, Key: evs[0].Key, Status: store.DeliveryPending, Attempts: 1, LastStatus: 500,
+			LastError: "HTTP 500", NextAttemptAt: at(60), CreatedAt: at(11), UpdatedAt: at(11)}
+		waiting := store.Delivery{Seq: evs[1].Seq, Key: evs[1].Key, Status: store.DeliveryPending, NextAttemptAt: at(11), CreatedAt: at(11), UpdatedAt: at(11)}
+		if record(t, s, "node-2", w.Cursor, evs[2].Seq, []store.Delivery{failed}, at(50)) {
+			t.Fatal("node-2 recorded on a stream node-1 holds")
+		}
+		if record(t, s, "node-1", w.Cursor+1, evs[2].Seq, []store.Delivery{failed}, at(50)) {
+			t.Fatal("recorded from a position that is not the cursor")
+		}
+		if !record(t, s, "node-1", w.Cursor, evs[2].Seq, []store.Delivery{failed, waiting}, at(50)) {
+			t.Fatal("the holder could not record at the cursor")
+		}
+		if _, ok := take(t, s, "wh", "node-2", at(45)); ok {
+			t.Fatal("recording did not extend the lease to 50")
+		}
+		MustRead(t, s, func(ctx context.Context, tx store.ReadTx) error {
+			w, err := tx.Webhook(ctx, "wh")
+			if err != nil || w.Cursor != evs[2].Seq {
+				t.Errorf("cursor = %d, %v; want %d", w.Cursor, err, evs[2].Seq)
+			}
+			ds, err := tx.Deliveries(ctx, "wh", "", 0, 10)
+			if err != nil {
+				return err
+			}
+			want := []store.Delivery{failed, waiting}
+			for i := range want {
+				want[i].WebhookID, want[i].Event = "wh", evs[i]
+			}
+			if diff := cmp.Diff(want, ds, cmpOpts); diff != "" {
+				t.Errorf("deliveries (-want +got):\n%s", diff)
+			}
+			keys, err := tx.PendingKeys(ctx, "wh", []string{"cart_1", "cart_2", "cart_3"})
+			if err != nil {
+				return err
+			}
+			if diff := cmp.Diff([]string{"cart_1"}, keys); diff != "" {
+				t.Errorf("pending keys (-want +got):\n%s", diff)
+			}
+			return nil
+		})
+		if got := claim(t, s, "n", at(61), 10); len(got) != 1 || got[0].Seq != evs[0].Seq || got[0].Attempts != 1 {
+			t.Fatalf("claimed %+v, want the failed one first of its key", got)
+		}
+	})
+}
+
 func testIdleCarts(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
 	p := MustPutProduct(t, s, newProduct("p", newVariant("v", "SKU-1")))

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("events", func(t *testing.T) { testEvents(t, open) })
 	t.Run("webhooks", func(t *testing.T) { testWebhooks(t, open) })
 	t.Run("deliveries", func(t *testing.T) { testDeliveries(t, open) })
+	t.Run("webhook streams", func(t *testing.T) { testStreams(t, open) })
 	t.Run("idle carts", func(t *testing.T) { testIdleCarts(t, open) })
 }
 
