@@ -164,7 +164,13 @@ type Variant struct {
 	SaleID       string
 	// QuantityRule is the variant's own rule; nil: its product's applies (RuleOf).
 	QuantityRule *QuantityRule
-	Deleted      bool
+	// QuantityScale is how many decimal digits its quantities have (0 to MaxScale): every
+	// quantity of the variant (lines, stock, tiers, its rule) is an integer of 10^-scale of
+	// Unit (docs/measured-quantities.md). 0, the default, is whole units.
+	QuantityScale uint8
+	// Unit labels what a quantity counts (kg, m, l); "" for pieces.
+	Unit    string
+	Deleted bool
 }
 
 // Stock is the inventory of one SKU. Available = OnHand - Reserved, never negative.

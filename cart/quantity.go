@@ -29,11 +29,74 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", InvalidField("invalid_stock_policy", "stock_policy", "stock_policy must be one of reject, clamp, ignore")
 }
 
-// Change is a quantity change: set the quantity to N, or add the delta N.
+// Change is a quantity change: set the quantity to N, or add the delta N. Form says what N
+// counts: units of the variant's scale (FormUnits, the engine's own changes), a decimal as a
+// client wrote it (FormDecimal: N * 10^-Digits, so 1.25 is N 125, Digits 2), or whole units
+// from a front door whose format carries nothing else (FormWhole). The engine turns it into
+// the variant's units once it knows the variant (In).
 type Change struct {
-	Set bool
-	N   int64
+	Set    bool
+	N      int64
+	Digits uint8
+	Form   ChangeForm
 }
+
+// ChangeForm is what a Change's N counts.
+type ChangeForm uint8
+
+// Change forms.
+const (
+	// FormUnits: N is in units of 10^-scale of the variant (what the engine stores).
+	FormUnits ChangeForm = iota
+	// FormDecimal: N * 10^-Digits, exactly as a client wrote it (the native API).
+	FormDecimal
+	// FormWhole: N whole units, from a front door whose seed format has integer quantities
+	// only (the dialects): a change to a measured variant (scale above 0) is refused, with
+	// the reason ReasonMeasured, except a removal.
+	FormWhole
+)
+
+// ReasonMeasured (Invalid) refuses a whole-unit front door's change of a measured variant.
+const ReasonMeasured = "measured_quantity"
+
+// In is the change in units of 10^-scale, the variant's (FormUnits): Invalid
+// quantity_precision when a decimal has more digits than the scale allows (Decimal.Scaled),
+// ReasonMeasured for a FormWhole change of a measured variant. A change already in units, or
+// whole to a whole variant, is returned as it is, at no cost.
+func (c Change) In(scale int, sku, unit string) (Change, error) {
+	switch {
+	case c.Form == FormUnits:
+		return c, nil
+	case c.Form == FormWhole && (scale == 0 || c.Set && c.N == 0):
+		return Change{Set: c.Set, N: c.N}, nil
+	case c.Form == FormWhole:
+		return c, InvalidField(ReasonMeasured, field(c), "%s is measured in %s to %d decimal places; this interface takes whole quantities only, so the line can only be removed here (change it through the native API)",
+			sku, unitName(unit), scale)
+	}
+	n, err := Decimal{N: c.N, Digits: c.Digits}.Scaled(scale, field(c))
+	if err != nil {
+		return c, err
+	}
+	return Change{Set: c.Set, N: n}, nil
+}
+
+func unitName(u string) string {
+	if u == "" {
+		return "units"
+	}
+	return u
+}
+
+// DecimalChange is a change of a decimal as a client wrote it (FormDecimal).
+func DecimalChange(set bool, d Decimal) Change {
+	return Change{Set: set, N: d.N, Digits: d.Digits, Form: FormDecimal}
+}
+
+// WholeSet and WholeDelta are the changes of a front door of whole units (FormWhole).
+func WholeSet(n int64) Change { return Change{Set: true, N: n, Form: FormWhole} }
+
+// WholeDelta: see WholeSet.
+func WholeDelta(d int64) Change { return Change{N: d, Form: FormWhole} }
 
 // SetTo returns a change that sets the quantity to n.
 func SetTo(n int64) Change { return Change{Set: true, N: n} }

@@ -173,8 +173,13 @@ func (r QuantityRule) Describe(held int64) string {
 // prefix ("quantity_rule", "variants[0].quantity_rule"): every value 1 to 1,000,000 when
 // set; Min and Max multiples of Increment; Min not above Max; MaxPerCustomer at least the
 // lowest quantity allowed.
-func ValidateRule(r QuantityRule, prefix string) []FieldError {
+func ValidateRule(r QuantityRule, prefix string) []FieldError { return ValidateRuleAt(r, prefix, 0) }
+
+// ValidateRuleAt is ValidateRule for a variant of quantity scale scale: the values count
+// units of 10^-scale, and the bound is 1,000,000 whole units.
+func ValidateRuleAt(r QuantityRule, prefix string, scale int) []FieldError {
 	var errs []FieldError
+	bound := ScaleLimit(maxRuleValue, scale)
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: prefix + "." + field, Message: fmt.Sprintf(format, args...)})
 	}
@@ -182,7 +187,7 @@ func ValidateRule(r QuantityRule, prefix string) []FieldError {
 		name string
 		v    int64
 	}{{"min", r.Min}, {"max", r.Max}, {"increment", r.Increment}, {"max_per_customer", r.MaxPerCustomer}} {
-		if f.v < 0 || f.v > maxRuleValue {
+		if f.v < 0 || f.v > bound {
 			bad(f.name, "%s must be 1 to %d when given", f.name, maxRuleValue)
 		}
 	}

@@ -648,9 +648,17 @@ func (m *mutation) apply(u Update) error {
 		}
 		return m.write(i, l, false, []cart.Message{{Type: cart.Info, Code: "item_updated", ItemNum: l.Item.Num, Text: "Item updated"}})
 	}
-	want := u.Change.N
-	if !u.Change.Set {
-		want = l.Item.Quantity + min(u.Change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
+	// The change in the variant's units (docs/measured-quantities.md); a whole change of a
+	// whole variant, every change but the native API's of a measured one, costs nothing here.
+	change := *u.Change
+	if change.Form != cart.FormUnits {
+		if change, err = change.In(l.Variant.Scale(), l.Variant.SKU, l.Variant.Unit); err != nil {
+			return addField(u, err)
+		}
+	}
+	want := change.N
+	if !change.Set {
+		want = l.Item.Quantity + min(change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
 	}
 	if !created && want > 0 && pricing.UnavailableAt(&l, m.cart.Currency, m.now) != "" {
 		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
@@ -687,18 +695,11 @@ func (m *mutation) apply(u Update) error {
 	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, GuestLimit: m.guestLimit(), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+		Change: change, Limit: cart.ScaleLimit(m.settings.MaxQuantityPerItem, l.Variant.Scale()),
+		GuestLimit: cart.ScaleLimit(m.guestLimit(), l.Variant.Scale()), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
 		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held,
 	})
-	var ce *cart.Error
-	if err != nil && u.Add && errors.As(err, &ce) {
-		// An add is a delta inside, but the caller sent it as quantity: name that field.
-		for j := range ce.Fields {
-			if ce.Fields[j].Field == "quantity_delta" {
-				ce.Fields[j].Field = "quantity"
-			}
-		}
-	}
+	err = addField(u, err)
 	if capping && (cart.ErrorCode(err) == cart.StockShort || (err == nil && res.Quantity < want)) {
 		m.noteCapped(l.Variant.SKU)
 	}
@@ -755,6 +756,19 @@ func (m *mutation) apply(u Update) error {
 	}
 	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, cause)
 	return nil
+}
+
+// addField names the field an add's caller sent, quantity, in err: an add is a delta inside.
+func addField(u Update, err error) error {
+	var ce *cart.Error
+	if err != nil && u.Add && errors.As(err, &ce) {
+		for j := range ce.Fields {
+			if ce.Fields[j].Field == "quantity_delta" {
+				ce.Fields[j].Field = "quantity"
+			}
+		}
+	}
+	return err
 }
 
 // index is where line i of a write is now: a new line (i < 0) was appended last.

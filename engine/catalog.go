@@ -49,6 +49,9 @@ func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Pro
 	err := e.write(ctx, opt, func() any { return prod }, func(tx store.Tx) error {
 		// The store keeps CreatedAt of a product that exists; both are this write's instant.
 		prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
+		if err := checkScaleChanges(ctx, tx, &prod); err != nil {
+			return err
+		}
 		if err := tx.PutProduct(ctx, &prod); err != nil {
 			return err
 		}
@@ -86,6 +89,36 @@ func (e *Engine) DeleteProduct(ctx context.Context, p auth.Principal, id string,
 	return e.write(ctx, opt, func() any { return nil }, func(tx store.Tx) error { return tx.DeleteProduct(ctx, id) })
 }
 
+// checkScaleChanges refuses to change the quantity_scale of a variant whose SKU has stock
+// (on hand, reserved or backordered): its figures are integers of the old scale, and cartd
+// does not guess what they were meant to be in the new one (docs/measured-quantities.md).
+// The stock is zeroed first, or the variant given a new SKU.
+func checkScaleChanges(ctx context.Context, tx store.Tx, p *cart.Product) error {
+	for i := range p.Variants {
+		v := &p.Variants[i]
+		old, _, err := tx.VariantBySKU(ctx, v.SKU)
+		switch {
+		case cart.ErrorCode(err) == cart.NotFound:
+			continue
+		case err != nil:
+			return err
+		case old.QuantityScale == v.QuantityScale:
+			continue
+		}
+		st, err := tx.Stock(ctx, v.SKU)
+		if err != nil {
+			return err
+		}
+		if st.OnHand != 0 || st.Reserved != 0 || st.Backordered != 0 {
+			field := fmt.Sprintf("variants[%d].quantity_scale", i)
+			msg := fmt.Sprintf("%s has stock counted at scale %d (on_hand %s, reserved %s); set its stock to 0 before changing quantity_scale to %d",
+				v.SKU, old.QuantityScale, cart.FormatScaled(st.OnHand, old.Scale()), cart.FormatScaled(st.Reserved, old.Scale()), v.QuantityScale)
+			return &cart.Error{Code: cart.Conflict, Reason: "quantity_scale_in_use", Message: msg, Fields: []cart.FieldError{{Field: field, Message: msg}}}
+		}
+	}
+	return nil
+}
+
 func validateProduct(p *cart.Product) error {
 	var errs []cart.FieldError
 	bad := func(field, format string, args ...any) {
@@ -108,7 +141,19 @@ func validateProduct(p *cart.Product) error {
 		bad("variants", "a product needs 1 to %d variants", MaxVariants)
 	}
 	if p.QuantityRule != nil {
-		errs = append(errs, cart.ValidateRule(*p.QuantityRule, "quantity_rule")...)
+		// Its values count units of the scale of the variants it applies to, which share one.
+		scale := -1
+		for i := range p.Variants {
+			v := &p.Variants[i]
+			switch {
+			case v.QuantityRule != nil:
+			case scale < 0:
+				scale = v.Scale()
+			case scale != v.Scale():
+				bad(fmt.Sprintf("variants[%d].quantity_scale", i), "the product's quantity_rule applies to variants of scale %d and %d: give the variants of another scale a quantity_rule of their own", scale, v.Scale())
+			}
+		}
+		errs = append(errs, cart.ValidateRuleAt(*p.QuantityRule, "quantity_rule", max(scale, 0))...)
 	}
 	ids, skus := map[string]bool{}, map[string]bool{}
 	for i := range p.Variants {
@@ -156,8 +201,15 @@ func validateProduct(p *cart.Product) error {
 			}
 			checkPrices(tf+".price", t.Prices)
 		}
+		if v.QuantityScale > cart.MaxScale {
+			bad(f+"quantity_scale", "quantity_scale must be 0 to %d", cart.MaxScale)
+			v.QuantityScale = 0 // what follows checks figures against a scale that exists
+		}
+		if why := cart.ValidUnit(v.Unit); why != "" {
+			bad(f+"unit", "%s", why)
+		}
 		if v.QuantityRule != nil {
-			errs = append(errs, cart.ValidateRule(*v.QuantityRule, f+"quantity_rule")...)
+			errs = append(errs, cart.ValidateRuleAt(*v.QuantityRule, f+"quantity_rule", v.Scale())...)
 		}
 		// A tier no allowed quantity reaches is a price the shop would never charge: refused,
 		// so that the catalog says what it does. Checked against the rule in effect, only
@@ -166,7 +218,7 @@ func validateProduct(p *cart.Product) error {
 		if v.QuantityRule == nil {
 			rulePrefix = "quantity_rule"
 		}
-		if len(cart.ValidateRule(rule, rulePrefix)) == 0 {
+		if len(cart.ValidateRuleAt(rule, rulePrefix, v.Scale())) == 0 {
 			for _, j := range rule.UnreachableTiers(v.Tiers) {
 				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %d",
 					rule.Describe(0), v.Tiers[j].MinQuantity)

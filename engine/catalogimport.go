@@ -168,6 +168,9 @@ func (e *Engine) importRow(ctx context.Context, tx store.Tx, row ImportRow) (boo
 		if err != nil || !sameProduct(stored, *row.Product) {
 			prod := *row.Product
 			prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
+			if err := checkScaleChanges(ctx, tx, &prod); err != nil {
+				return false, err
+			}
 			if err := tx.PutProduct(ctx, &prod); err != nil {
 				return false, err
 			}
@@ -207,7 +210,7 @@ func sameProduct(stored, want cart.Product) bool {
 func sameVariant(a, b cart.Variant) bool {
 	return a.ID == b.ID && a.SKU == b.SKU && a.Name == b.Name && a.TaxRate == b.TaxRate &&
 		a.WeightGrams == b.WeightGrams && a.Active == b.Active && a.Returnable == b.Returnable &&
-		a.SaleID == b.SaleID && !a.Deleted && !b.Deleted && sameRule(a.QuantityRule, b.QuantityRule) &&
+		a.SaleID == b.SaleID && a.QuantityScale == b.QuantityScale && a.Unit == b.Unit && !a.Deleted && !b.Deleted && sameRule(a.QuantityRule, b.QuantityRule) &&
 		slices.Equal(a.Options, b.Options) &&
 		maps.Equal(a.Prices, b.Prices) && maps.Equal(a.RetailPrices, b.RetailPrices) &&
 		slices.EqualFunc(a.Tiers, b.Tiers, func(x, y cart.Tier) bool {

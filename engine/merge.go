@@ -433,7 +433,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	from := l.Item.Quantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
+		Add: src.Item.Quantity, Limit: cart.ScaleLimit(m.quantityLimit(), src.Variant.Scale()), Free: free, Reserve: m.e.Reserving(),
 		Rule: cart.RuleOf(l.Variant, l.Product), Held: held,
 	})
 	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
