@@ -186,6 +186,10 @@ type Stock struct {
 	Backordered int64
 	Version     int64
 	UpdatedAt   time.Time
+	// Scale is the quantity scale of the SKU's variant, which the figures count units of
+	// (docs/measured-quantities.md). It is not stored: the engine sets it on the stock it
+	// answers with, for front doors to render.
+	Scale uint8
 }
 
 // Available is what a new reservation can take.

@@ -94,6 +94,9 @@ const (
 
 // UnmarshalJSON reads a JSON number; anything else is a type error naming the field.
 func (d *Decimal) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // as for any number: null leaves it as it is
+	}
 	if len(b) == 0 || !(b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
 		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[Decimal]()}
 	}
@@ -269,4 +272,44 @@ func jsonKind(b []byte) string {
 		return "null"
 	}
 	return "number"
+}
+
+// ShownWhole is a quantity of v as a front door of whole units shows it: q itself for a
+// variant of scale 0; for a measured one, rounded half up to a whole unit, and at least 1 for
+// a line that holds anything (1.250 kg shows 1, 0.2 kg shows 1) so that a line never looks
+// empty (docs/dialects.md).
+func (v *Variant) ShownWhole(q int64) int64 {
+	s := v.Scale()
+	if s == 0 {
+		return q
+	}
+	w := RoundScaled(q, s)
+	if w < 1 && q > 0 {
+		return 1
+	}
+	return w
+}
+
+// Measure is the exact figure of a quantity of a measured variant for people, "1.250 kg";
+// "" for a variant of scale 0.
+func (v *Variant) Measure(q int64) string {
+	s := v.Scale()
+	if s == 0 {
+		return ""
+	}
+	out := FormatScaled(q, s)
+	if v.Unit != "" {
+		out += " " + v.Unit
+	}
+	return out
+}
+
+// MeasuredName is name with the exact quantity of a measured line appended, "Coffee beans
+// (1.250 kg)": what a front door of whole units shows in a free-form name, so that the
+// shopper sees what the line holds. At scale 0 it is name.
+func (v *Variant) MeasuredName(name string, q int64) string {
+	if m := v.Measure(q); m != "" {
+		return name + " (" + m + ")"
+	}
+	return name
 }

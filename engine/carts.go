@@ -700,6 +700,9 @@ func (m *mutation) apply(u Update) error {
 		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held,
 	})
 	err = addField(u, err)
+	if ce, ok := err.(*cart.Error); ok {
+		ce.Scale = l.Variant.QuantityScale
+	}
 	if capping && (cart.ErrorCode(err) == cart.StockShort || (err == nil && res.Quantity < want)) {
 		m.noteCapped(l.Variant.SKU)
 	}
@@ -715,7 +718,7 @@ func (m *mutation) apply(u Update) error {
 		}
 	}
 	l.Stock = stock
-	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	msgs := scaled(cart.QuantityMessages(l.Item.Num, res, free, created), l.Variant)
 	noteChange(m.tx, changeOutcome(res), 1)
 	cause := m.cause
 	if cause == "" {
@@ -756,6 +759,16 @@ func (m *mutation) apply(u Update) error {
 	}
 	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, cause)
 	return nil
+}
+
+// scaled marks msgs, about a line of v, with v's quantity scale.
+func scaled(msgs []cart.Message, v *cart.Variant) []cart.Message {
+	if v.QuantityScale != 0 {
+		for i := range msgs {
+			msgs[i].Scale = v.QuantityScale
+		}
+	}
+	return msgs
 }
 
 // addField names the field an add's caller sent, quantity, in err: an add is a delta inside.

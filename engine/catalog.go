@@ -259,9 +259,10 @@ func validateProduct(p *cart.Product) error {
 }
 
 // StockChange is a write to a SKU's stock: an absolute OnHand, or a relative OnHandDelta.
+// Both are decimals of the scale of the SKU's variant (docs/measured-quantities.md).
 type StockChange struct {
-	OnHand      *int64
-	OnHandDelta *int64
+	OnHand      *cart.Decimal
+	OnHandDelta *cart.Decimal
 }
 
 // PutInventory sets a SKU's on-hand stock (scope catalog:write). Lowering it below what carts
@@ -293,6 +294,9 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 			return err
 		}
 		st.SKU = sku
+		if st.Scale, err = skuScale(ctx, tx, sku); err != nil {
+			return err
+		}
 		if opt.IfMatch != nil && *opt.IfMatch != st.Version {
 			current := st
 			return &cart.Error{Code: cart.Precondition, Reason: "version_mismatch", Stock: &current,
@@ -300,8 +304,12 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 		}
 		onHand := st.OnHand
 		if ch.OnHand != nil {
-			onHand = *ch.OnHand
-		} else if onHand, err = money.Add(onHand, *ch.OnHandDelta); err != nil {
+			if onHand, err = ch.OnHand.Scaled(int(st.Scale), "on_hand"); err != nil {
+				return err
+			}
+		} else if delta, err := ch.OnHandDelta.Scaled(int(st.Scale), "on_hand_delta"); err != nil {
+			return err
+		} else if onHand, err = money.Add(onHand, delta); err != nil {
 			return cart.InvalidField("quantity_out_of_range", "on_hand_delta", "on_hand_delta is out of range")
 		}
 		if onHand < 0 || onHand > maxStock {
@@ -326,7 +334,9 @@ func (e *Engine) setOnHand(ctx context.Context, tx store.Tx, st cart.Stock, onHa
 			return st, err
 		}
 	}
-	return st, tx.PutStock(ctx, st)
+	put := st
+	put.Scale = 0 // not stored
+	return st, tx.PutStock(ctx, put)
 }
 
 // maxStock bounds on_hand so sums of stock can never overflow.
@@ -398,8 +408,11 @@ func (e *Engine) Inventory(ctx context.Context, p auth.Principal, sku string) (c
 	var st cart.Stock
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
-		st, err = tx.Stock(ctx, sku)
+		if st, err = tx.Stock(ctx, sku); err != nil {
+			return err
+		}
 		st.SKU = sku
+		st.Scale, err = skuScale(ctx, tx, sku)
 		return err
 	})
 	return st, err

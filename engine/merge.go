@@ -436,7 +436,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 		Add: src.Item.Quantity, Limit: cart.ScaleLimit(m.quantityLimit(), src.Variant.Scale()), Free: free, Reserve: m.e.Reserving(),
 		Rule: cart.RuleOf(l.Variant, l.Product), Held: held,
 	})
-	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
+	msgs := scaled(cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created), src.Variant)
 	if res.Clamped || created && res.Quantity == 0 {
 		noteChange(m.tx, QuantityClamped, 1) // quantity_clamped, or out_of_stock
 	}

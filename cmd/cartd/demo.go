@@ -104,7 +104,7 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 			}
 			continue
 		}
-		if _, err := eng.PutInventory(ctx, admin, sku, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+		if _, err := eng.PutInventory(ctx, admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 			return fmt.Errorf("stock %s: %w", sku, err)
 		}
 	}
