@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cartd/cartd/auth"
@@ -697,7 +698,7 @@ func (m *mutation) apply(u Update) error {
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Change: change, Limit: cart.ScaleLimit(m.settings.MaxQuantityPerItem, l.Variant.Scale()),
 		GuestLimit: cart.ScaleLimit(m.guestLimit(), l.Variant.Scale()), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
-		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held,
+		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held, Scale: l.Variant.Scale(),
 	})
 	err = addField(u, err)
 	if ce, ok := err.(*cart.Error); ok {
@@ -778,8 +779,10 @@ func addField(u Update, err error) error {
 		for j := range ce.Fields {
 			if ce.Fields[j].Field == "quantity_delta" {
 				ce.Fields[j].Field = "quantity"
+				ce.Fields[j].Message = strings.Replace(ce.Fields[j].Message, "quantity_delta ", "quantity ", 1)
 			}
 		}
+		ce.Message = strings.Replace(ce.Message, "quantity_delta ", "quantity ", 1)
 	}
 	return err
 }

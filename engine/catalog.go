@@ -220,8 +220,8 @@ func validateProduct(p *cart.Product) error {
 		}
 		if len(cart.ValidateRuleAt(rule, rulePrefix, v.Scale())) == 0 {
 			for _, j := range rule.UnreachableTiers(v.Tiers) {
-				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %d",
-					rule.Describe(0), v.Tiers[j].MinQuantity)
+				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %s",
+					rule.DescribeAt(0, v.Scale()), cart.FormatScaled(v.Tiers[j].MinQuantity, v.Scale()))
 			}
 		}
 		if v.TaxRate < 0 || v.TaxRate > 10000 {

@@ -434,7 +434,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
 		Add: src.Item.Quantity, Limit: cart.ScaleLimit(m.quantityLimit(), src.Variant.Scale()), Free: free, Reserve: m.e.Reserving(),
-		Rule: cart.RuleOf(l.Variant, l.Product), Held: held,
+		Rule: cart.RuleOf(l.Variant, l.Product), Held: held, Scale: src.Variant.Scale(),
 	})
 	msgs := scaled(cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created), src.Variant)
 	if res.Clamped || created && res.Quantity == 0 {
