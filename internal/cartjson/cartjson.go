@@ -37,29 +37,29 @@ func OptTime(t time.Time) *string {
 
 // Message is one of a cart's messages.
 type Message struct {
-	Type      cart.MessageType `json:"type"`
-	Code      string           `json:"code"`
-	Message   string           `json:"message"`
-	ItemID    string           `json:"item_id,omitempty"`
+	Type    cart.MessageType `json:"type"`
+	Code    string           `json:"code"`
+	Message string           `json:"message"`
+	ItemID  string           `json:"item_id,omitempty"`
 	// Requested, Applied and Available are quantities of the line's variant: decimals for a
 	// measured one (Quantity).
 	Requested *json.Number `json:"requested,omitempty"`
 	Applied   *json.Number `json:"applied,omitempty"`
 	Available *json.Number `json:"available,omitempty"`
-	OldPrice  *int64           `json:"old_price,omitempty"`
-	NewPrice  *int64           `json:"new_price,omitempty"`
+	OldPrice  *int64       `json:"old_price,omitempty"`
+	NewPrice  *int64       `json:"new_price,omitempty"`
 }
 
 // Item is one line of a cart.
 type Item struct {
-	ID               string          `json:"id"`
-	Object           string          `json:"object"`
-	ProductID        string          `json:"product_id"`
-	VariantID        string          `json:"variant_id"`
-	SKU              string          `json:"sku"`
-	ProductName      string          `json:"product_name"`
-	VariantName      string          `json:"variant_name,omitempty"`
-	ImageURL         string          `json:"image_url,omitempty"`
+	ID          string `json:"id"`
+	Object      string `json:"object"`
+	ProductID   string `json:"product_id"`
+	VariantID   string `json:"variant_id"`
+	SKU         string `json:"sku"`
+	ProductName string `json:"product_name"`
+	VariantName string `json:"variant_name,omitempty"`
+	ImageURL    string `json:"image_url,omitempty"`
 	// Quantity, ReservedQuantity and AvailableQty are JSON numbers written by Quantity: whole
 	// for a variant of scale 0, decimals of its scale for a measured one (1.250).
 	Quantity         json.Number     `json:"quantity"`
@@ -76,10 +76,10 @@ type Item struct {
 	InventoryStatus  string          `json:"inventory_status"`
 	AvailableQty     json.Number     `json:"available_quantity"`
 	// QuantityScale and Unit say how the variant is measured (docs/measured-quantities.md).
-	QuantityScale uint8  `json:"quantity_scale"`
-	Unit          string `json:"unit"`
-	ReservedUntil    *string         `json:"reserved_until"`
-	Expired          bool            `json:"expired"`
+	QuantityScale uint8   `json:"quantity_scale"`
+	Unit          string  `json:"unit"`
+	ReservedUntil *string `json:"reserved_until"`
+	Expired       bool    `json:"expired"`
 	// UnavailableReason says why an item of unavailable_items cannot be bought; null for the
 	// others.
 	UnavailableReason *string `json:"unavailable_reason"`

@@ -37,8 +37,8 @@ type (
 		OnHand *cart.Decimal `json:"on_hand"`
 	}
 	ndjsonStock struct {
-		Type   string  `json:"type"`
-		SKU    *string `json:"sku"`
+		Type   string        `json:"type"`
+		SKU    *string       `json:"sku"`
 		OnHand *cart.Decimal `json:"on_hand"`
 	}
 )
