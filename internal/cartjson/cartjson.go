@@ -43,11 +43,12 @@ type Message struct {
 	ItemID  string           `json:"item_id,omitempty"`
 	// Requested, Applied and Available are quantities of the line's variant: decimals for a
 	// measured one (Quantity).
-	Requested *json.Number `json:"requested,omitempty"`
-	Applied   *json.Number `json:"applied,omitempty"`
-	Available *json.Number `json:"available,omitempty"`
-	OldPrice  *int64       `json:"old_price,omitempty"`
-	NewPrice  *int64       `json:"new_price,omitempty"`
+	// Each is left out when unset (""), so that a message costs no allocation for them.
+	Requested json.Number `json:"requested,omitempty"`
+	Applied   json.Number `json:"applied,omitempty"`
+	Available json.Number `json:"available,omitempty"`
+	OldPrice  *int64      `json:"old_price,omitempty"`
+	NewPrice  *int64      `json:"new_price,omitempty"`
 }
 
 // Item is one line of a cart.
@@ -105,6 +106,14 @@ func Quantity(q int64, scale uint8) json.Number {
 		return json.Number(strconv.FormatInt(q, 10))
 	}
 	return json.Number(cart.FormatScaled(q, int(scale)))
+}
+
+// quantityOrNone is Quantity of *q, "" (left out) for nil.
+func quantityOrNone(q *int64, scale uint8) json.Number {
+	if q == nil {
+		return ""
+	}
+	return Quantity(*q, scale)
 }
 
 // OptQuantity is Quantity of *q, nil for nil.
@@ -229,8 +238,8 @@ func Items(v cart.View) []cart.LineView {
 func Messages(msgs []cart.Message) []Message {
 	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
-		mj := Message{Type: m.Type, Code: m.Code, Message: m.Text, Requested: OptQuantity(m.Requested, m.Scale),
-			Applied: OptQuantity(m.Applied, m.Scale), Available: OptQuantity(m.Available, m.Scale),
+		mj := Message{Type: m.Type, Code: m.Code, Message: m.Text, Requested: quantityOrNone(m.Requested, m.Scale),
+			Applied: quantityOrNone(m.Applied, m.Scale), Available: quantityOrNone(m.Available, m.Scale),
 			OldPrice: m.OldPrice, NewPrice: m.NewPrice}
 		if m.ItemNum != 0 {
 			mj.ItemID = ItemID(m.ItemNum)
