@@ -412,7 +412,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	if pricing.UnavailableAt(&src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
 			Text:      fmt.Sprintf("%s is no longer available; it was not moved from the merged cart", src.Variant.SKU),
-			Requested: &requested, Applied: &none}})
+			Requested: &requested, Applied: &none, Scale: src.Variant.QuantityScale}})
 	}
 	i := slices.IndexFunc(m.lines, func(l cart.Line) bool { return l.Item.VariantNum == src.Item.VariantNum })
 	created := i < 0
@@ -421,7 +421,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 		if int64(len(m.lines)) >= m.settings.MaxLinesPerCart {
 			return m.note([]cart.Message{{Type: cart.Warning, Code: "too_many_lines",
 				Text:      fmt.Sprintf("A cart holds at most %d items; %s was not moved from the merged cart", m.settings.MaxLinesPerCart, src.Variant.SKU),
-				Requested: &requested, Applied: &none}})
+				Requested: &requested, Applied: &none, Scale: src.Variant.QuantityScale}})
 		}
 		l = cart.Line{Variant: src.Variant, Product: src.Product, Sale: src.Sale, Item: cart.Item{
 			CartNum: m.cart.Num, VariantNum: src.Item.VariantNum, AddedUnitPrice: src.Item.AddedUnitPrice,
