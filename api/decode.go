@@ -119,7 +119,7 @@ func decodeMerge(body []byte) (int64, error) {
 type itemAddRequest struct {
 	SKU               *string         `json:"sku"`
 	VariantID         *string         `json:"variant_id"`
-	Quantity          *int64          `json:"quantity"`
+	Quantity          *cart.Decimal   `json:"quantity"`
 	Notes             *string         `json:"notes"`
 	Metadata          json.RawMessage `json:"metadata"`
 	StockPolicy       *string         `json:"stock_policy"`
@@ -143,14 +143,17 @@ func decodeItemAdd(body []byte) (engine.Update, error) {
 	default:
 		return u, cart.InvalidField("missing_item", "sku", "sku or variant_id is required")
 	}
-	q := int64(1)
+	q := cart.Whole(1)
 	if req.Quantity != nil {
 		q = *req.Quantity
 	}
-	if q < 1 {
-		return u, cart.InvalidField("invalid_quantity", "quantity", "quantity must be at least 1")
+	if err := q.Err("quantity"); err != nil {
+		return u, err
 	}
-	ch := cart.AddDelta(q)
+	if q.N < 1 {
+		return u, cart.InvalidField("invalid_quantity", "quantity", "quantity must be above 0")
+	}
+	ch := cart.DecimalChange(false, q)
 	u.Change = &ch
 	var err error
 	u.Policy, err = policyOf(req.ValidateInventory, req.StockPolicy)
@@ -158,8 +161,8 @@ func decodeItemAdd(body []byte) (engine.Update, error) {
 }
 
 type itemChangeRequest struct {
-	Quantity          *int64          `json:"quantity"`
-	QuantityDelta     *int64          `json:"quantity_delta"`
+	Quantity          *cart.Decimal   `json:"quantity"`
+	QuantityDelta     *cart.Decimal   `json:"quantity_delta"`
 	Notes             *string         `json:"notes"`
 	Metadata          json.RawMessage `json:"metadata"`
 	ValidateInventory *bool           `json:"validate_inventory"`
@@ -184,16 +187,22 @@ func (req itemChangeRequest) update(ref engine.ItemRef, allowDelta bool) (engine
 	case req.Quantity != nil && req.QuantityDelta != nil:
 		return u, cart.InvalidField("conflicting_quantity", "quantity_delta", "give quantity or quantity_delta, not both")
 	case req.Quantity != nil:
-		if *req.Quantity < 0 {
+		if err := req.Quantity.Err("quantity"); err != nil {
+			return u, err
+		}
+		if req.Quantity.N < 0 {
 			return u, cart.InvalidField("invalid_quantity", "quantity", "quantity must not be negative (0 removes the item)")
 		}
-		ch := cart.SetTo(*req.Quantity)
+		ch := cart.DecimalChange(true, *req.Quantity)
 		u.Change = &ch
 	case req.QuantityDelta != nil:
-		if *req.QuantityDelta == 0 {
+		if err := req.QuantityDelta.Err("quantity_delta"); err != nil {
+			return u, err
+		}
+		if req.QuantityDelta.N == 0 {
 			return u, cart.InvalidField("invalid_quantity", "quantity_delta", "quantity_delta must not be 0")
 		}
-		ch := cart.AddDelta(*req.QuantityDelta)
+		ch := cart.DecimalChange(false, *req.QuantityDelta)
 		u.Change = &ch
 	}
 	var err error
@@ -211,8 +220,8 @@ type batchChangeRequest struct {
 	ItemID            *string         `json:"item_id"`
 	SKU               *string         `json:"sku"`
 	VariantID         *string         `json:"variant_id"`
-	Quantity          *int64          `json:"quantity"`
-	QuantityDelta     *int64          `json:"quantity_delta"`
+	Quantity          *cart.Decimal   `json:"quantity"`
+	QuantityDelta     *cart.Decimal   `json:"quantity_delta"`
 	Notes             *string         `json:"notes"`
 	Metadata          json.RawMessage `json:"metadata"`
 	ValidateInventory *bool           `json:"validate_inventory"`
@@ -318,11 +327,15 @@ func decodeProduct(body []byte, id string) (cart.Product, error) {
 	if req.ID != nil && *req.ID != id {
 		return cart.Product{}, cart.InvalidField("id_mismatch", "id", "the body's id %q differs from the path's %q", *req.ID, id)
 	}
-	p := req.Cart(id)
-	for _, v := range req.Variants {
-		p.Variants = append(p.Variants, v.Cart())
+	var variants []cart.Variant
+	for i, v := range req.Variants {
+		cv, err := v.Cart(i)
+		if err != nil {
+			return cart.Product{}, err
+		}
+		variants = append(variants, cv)
 	}
-	return p, nil
+	return req.Cart(id, variants)
 }
 
 type saleRequest struct {
@@ -362,8 +375,8 @@ func decodeSale(body []byte, id string) (cart.Sale, error) {
 }
 
 type inventoryRequest struct {
-	OnHand      *int64 `json:"on_hand"`
-	OnHandDelta *int64 `json:"on_hand_delta"`
+	OnHand      *cart.Decimal `json:"on_hand"`
+	OnHandDelta *cart.Decimal `json:"on_hand_delta"`
 }
 
 // decodeInventory reads PUT (on_hand) and PATCH (on_hand_delta) of /v1/inventory/{sku}.
@@ -381,6 +394,16 @@ func decodeInventory(body []byte, relative bool) (engine.StockChange, error) {
 		return engine.StockChange{}, cart.InvalidField("missing_field", "on_hand_delta", "on_hand_delta is required")
 	case !relative && req.OnHand == nil:
 		return engine.StockChange{}, cart.InvalidField("missing_field", "on_hand", "on_hand is required")
+	}
+	for _, f := range []struct {
+		name string
+		d    *cart.Decimal
+	}{{"on_hand", req.OnHand}, {"on_hand_delta", req.OnHandDelta}} {
+		if f.d != nil {
+			if err := f.d.Err(f.name); err != nil {
+				return engine.StockChange{}, err
+			}
+		}
 	}
 	return engine.StockChange{OnHand: req.OnHand, OnHandDelta: req.OnHandDelta}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -38,6 +40,17 @@ var seedBodies = []string{
 	`{"id": "prod_other", "name": "x", "variants": []}`,
 	`{"on_hand": 10}`,
 	`{"on_hand_delta": -3}`,
+	// Measured quantities (docs/measured-quantities.md): decimals read from their text.
+	`{"quantity": 1.25}`,
+	`{"quantity": 0.100000}`,
+	`{"quantity_delta": -0.0005}`,
+	`{"quantity": 1e-1}`,
+	`{"quantity": 9223372036854775.807}`,
+	`{"quantity": 0.00000000000000000001}`,
+	`{"on_hand": 10.5, "on_hand_delta": -0.25}`,
+	`{"sku": "COFFEE", "quantity": 0.250}`,
+	`{"changes": [{"sku": "COFFEE", "quantity": 1.5}, {"item_id": "ci_7", "quantity_delta": -0.05}]}`,
+	`{"name": "Coffee", "quantity_rule": {"min": 0.25, "increment": 0.05}, "variants": [{"id": "var_c", "sku": "C", "price": {"USD": 1299}, "quantity_scale": 3, "unit": "kg", "tiers": [{"min_quantity": 5.5, "price": {"USD": 1199}}], "quantity_rule": {"max": 10.0001}}]}`,
 	`{"on_hand": 1, "on_hand_delta": 1}`,
 	`{"default_currency": "JPY", "prices_include_tax": true, "max_quantity_per_item": 50, "max_lines_per_cart": 10, "shipping": {"USD": {"flat": 500, "free_over": 10000}}}`,
 	`{"changes": [{"item_id": "ci_7", "quantity": 2}, {"sku": "A", "quantity_delta": -1, "stock_policy": "clamp"}, {"variant_id": "var_b", "notes": "n", "metadata": null}]}`,
@@ -181,6 +194,7 @@ func FuzzDecodeItemChange(f *testing.F) {
 			t.Fatalf("%q: update %+v does not name item 7 as a change", body, u)
 		}
 		if c := u.Change; c != nil {
+			checkExact(t, body, c)
 			switch {
 			case c.Set && c.N < 0:
 				t.Fatalf("%q: decoded a negative set quantity %d", body, c.N)
@@ -344,4 +358,37 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkExact holds a decoded change to the number its body wrote: N * 10^-Digits is exactly
+// the value of the quantity's (or quantity_delta's) text, compared as big rationals.
+func checkExact(t *testing.T, body []byte, c *cart.Change) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return // duplicate members and the like: the decoder decided
+	}
+	// encoding/json matches member names without regard to case: find the one member that
+	// names the field (several spellings at once are the decoder's to settle; skipped).
+	name := "quantity_delta"
+	if c.Set {
+		name = "quantity"
+	}
+	var text json.RawMessage
+	found := 0
+	for k, v := range fields {
+		if strings.EqualFold(k, name) {
+			text, found = v, found+1
+		}
+	}
+	if found != 1 {
+		return
+	}
+	want, ok := new(big.Rat).SetString(string(text))
+	if !ok {
+		t.Fatalf("%q: decoded %+v from a quantity that is no number", body, c)
+	}
+	got := new(big.Rat).SetFrac(big.NewInt(c.N), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(c.Digits)), nil))
+	if got.Cmp(want) != 0 || c.Form != cart.FormDecimal {
+		t.Fatalf("%q: decoded %+v, which is %s, not %s", body, c, got, want)
+	}
 }

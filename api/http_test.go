@@ -92,13 +92,16 @@ func TestHTTP(t *testing.T) {
 		{"JSON null", `null`, 400, "malformed_body", ""},
 		{"an unknown field", `{"quantity": 2, "colour": "red"}`, 422, "unknown_field", "colour"},
 		{"a quantity as a string", `{"quantity": "2"}`, 422, "invalid_type", "quantity"},
-		{"a fractional quantity", `{"quantity": 2.5}`, 422, "invalid_type", "quantity"},
-		{"a quantity in exponent form", `{"quantity": 1e3}`, 422, "invalid_type", "quantity"},
+		// A decimal is a quantity of a measured variant; of one sold in whole units it has
+		// more digits than its scale (docs/measured-quantities.md).
+		{"a fractional quantity", `{"quantity": 2.5}`, 422, "quantity_precision", "quantity"},
+		{"a quantity in exponent form", `{"quantity": 1e3}`, 422, "invalid_quantity", "quantity"},
+		{"a quantity as a string", `{"quantity": "2"}`, 422, "invalid_type", "quantity"},
 		{"notes as a number", `{"notes": 5}`, 422, "invalid_type", "notes"},
 		{"validate_inventory as a string", `{"quantity": 2, "validate_inventory": "yes"}`, 422, "invalid_type", "validate_inventory"},
-		{"a quantity that overflows int64", `{"quantity": 99999999999999999999}`, 422, "invalid_type", "quantity"},
-		{"a negative quantity that overflows int64", `{"quantity": -99999999999999999999}`, 422, "invalid_type", "quantity"},
-		{"a quantity_delta that overflows int64", `{"quantity_delta": 99999999999999999999}`, 422, "invalid_type", "quantity_delta"},
+		{"a quantity that overflows int64", `{"quantity": 99999999999999999999}`, 422, "quantity_out_of_range", "quantity"},
+		{"a negative quantity that overflows int64", `{"quantity": -99999999999999999999}`, 422, "quantity_out_of_range", "quantity"},
+		{"a quantity_delta that overflows int64", `{"quantity_delta": 99999999999999999999}`, 422, "quantity_out_of_range", "quantity_delta"},
 	}
 	for _, tt := range bodies {
 		t.Run(fmt.Sprintf("a PATCH with %s is %d", tt.name, tt.status), func(t *testing.T) {

@@ -975,6 +975,31 @@ func TestOpenAPIContract(t *testing.T) {
 		}
 	})
 
+	step("measured quantities are decimals in products, stock, items, messages and problems", func(t *testing.T) {
+		coffee := map[string]any{"name": "Coffee", "variants": []any{map[string]any{"id": "var_coffee_c", "sku": "COFFEE-C",
+			"price": map[string]any{"USD": 1299}, "quantity_scale": 3, "unit": "kg", "quantity_rule": map[string]any{"min": 0.25, "increment": 0.05},
+			"tiers": []any{map[string]any{"min_quantity": 5.5, "price": map[string]any{"USD": 1199}}}}}}
+		call(t, 200, "PUT", "/v1/products/prod_coffee_c", admin, coffee)
+		call(t, 200, "GET", "/v1/products/prod_coffee_c", catalogKey, nil)
+		call(t, 200, "PUT", "/v1/inventory/COFFEE-C", admin, map[string]any{"on_hand": 10.5})
+		call(t, 200, "PATCH", "/v1/inventory/COFFEE-C", admin, map[string]any{"on_hand_delta": -0.25})
+		wantProblem(t, call(t, 422, "PATCH", "/v1/inventory/COFFEE-C", admin, map[string]any{"on_hand_delta": 0.0001}), "quantity_precision")
+		kg := call(t, 201, "POST", "/v1/carts", admin, map[string]any{"currency": "USD"}).JSON(t)["id"].(string)
+		r := call(t, 200, "POST", itemsOf(kg), admin, map[string]any{"sku": "COFFEE-C", "quantity": 1.25})
+		if r.JSON(t)["subtotal"] != 1624.0 {
+			t.Fatalf("1.25 kg at 1299: %s", r.Body)
+		}
+		line := itemIDOf(t, r, "COFFEE-C")
+		wantProblem(t, call(t, 422, "PATCH", itemsOf(kg)+"/"+line, admin, map[string]any{"quantity": 1.2345}), "quantity_precision")
+		p := wantProblemBody(t, call(t, 422, "PATCH", itemsOf(kg)+"/"+line, admin, map[string]any{"quantity": 1.26}), "quantity_not_allowed")
+		if p["nearest_below"] != 1.25 || p["nearest_above"] != 1.3 {
+			t.Fatalf("the problem's nearest quantities: %v", p)
+		}
+		wantMessage(t, call(t, 200, "PUT", itemsOf(kg)+"/"+line, admin, map[string]any{"quantity": 20.01, "stock_policy": "clamp"}), "quantity_clamped")
+		wantProblem(t, call(t, 409, "PUT", "/v1/products/prod_coffee_c", admin, map[string]any{"name": "Coffee", "variants": []any{
+			map[string]any{"id": "var_coffee_c", "sku": "COFFEE-C", "price": map[string]any{"USD": 1299}, "quantity_scale": 2}}}), "quantity_scale_in_use")
+	})
+
 	step("a retry while the first call with its Idempotency-Key is in flight is 409, on every operation taking one", func(t *testing.T) {
 		// On SQLite whatever CARTD_TEST_STORE says: its single writer, held, stops every write,
 		// and the in-flight check is the engine's, the same over any store.

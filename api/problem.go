@@ -38,17 +38,17 @@ type problem struct {
 	Detail    string            `json:"detail,omitempty"`
 	Code      string            `json:"code"`
 	Errors    []cart.FieldError `json:"errors,omitempty"`
-	Available *int64            `json:"available,omitempty"`
+	Available *json.Number      `json:"available,omitempty"`
 	Version   *int64            `json:"version,omitempty"`
 	Cart      *cartJSON         `json:"cart,omitempty"`
 	Stock     *stockJSON        `json:"stock,omitempty"`
 	// With quantity_not_allowed: the rule, the quantity asked for and the allowed quantities
 	// nearest to it (absent when there is none on that side).
-	QuantityRule  *ruleJSON `json:"quantity_rule,omitempty"`
-	Requested     *int64    `json:"requested,omitempty"`
-	NearestBelow  *int64    `json:"nearest_below,omitempty"`
-	NearestAbove  *int64    `json:"nearest_above,omitempty"`
-	HeldElsewhere *int64    `json:"held_elsewhere,omitempty"`
+	QuantityRule  *ruleJSON    `json:"quantity_rule,omitempty"`
+	Requested     *json.Number `json:"requested,omitempty"`
+	NearestBelow  *json.Number `json:"nearest_below,omitempty"`
+	NearestAbove  *json.Number `json:"nearest_above,omitempty"`
+	HeldElsewhere *json.Number `json:"held_elsewhere,omitempty"`
 }
 
 // writeError answers with err as problem+json. Internal errors are logged in full and shown
@@ -60,7 +60,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	p := problem{Type: problemTypeBase + e.Reason, Title: http.StatusText(status), Status: status,
-		Detail: e.Message, Code: e.Reason, Errors: e.Fields, Available: e.Available}
+		Detail: e.Message, Code: e.Reason, Errors: e.Fields, Available: optQuantity(e.Available, e.Scale)}
 	if status >= 500 {
 		if !quiet(e) {
 			s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -77,10 +77,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("ETag", etag(e.Cart.Cart.Version))
 	}
 	if d := e.Rule; d != nil {
-		r := renderRule(&d.Rule)
-		p.QuantityRule, p.Requested, p.NearestBelow, p.NearestAbove = &r, &d.Requested, d.NearestBelow, d.NearestAbove
+		r := renderRule(&d.Rule, e.Scale)
+		p.QuantityRule, p.Requested = &r, optQuantity(&d.Requested, e.Scale)
+		p.NearestBelow, p.NearestAbove = optQuantity(d.NearestBelow, e.Scale), optQuantity(d.NearestAbove, e.Scale)
 		if d.Held > 0 {
-			p.HeldElsewhere = &d.Held
+			p.HeldElsewhere = optQuantity(&d.Held, e.Scale)
 		}
 	}
 	if e.Stock != nil {

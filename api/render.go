@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -45,7 +46,10 @@ func (s *Server) renderCart(v cart.View) cartJSON      { return cartjson.Render(
 func items(v cart.View) []cart.LineView                { return cartjson.Items(v) }
 func renderMessages(msgs []cart.Message) []messageJSON { return cartjson.Messages(msgs) }
 func renderItem(l cart.LineView) itemJSON              { return cartjson.RenderItem(l) }
-func renderRule(r *cart.QuantityRule) ruleJSON         { return cartjson.RenderRule(r) }
+func renderRule(r *cart.QuantityRule, scale uint8) ruleJSON {
+	return cartjson.RenderRule(r, scale)
+}
+func optQuantity(q *int64, scale uint8) *json.Number { return cartjson.OptQuantity(q, scale) }
 
 // saleJSON is the sale resource, as written (PUT) and read; status is the sale's state at the
 // instant of the call.
@@ -79,9 +83,37 @@ type productJSON struct {
 	TaxCode     string        `json:"tax_code"`
 	Variants    []variantJSON `json:"variants"`
 	// QuantityRule is the product's rule for its variants without one of their own.
-	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
-	CreatedAt    string             `json:"created_at"`
-	UpdatedAt    string             `json:"updated_at"`
+	QuantityRule *productRuleJSON `json:"quantity_rule"`
+	CreatedAt    string           `json:"created_at"`
+	UpdatedAt    string           `json:"updated_at"`
+}
+
+// productRuleJSON is a rule as the shop wrote it (absent values left out), its values
+// decimals of the variant's scale.
+type productRuleJSON struct {
+	Min            *json.Number `json:"min,omitempty"`
+	Max            *json.Number `json:"max,omitempty"`
+	Increment      *json.Number `json:"increment,omitempty"`
+	MaxPerCustomer *json.Number `json:"max_per_customer,omitempty"`
+}
+
+func renderProductRule(r *cart.QuantityRule, scale uint8) *productRuleJSON {
+	if r == nil {
+		return nil
+	}
+	opt := func(n int64) *json.Number {
+		if n == 0 {
+			return nil
+		}
+		return optQuantity(&n, scale)
+	}
+	return &productRuleJSON{Min: opt(r.Min), Max: opt(r.Max), Increment: opt(r.Increment), MaxPerCustomer: opt(r.MaxPerCustomer)}
+}
+
+// tierJSON is a tier; min_quantity is a decimal of the variant's scale.
+type tierJSON struct {
+	MinQuantity json.Number      `json:"min_quantity"`
+	Prices      map[string]int64 `json:"price"`
 }
 
 type variantJSON struct {
@@ -92,32 +124,44 @@ type variantJSON struct {
 	Options     []cart.Option    `json:"options"`
 	Price       map[string]int64 `json:"price"`
 	RetailPrice map[string]int64 `json:"retail_price"`
-	Tiers       []cart.Tier      `json:"tiers"`
+	Tiers       []tierJSON       `json:"tiers"`
 	TaxRate     int64            `json:"tax_rate"`
 	WeightGrams int64            `json:"weight_grams"`
 	Active      bool             `json:"active"`
 	Returnable  bool             `json:"returnable"`
 	SaleID      *string          `json:"sale_id"`
 	// QuantityRule is the variant's own rule; null: the product's applies.
-	QuantityRule *cart.QuantityRule `json:"quantity_rule"`
+	QuantityRule *productRuleJSON `json:"quantity_rule"`
+	// QuantityScale and Unit measure the variant's quantities (docs/measured-quantities.md).
+	QuantityScale uint8  `json:"quantity_scale"`
+	Unit          string `json:"unit"`
 }
 
 func renderProduct(p cart.Product) productJSON {
 	out := productJSON{ID: p.ID, Object: "product", Number: p.Num, Name: p.Name, Brand: p.Brand, Category: p.Category,
 		Description: p.Description, ImageURL: p.ImageURL, TaxCode: p.TaxCode, Variants: make([]variantJSON, 0, len(p.Variants)),
-		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt), QuantityRule: p.QuantityRule}
+		CreatedAt: timeJSON(p.CreatedAt), UpdatedAt: timeJSON(p.UpdatedAt)}
+	ruleScale := uint8(0) // the scale of the variants the product's rule applies to
+	for _, v := range p.Variants {
+		if v.QuantityRule == nil {
+			ruleScale = v.QuantityScale
+			break
+		}
+	}
+	out.QuantityRule = renderProductRule(p.QuantityRule, ruleScale)
 	for _, v := range p.Variants {
 		vj := variantJSON{ID: v.ID, Number: v.Num, SKU: v.SKU, Name: v.Name, Options: v.Options, Price: v.Prices,
-			RetailPrice: v.RetailPrices, Tiers: v.Tiers, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
-			Active: v.Active, Returnable: v.Returnable, QuantityRule: v.QuantityRule}
+			RetailPrice: v.RetailPrices, TaxRate: v.TaxRate, WeightGrams: v.WeightGrams,
+			Active: v.Active, Returnable: v.Returnable, QuantityRule: renderProductRule(v.QuantityRule, v.QuantityScale),
+			QuantityScale: v.QuantityScale, Unit: v.Unit, Tiers: make([]tierJSON, 0, len(v.Tiers))}
+		for _, t := range v.Tiers {
+			vj.Tiers = append(vj.Tiers, tierJSON{MinQuantity: cartjson.Quantity(t.MinQuantity, v.QuantityScale), Prices: t.Prices})
+		}
 		if vj.Options == nil {
 			vj.Options = []cart.Option{}
 		}
 		if vj.RetailPrice == nil {
 			vj.RetailPrice = map[string]int64{}
-		}
-		if vj.Tiers == nil {
-			vj.Tiers = []cart.Tier{}
 		}
 		if v.SaleID != "" {
 			vj.SaleID = &v.SaleID
@@ -128,19 +172,21 @@ func renderProduct(p cart.Product) productJSON {
 }
 
 type stockJSON struct {
-	Object      string  `json:"object"`
-	SKU         string  `json:"sku"`
-	OnHand      int64   `json:"on_hand"`
-	Reserved    int64   `json:"reserved"`
-	Available   int64   `json:"available"`
-	Backordered int64   `json:"backordered"`
-	Version     int64   `json:"version"`
-	UpdatedAt   *string `json:"updated_at"`
+	Object string `json:"object"`
+	SKU    string `json:"sku"`
+	// The figures are decimals of the scale of the SKU's variant (docs/measured-quantities.md).
+	OnHand      json.Number `json:"on_hand"`
+	Reserved    json.Number `json:"reserved"`
+	Available   json.Number `json:"available"`
+	Backordered json.Number `json:"backordered"`
+	Version     int64       `json:"version"`
+	UpdatedAt   *string     `json:"updated_at"`
 }
 
 func renderStock(st cart.Stock) stockJSON {
-	return stockJSON{Object: "inventory", SKU: st.SKU, OnHand: st.OnHand, Reserved: st.Reserved, Available: st.Available(),
-		Backordered: st.Backordered, Version: st.Version, UpdatedAt: optTime(st.UpdatedAt)}
+	q := func(n int64) json.Number { return cartjson.Quantity(n, st.Scale) }
+	return stockJSON{Object: "inventory", SKU: st.SKU, OnHand: q(st.OnHand), Reserved: q(st.Reserved), Available: q(st.Available()),
+		Backordered: q(st.Backordered), Version: st.Version, UpdatedAt: optTime(st.UpdatedAt)}
 }
 
 type settingsJSON struct {

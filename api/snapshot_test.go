@@ -118,7 +118,7 @@ func (d *snapshotDiff) setup(t *testing.T) {
 
 func (d *snapshotDiff) setStock(t *testing.T, sku string, n int64) {
 	t.Helper()
-	if _, err := d.ts.Engine.PutInventory(t.Context(), d.admin(t), sku, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+	if _, err := d.ts.Engine.PutInventory(t.Context(), d.admin(t), sku, engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 }

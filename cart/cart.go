@@ -164,7 +164,13 @@ type Variant struct {
 	SaleID       string
 	// QuantityRule is the variant's own rule; nil: its product's applies (RuleOf).
 	QuantityRule *QuantityRule
-	Deleted      bool
+	// QuantityScale is how many decimal digits its quantities have (0 to MaxScale): every
+	// quantity of the variant (lines, stock, tiers, its rule) is an integer of 10^-scale of
+	// Unit (docs/measured-quantities.md). 0, the default, is whole units.
+	QuantityScale uint8
+	// Unit labels what a quantity counts (kg, m, l); "" for pieces.
+	Unit    string
+	Deleted bool
 }
 
 // Stock is the inventory of one SKU. Available = OnHand - Reserved, never negative.
@@ -180,6 +186,10 @@ type Stock struct {
 	Backordered int64
 	Version     int64
 	UpdatedAt   time.Time
+	// Scale is the quantity scale of the SKU's variant, which the figures count units of
+	// (docs/measured-quantities.md). It is not stored: the engine sets it on the stock it
+	// answers with, for front doors to render.
+	Scale uint8
 }
 
 // Available is what a new reservation can take.

@@ -50,6 +50,8 @@ type Error struct {
 	// Rule is set with quantity_not_allowed: the rule and the allowed quantities nearest to
 	// the one asked for.
 	Rule *RuleDetail
+	// Scale is the quantity scale of the variant Available and Rule count units of.
+	Scale uint8
 	// Err is the underlying cause of an Internal error; it is logged, never shown.
 	Err error
 }

@@ -22,6 +22,8 @@ type MergeRequest struct {
 	// variant: the target line ends at a quantity the rule allows, or as it was.
 	Rule QuantityRule
 	Held int64
+	// Scale is the variant's quantity scale, for the figures of messages.
+	Scale int
 }
 
 // MergeQuantity applies the merge rule to one line: quantities of the same variant are added,
@@ -41,7 +43,7 @@ func MergeQuantity(q MergeRequest) QuantityResult {
 	if f, ok := q.Rule.Span(q.Held).Floor(min(requested, q.Limit, free)); ok {
 		quantity = max(quantity, f)
 	}
-	res := QuantityResult{Requested: requested, Quantity: quantity, Clamped: quantity < requested}
+	res := QuantityResult{Requested: requested, Quantity: quantity, Clamped: quantity < requested, Scale: q.Scale}
 	if quantity > free {
 		// Only the target's own quantity can be above the free stock: it keeps its flag.
 		res.Backorder = q.CurrentBackorder
@@ -56,20 +58,21 @@ func MergeQuantity(q MergeRequest) QuantityResult {
 // nothing could be moved into a new line). available is what the line could hold.
 func MergeMessages(itemNum int64, r QuantityResult, current, available int64, created bool) []Message {
 	req, app, av := r.Requested, r.Quantity, max(available, 0)
+	n := func(q int64) string { return FormatScaled(q, r.Scale) }
 	switch {
 	case created && r.Quantity == 0:
 		return []Message{{Type: Warning, Code: "out_of_stock",
-			Text:      fmt.Sprintf("Requested quantity %d of the merged cart is not available; nothing was moved", req),
+			Text:      fmt.Sprintf("Requested quantity %s of the merged cart is not available; nothing was moved", n(req)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case r.Clamped:
 		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
-			Text:      fmt.Sprintf("Only %d of the %d units of the merged carts could be held; quantity set to %d", app, req, app),
+			Text:      fmt.Sprintf("Only %s of the %s units of the merged carts could be held; quantity set to %s", n(app), n(req), n(app)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case created:
 		return []Message{{Type: Info, Code: "item_merged", ItemNum: itemNum, Text: "Item moved from the merged cart",
 			Requested: &req, Applied: &app}}
 	}
 	return []Message{{Type: Info, Code: "item_merged", ItemNum: itemNum,
-		Text:      fmt.Sprintf("Quantity %d from the merged cart added to the %d in this cart", req-current, current),
+		Text:      fmt.Sprintf("Quantity %s from the merged cart added to the %s in this cart", n(req-current), n(current)),
 		Requested: &req, Applied: &app}}
 }

@@ -29,11 +29,74 @@ func ParsePolicy(s string) (Policy, error) {
 	return "", InvalidField("invalid_stock_policy", "stock_policy", "stock_policy must be one of reject, clamp, ignore")
 }
 
-// Change is a quantity change: set the quantity to N, or add the delta N.
+// Change is a quantity change: set the quantity to N, or add the delta N. Form says what N
+// counts: units of the variant's scale (FormUnits, the engine's own changes), a decimal as a
+// client wrote it (FormDecimal: N * 10^-Digits, so 1.25 is N 125, Digits 2), or whole units
+// from a front door whose format carries nothing else (FormWhole). The engine turns it into
+// the variant's units once it knows the variant (In).
 type Change struct {
-	Set bool
-	N   int64
+	Set    bool
+	N      int64
+	Digits uint8
+	Form   ChangeForm
 }
+
+// ChangeForm is what a Change's N counts.
+type ChangeForm uint8
+
+// Change forms.
+const (
+	// FormUnits: N is in units of 10^-scale of the variant (what the engine stores).
+	FormUnits ChangeForm = iota
+	// FormDecimal: N * 10^-Digits, exactly as a client wrote it (the native API).
+	FormDecimal
+	// FormWhole: N whole units, from a front door whose seed format has integer quantities
+	// only (the dialects): a change to a measured variant (scale above 0) is refused, with
+	// the reason ReasonMeasured, except a removal.
+	FormWhole
+)
+
+// ReasonMeasured (Invalid) refuses a whole-unit front door's change of a measured variant.
+const ReasonMeasured = "measured_quantity"
+
+// In is the change in units of 10^-scale, the variant's (FormUnits): Invalid
+// quantity_precision when a decimal has more digits than the scale allows (Decimal.Scaled),
+// ReasonMeasured for a FormWhole change of a measured variant. A change already in units, or
+// whole to a whole variant, is returned as it is, at no cost.
+func (c Change) In(scale int, sku, unit string) (Change, error) {
+	switch {
+	case c.Form == FormUnits:
+		return c, nil
+	case c.Form == FormWhole && (scale == 0 || c.Set && c.N == 0):
+		return Change{Set: c.Set, N: c.N}, nil
+	case c.Form == FormWhole:
+		return c, InvalidField(ReasonMeasured, field(c), "%s is measured in %s to %d decimal places; this interface takes whole quantities only, so the line can only be removed here (change it through the native API)",
+			sku, unitName(unit), scale)
+	}
+	n, err := Decimal{N: c.N, Digits: c.Digits}.Scaled(scale, field(c))
+	if err != nil {
+		return c, err
+	}
+	return Change{Set: c.Set, N: n}, nil
+}
+
+func unitName(u string) string {
+	if u == "" {
+		return "units"
+	}
+	return u
+}
+
+// DecimalChange is a change of a decimal as a client wrote it (FormDecimal).
+func DecimalChange(set bool, d Decimal) Change {
+	return Change{Set: set, N: d.N, Digits: d.Digits, Form: FormDecimal}
+}
+
+// WholeSet and WholeDelta are the changes of a front door of whole units (FormWhole).
+func WholeSet(n int64) Change { return Change{Set: true, N: n, Form: FormWhole} }
+
+// WholeDelta: see WholeSet.
+func WholeDelta(d int64) Change { return Change{N: d, Form: FormWhole} }
 
 // SetTo returns a change that sets the quantity to n.
 func SetTo(n int64) Change { return Change{Set: true, N: n} }
@@ -64,6 +127,8 @@ type QuantityRequest struct {
 	// hold of its variant, counted against the rule's MaxPerCustomer.
 	Rule QuantityRule
 	Held int64
+	// Scale is the variant's quantity scale, for the figures of messages (1.250, not 1250).
+	Scale int
 }
 
 // QuantityResult is the line after the change.
@@ -77,6 +142,8 @@ type QuantityResult struct {
 	// stock was considered; Allowed is that quantity.
 	ByRule  bool
 	Allowed int64
+	// Scale is the request's, for QuantityMessages.
+	Scale int
 }
 
 // Removed reports whether the change removes the line.
@@ -98,11 +165,12 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 		return QuantityResult{Requested: requested}, nil
 	}
 	if requested > q.Limit {
-		return QuantityResult{}, InvalidField("quantity_limit", field(q.Change), "quantity %d is above the limit of %d per item", requested, q.Limit)
+		return QuantityResult{}, InvalidField("quantity_limit", field(q.Change), "quantity %s is above the limit of %s per item", FormatScaled(requested, q.Scale), FormatScaled(q.Limit, q.Scale))
 	}
 	if q.GuestLimit > 0 && requested > q.GuestLimit {
 		return QuantityResult{}, InvalidField("guest_quantity_limit", field(q.Change),
-			"quantity %d is above the limit of %d per item for a guest cart; a signed-in customer's cart may hold up to %d", requested, q.GuestLimit, q.Limit)
+			"quantity %s is above the limit of %s per item for a guest cart; a signed-in customer's cart may hold up to %s",
+			FormatScaled(requested, q.Scale), FormatScaled(q.GuestLimit, q.Scale), FormatScaled(q.Limit, q.Scale))
 	}
 	// The quantity rule is a shop rule like the limit: checked before stock. Under Clamp the
 	// request is lowered to the largest quantity the rule allows, if there is one at all.
@@ -111,12 +179,12 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 	if !span.Allows(requested) {
 		f, ok := span.Floor(requested)
 		if q.Policy != Clamp || !ok {
-			return QuantityResult{}, NotAllowed(q.Rule, span, requested, field(q.Change))
+			return QuantityResult{}, NotAllowedAt(q.Rule, span, requested, field(q.Change), q.Scale)
 		}
 		target = f
 	}
 	free := max(q.Free, 0)
-	res := QuantityResult{Requested: requested, Quantity: target}
+	res := QuantityResult{Requested: requested, Quantity: target, Scale: q.Scale}
 	if target != requested {
 		res.ByRule, res.Allowed, res.Clamped = true, target, true
 	}
@@ -132,7 +200,7 @@ func ResolveQuantity(q QuantityRequest) (QuantityResult, error) {
 			res.Clamped = true
 		case Ignore:
 		default:
-			e := Errorf(StockShort, "insufficient_stock", "only %d available, %d requested", free, target)
+			e := Errorf(StockShort, "insufficient_stock", "only %s available, %s requested", FormatScaled(free, q.Scale), FormatScaled(target, q.Scale))
 			e.Fields = []FieldError{{Field: field(q.Change), Message: e.Message}}
 			e.Available = &free
 			return QuantityResult{}, e
@@ -158,29 +226,30 @@ func field(c Change) string {
 // QuantityMessages reports a resolved change to the shopper.
 func QuantityMessages(itemNum int64, r QuantityResult, free int64, created bool) []Message {
 	req, app, av := r.Requested, max(r.Quantity, 0), max(free, 0)
+	n := func(q int64) string { return FormatScaled(q, r.Scale) }
 	switch {
 	case r.Clamped && r.Removed() && created:
 		return []Message{{Type: Warning, Code: "out_of_stock",
-			Text:      fmt.Sprintf("Requested quantity %d is not available; nothing was added", req),
+			Text:      fmt.Sprintf("Requested quantity %s is not available; nothing was added", n(req)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case r.Clamped && r.Removed():
 		return []Message{{Type: Warning, Code: "item_removed", ItemNum: itemNum,
-			Text:      fmt.Sprintf("Requested quantity %d is not available; the item was removed", req),
+			Text:      fmt.Sprintf("Requested quantity %s is not available; the item was removed", n(req)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case r.Removed():
 		return []Message{{Type: Info, Code: "item_removed", ItemNum: itemNum, Text: "Item removed from cart",
 			Requested: &req, Applied: &app}}
 	case r.Clamped && r.ByRule && r.Quantity == r.Allowed:
 		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
-			Text:      fmt.Sprintf("Quantity %d is not allowed for this item; quantity set to %d instead of %d", req, app, req),
+			Text:      fmt.Sprintf("Quantity %s is not allowed for this item; quantity set to %s instead of %s", n(req), n(app), n(req)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case r.Clamped:
 		return []Message{{Type: Warning, Code: "quantity_clamped", ItemNum: itemNum,
-			Text:      fmt.Sprintf("Only %d available; quantity set to %d instead of %d", av, app, req),
+			Text:      fmt.Sprintf("Only %s available; quantity set to %s instead of %s", n(av), n(app), n(req)),
 			Requested: &req, Applied: &app, Available: &av}}
 	case r.Backorder:
 		return []Message{{Type: Warning, Code: "backordered", ItemNum: itemNum,
-			Text:      fmt.Sprintf("Only %d available; %d backordered", av, app-min(av, app)),
+			Text:      fmt.Sprintf("Only %s available; %s backordered", n(av), n(app-min(av, app))),
 			Requested: &req, Applied: &app, Available: &av}}
 	case created:
 		return []Message{{Type: Info, Code: "item_added", ItemNum: itemNum, Text: "Item added to cart", Requested: &req, Applied: &app}}

@@ -3,7 +3,6 @@ package cart
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -122,6 +121,12 @@ type RuleDetail struct {
 
 // NotAllowed builds the error for a quantity q the span does not allow, naming field.
 func NotAllowed(r QuantityRule, s Span, q int64, field string) *Error {
+	return NotAllowedAt(r, s, q, field, 0)
+}
+
+// NotAllowedAt is NotAllowed for a variant of quantity scale scale: its message writes the
+// quantities as decimals of that scale.
+func NotAllowedAt(r QuantityRule, s Span, q int64, field string, scale int) *Error {
 	d := &RuleDetail{Rule: r, Requested: q, Held: s.Held}
 	if b, ok := s.Floor(q); ok && b != q {
 		d.NearestBelow = &b
@@ -129,14 +134,15 @@ func NotAllowed(r QuantityRule, s Span, q int64, field string) *Error {
 	if a, ok := s.Ceil(q); ok && a != q {
 		d.NearestAbove = &a
 	}
-	msg := fmt.Sprintf("quantity %d is not allowed: %s", q, r.Describe(s.Held))
+	n := func(q int64) string { return FormatScaled(q, scale) }
+	msg := fmt.Sprintf("quantity %s is not allowed: %s", n(q), r.DescribeAt(s.Held, scale))
 	switch {
 	case d.NearestBelow != nil && d.NearestAbove != nil:
-		msg += fmt.Sprintf("; the nearest allowed are %d and %d", *d.NearestBelow, *d.NearestAbove)
+		msg += fmt.Sprintf("; the nearest allowed are %s and %s", n(*d.NearestBelow), n(*d.NearestAbove))
 	case d.NearestBelow != nil:
-		msg += fmt.Sprintf("; the nearest allowed is %d", *d.NearestBelow)
+		msg += fmt.Sprintf("; the nearest allowed is %s", n(*d.NearestBelow))
 	case d.NearestAbove != nil:
-		msg += fmt.Sprintf("; the nearest allowed is %d", *d.NearestAbove)
+		msg += fmt.Sprintf("; the nearest allowed is %s", n(*d.NearestAbove))
 	default:
 		msg += "; no quantity is allowed"
 	}
@@ -145,21 +151,25 @@ func NotAllowed(r QuantityRule, s Span, q int64, field string) *Error {
 }
 
 // Describe says the rule in words, for messages: "sold in multiples of 2, from 2 to 10".
-func (r QuantityRule) Describe(held int64) string {
+func (r QuantityRule) Describe(held int64) string { return r.DescribeAt(held, 0) }
+
+// DescribeAt is Describe with the values written as decimals of scale.
+func (r QuantityRule) DescribeAt(held int64, scale int) string {
+	n := func(q int64) string { return FormatScaled(q, scale) }
 	var parts []string
 	if r.Step() > 1 {
-		parts = append(parts, "sold in multiples of "+strconv.FormatInt(r.Step(), 10))
+		parts = append(parts, "sold in multiples of "+n(r.Step()))
 	}
 	if r.Lowest() > r.Step() {
-		parts = append(parts, "at least "+strconv.FormatInt(r.Lowest(), 10))
+		parts = append(parts, "at least "+n(r.Lowest()))
 	}
 	if r.Max > 0 {
-		parts = append(parts, "at most "+strconv.FormatInt(r.Max, 10)+" per cart")
+		parts = append(parts, "at most "+n(r.Max)+" per cart")
 	}
 	if r.MaxPerCustomer > 0 {
-		p := "at most " + strconv.FormatInt(r.MaxPerCustomer, 10) + " per customer"
+		p := "at most " + n(r.MaxPerCustomer) + " per customer"
 		if held > 0 {
-			p += " (" + strconv.FormatInt(held, 10) + " in the customer's other carts)"
+			p += " (" + n(held) + " in the customer's other carts)"
 		}
 		parts = append(parts, p)
 	}
@@ -173,8 +183,13 @@ func (r QuantityRule) Describe(held int64) string {
 // prefix ("quantity_rule", "variants[0].quantity_rule"): every value 1 to 1,000,000 when
 // set; Min and Max multiples of Increment; Min not above Max; MaxPerCustomer at least the
 // lowest quantity allowed.
-func ValidateRule(r QuantityRule, prefix string) []FieldError {
+func ValidateRule(r QuantityRule, prefix string) []FieldError { return ValidateRuleAt(r, prefix, 0) }
+
+// ValidateRuleAt is ValidateRule for a variant of quantity scale scale: the values count
+// units of 10^-scale, and the bound is 1,000,000 whole units.
+func ValidateRuleAt(r QuantityRule, prefix string, scale int) []FieldError {
 	var errs []FieldError
+	bound := ScaleLimit(maxRuleValue, scale)
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: prefix + "." + field, Message: fmt.Sprintf(format, args...)})
 	}
@@ -182,7 +197,7 @@ func ValidateRule(r QuantityRule, prefix string) []FieldError {
 		name string
 		v    int64
 	}{{"min", r.Min}, {"max", r.Max}, {"increment", r.Increment}, {"max_per_customer", r.MaxPerCustomer}} {
-		if f.v < 0 || f.v > maxRuleValue {
+		if f.v < 0 || f.v > bound {
 			bad(f.name, "%s must be 1 to %d when given", f.name, maxRuleValue)
 		}
 	}

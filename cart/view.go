@@ -25,6 +25,9 @@ type Message struct {
 	Available *int64
 	OldPrice  *int64
 	NewPrice  *int64
+	// Scale is the quantity scale of the line the message is about: Requested, Applied and
+	// Available count units of 10^-Scale (docs/measured-quantities.md).
+	Scale uint8
 }
 
 // Inventory statuses of a line.

@@ -115,7 +115,7 @@ func TestAnonymousHoldings(t *testing.T) {
 		// The shop lowers stock: the cap shrinks below what the first session holds, which
 		// keeps it and may still lower it.
 		n := int64(60)
-		if _, err := s.eng.PutInventory(t.Context(), s.admin, "DROP", engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+		if _, err := s.eng.PutInventory(t.Context(), s.admin, "DROP", engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		res, err = s.eng.UpdateSession(t.Context(), first.Secret, adjust(p.Num, "DROP", -1))

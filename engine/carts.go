@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cartd/cartd/auth"
@@ -650,9 +651,17 @@ func (m *mutation) apply(u Update) error {
 		}
 		return m.write(i, l, false, []cart.Message{{Type: cart.Info, Code: "item_updated", ItemNum: l.Item.Num, Text: "Item updated"}})
 	}
-	want := u.Change.N
-	if !u.Change.Set {
-		want = l.Item.Quantity + min(u.Change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
+	// The change in the variant's units (docs/measured-quantities.md); a whole change of a
+	// whole variant, every change but the native API's of a measured one, costs nothing here.
+	change := *u.Change
+	if change.Form != cart.FormUnits {
+		if change, err = change.In(l.Variant.Scale(), l.Variant.SKU, l.Variant.Unit); err != nil {
+			return addField(u, err)
+		}
+	}
+	want := change.N
+	if !change.Set {
+		want = l.Item.Quantity + min(change.N, math.MaxInt64-l.Item.Quantity) // overflow is ResolveQuantity's to report
 	}
 	if !created && want > 0 && pricing.UnavailableAt(&l, m.cart.Currency, m.now) != "" {
 		return cart.Errorf(cart.Conflict, "item_unavailable", "%s is no longer available; it can only be removed", l.Variant.SKU)
@@ -689,17 +698,13 @@ func (m *mutation) apply(u Update) error {
 	stock.SKU = l.Variant.SKU
 	res, err := cart.ResolveQuantity(cart.QuantityRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Change: *u.Change, Limit: m.settings.MaxQuantityPerItem, GuestLimit: m.guestLimit(), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
-		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held,
+		Change: change, Limit: cart.ScaleLimit(m.settings.MaxQuantityPerItem, l.Variant.Scale()),
+		GuestLimit: cart.ScaleLimit(m.guestLimit(), l.Variant.Scale()), Free: free, Policy: u.Policy, Reserve: m.e.Reserving(),
+		Lapsed: !created && l.Item.Expired(m.now), Rule: rule, Held: held, Scale: l.Variant.Scale(),
 	})
-	var ce *cart.Error
-	if err != nil && u.Add && errors.As(err, &ce) {
-		// An add is a delta inside, but the caller sent it as quantity: name that field.
-		for j := range ce.Fields {
-			if ce.Fields[j].Field == "quantity_delta" {
-				ce.Fields[j].Field = "quantity"
-			}
-		}
+	err = addField(u, err)
+	if ce, ok := err.(*cart.Error); ok {
+		ce.Scale = l.Variant.QuantityScale
 	}
 	if capping && (cart.ErrorCode(err) == cart.StockShort || (err == nil && res.Quantity < want)) {
 		m.noteCapped(l.Variant.SKU)
@@ -716,7 +721,7 @@ func (m *mutation) apply(u Update) error {
 		}
 	}
 	l.Stock = stock
-	msgs := cart.QuantityMessages(l.Item.Num, res, free, created)
+	msgs := scaled(cart.QuantityMessages(l.Item.Num, res, free, created), l.Variant)
 	noteChange(m.tx, changeOutcome(res), 1)
 	cause := m.cause
 	if cause == "" {
@@ -757,6 +762,31 @@ func (m *mutation) apply(u Update) error {
 	}
 	m.lineEvent(m.lines[m.index(i)], from, res.Quantity, cause)
 	return nil
+}
+
+// scaled marks msgs, about a line of v, with v's quantity scale.
+func scaled(msgs []cart.Message, v *cart.Variant) []cart.Message {
+	if v.QuantityScale != 0 {
+		for i := range msgs {
+			msgs[i].Scale = v.QuantityScale
+		}
+	}
+	return msgs
+}
+
+// addField names the field an add's caller sent, quantity, in err: an add is a delta inside.
+func addField(u Update, err error) error {
+	var ce *cart.Error
+	if err != nil && u.Add && errors.As(err, &ce) {
+		for j := range ce.Fields {
+			if ce.Fields[j].Field == "quantity_delta" {
+				ce.Fields[j].Field = "quantity"
+				ce.Fields[j].Message = strings.Replace(ce.Fields[j].Message, "quantity_delta ", "quantity ", 1)
+			}
+		}
+		ce.Message = strings.Replace(ce.Message, "quantity_delta ", "quantity ", 1)
+	}
+	return err
 }
 
 // index is where line i of a write is now: a new line (i < 0) was appended last.

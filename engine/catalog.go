@@ -49,6 +49,9 @@ func (e *Engine) PutProduct(ctx context.Context, p auth.Principal, prod cart.Pro
 	err := e.write(ctx, opt, func() any { return prod }, func(tx store.Tx) error {
 		// The store keeps CreatedAt of a product that exists; both are this write's instant.
 		prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
+		if err := checkScaleChanges(ctx, tx, &prod); err != nil {
+			return err
+		}
 		if err := tx.PutProduct(ctx, &prod); err != nil {
 			return err
 		}
@@ -86,6 +89,36 @@ func (e *Engine) DeleteProduct(ctx context.Context, p auth.Principal, id string,
 	return e.write(ctx, opt, func() any { return nil }, func(tx store.Tx) error { return tx.DeleteProduct(ctx, id) })
 }
 
+// checkScaleChanges refuses to change the quantity_scale of a variant whose SKU has stock
+// (on hand, reserved or backordered): its figures are integers of the old scale, and cartd
+// does not guess what they were meant to be in the new one (docs/measured-quantities.md).
+// The stock is zeroed first, or the variant given a new SKU.
+func checkScaleChanges(ctx context.Context, tx store.Tx, p *cart.Product) error {
+	for i := range p.Variants {
+		v := &p.Variants[i]
+		old, _, err := tx.VariantBySKU(ctx, v.SKU)
+		switch {
+		case cart.ErrorCode(err) == cart.NotFound:
+			continue
+		case err != nil:
+			return err
+		case old.QuantityScale == v.QuantityScale:
+			continue
+		}
+		st, err := tx.Stock(ctx, v.SKU)
+		if err != nil {
+			return err
+		}
+		if st.OnHand != 0 || st.Reserved != 0 || st.Backordered != 0 {
+			field := fmt.Sprintf("variants[%d].quantity_scale", i)
+			msg := fmt.Sprintf("%s has stock counted at scale %d (on_hand %s, reserved %s); set its stock to 0 before changing quantity_scale to %d",
+				v.SKU, old.QuantityScale, cart.FormatScaled(st.OnHand, old.Scale()), cart.FormatScaled(st.Reserved, old.Scale()), v.QuantityScale)
+			return &cart.Error{Code: cart.Conflict, Reason: "quantity_scale_in_use", Message: msg, Fields: []cart.FieldError{{Field: field, Message: msg}}}
+		}
+	}
+	return nil
+}
+
 func validateProduct(p *cart.Product) error {
 	var errs []cart.FieldError
 	bad := func(field, format string, args ...any) {
@@ -108,7 +141,19 @@ func validateProduct(p *cart.Product) error {
 		bad("variants", "a product needs 1 to %d variants", MaxVariants)
 	}
 	if p.QuantityRule != nil {
-		errs = append(errs, cart.ValidateRule(*p.QuantityRule, "quantity_rule")...)
+		// Its values count units of the scale of the variants it applies to, which share one.
+		scale := -1
+		for i := range p.Variants {
+			v := &p.Variants[i]
+			switch {
+			case v.QuantityRule != nil:
+			case scale < 0:
+				scale = v.Scale()
+			case scale != v.Scale():
+				bad(fmt.Sprintf("variants[%d].quantity_scale", i), "the product's quantity_rule applies to variants of scale %d and %d: give the variants of another scale a quantity_rule of their own", scale, v.Scale())
+			}
+		}
+		errs = append(errs, cart.ValidateRuleAt(*p.QuantityRule, "quantity_rule", max(scale, 0))...)
 	}
 	ids, skus := map[string]bool{}, map[string]bool{}
 	for i := range p.Variants {
@@ -156,8 +201,15 @@ func validateProduct(p *cart.Product) error {
 			}
 			checkPrices(tf+".price", t.Prices)
 		}
+		if v.QuantityScale > cart.MaxScale {
+			bad(f+"quantity_scale", "quantity_scale must be 0 to %d", cart.MaxScale)
+			v.QuantityScale = 0 // what follows checks figures against a scale that exists
+		}
+		if why := cart.ValidUnit(v.Unit); why != "" {
+			bad(f+"unit", "%s", why)
+		}
 		if v.QuantityRule != nil {
-			errs = append(errs, cart.ValidateRule(*v.QuantityRule, f+"quantity_rule")...)
+			errs = append(errs, cart.ValidateRuleAt(*v.QuantityRule, f+"quantity_rule", v.Scale())...)
 		}
 		// A tier no allowed quantity reaches is a price the shop would never charge: refused,
 		// so that the catalog says what it does. Checked against the rule in effect, only
@@ -166,10 +218,10 @@ func validateProduct(p *cart.Product) error {
 		if v.QuantityRule == nil {
 			rulePrefix = "quantity_rule"
 		}
-		if len(cart.ValidateRule(rule, rulePrefix)) == 0 {
+		if len(cart.ValidateRuleAt(rule, rulePrefix, v.Scale())) == 0 {
 			for _, j := range rule.UnreachableTiers(v.Tiers) {
-				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %d",
-					rule.Describe(0), v.Tiers[j].MinQuantity)
+				bad(fmt.Sprintf("%stiers[%d].min_quantity", f, j), "no quantity allowed by the quantity rule (%s) gets the tier from %s",
+					rule.DescribeAt(0, v.Scale()), cart.FormatScaled(v.Tiers[j].MinQuantity, v.Scale()))
 			}
 		}
 		if v.TaxRate < 0 || v.TaxRate > 10000 {
@@ -207,9 +259,10 @@ func validateProduct(p *cart.Product) error {
 }
 
 // StockChange is a write to a SKU's stock: an absolute OnHand, or a relative OnHandDelta.
+// Both are decimals of the scale of the SKU's variant (docs/measured-quantities.md).
 type StockChange struct {
-	OnHand      *int64
-	OnHandDelta *int64
+	OnHand      *cart.Decimal
+	OnHandDelta *cart.Decimal
 }
 
 // PutInventory sets a SKU's on-hand stock (scope catalog:write). Lowering it below what carts
@@ -241,6 +294,9 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 			return err
 		}
 		st.SKU = sku
+		if st.Scale, err = skuScale(ctx, tx, sku); err != nil {
+			return err
+		}
 		if opt.IfMatch != nil && *opt.IfMatch != st.Version {
 			current := st
 			return &cart.Error{Code: cart.Precondition, Reason: "version_mismatch", Stock: &current,
@@ -248,8 +304,12 @@ func (e *Engine) PutInventory(ctx context.Context, p auth.Principal, sku string,
 		}
 		onHand := st.OnHand
 		if ch.OnHand != nil {
-			onHand = *ch.OnHand
-		} else if onHand, err = money.Add(onHand, *ch.OnHandDelta); err != nil {
+			if onHand, err = ch.OnHand.Scaled(int(st.Scale), "on_hand"); err != nil {
+				return err
+			}
+		} else if delta, err := ch.OnHandDelta.Scaled(int(st.Scale), "on_hand_delta"); err != nil {
+			return err
+		} else if onHand, err = money.Add(onHand, delta); err != nil {
 			return cart.InvalidField("quantity_out_of_range", "on_hand_delta", "on_hand_delta is out of range")
 		}
 		if onHand < 0 || onHand > maxStock {
@@ -274,7 +334,9 @@ func (e *Engine) setOnHand(ctx context.Context, tx store.Tx, st cart.Stock, onHa
 			return st, err
 		}
 	}
-	return st, tx.PutStock(ctx, st)
+	put := st
+	put.Scale = 0 // not stored
+	return st, tx.PutStock(ctx, put)
 }
 
 // maxStock bounds on_hand so sums of stock can never overflow.
@@ -346,8 +408,11 @@ func (e *Engine) Inventory(ctx context.Context, p auth.Principal, sku string) (c
 	var st cart.Stock
 	err := e.st.Read(ctx, func(tx store.ReadTx) error {
 		var err error
-		st, err = tx.Stock(ctx, sku)
+		if st, err = tx.Stock(ctx, sku); err != nil {
+			return err
+		}
 		st.SKU = sku
+		st.Scale, err = skuScale(ctx, tx, sku)
 		return err
 	})
 	return st, err

@@ -20,9 +20,10 @@ type ImportRow struct {
 }
 
 // StockLevel is an absolute on-hand count for a SKU, as PUT /v1/inventory/{sku} sets it.
+// OnHand is a decimal of the scale of the SKU's variant (docs/measured-quantities.md).
 type StockLevel struct {
 	SKU    string
-	OnHand int64
+	OnHand cart.Decimal
 }
 
 // ImportResult is what became of one ImportRow: Err (a *cart.Error) when the row was
@@ -146,7 +147,9 @@ func checkImportRow(row ImportRow) (ImportRow, error) {
 			return row, validSKU(f+"sku", s.SKU)
 		case seen[s.SKU]:
 			return row, cart.InvalidField("duplicate_sku", f+"sku", "the row sets the stock of %s twice", s.SKU)
-		case s.OnHand < 0 || s.OnHand > maxStock:
+		case s.OnHand.Err(f+"on_hand") != nil:
+			return row, s.OnHand.Err(f + "on_hand")
+		case s.OnHand.N < 0:
 			return row, cart.InvalidField("invalid_on_hand", f+"on_hand", "on_hand of %s must be between 0 and %d", s.SKU, int64(maxStock))
 		}
 		seen[s.SKU] = true
@@ -168,22 +171,37 @@ func (e *Engine) importRow(ctx context.Context, tx store.Tx, row ImportRow) (boo
 		if err != nil || !sameProduct(stored, *row.Product) {
 			prod := *row.Product
 			prod.CreatedAt, prod.UpdatedAt = tx.Now(), tx.Now()
+			if err := checkScaleChanges(ctx, tx, &prod); err != nil {
+				return false, err
+			}
 			if err := tx.PutProduct(ctx, &prod); err != nil {
 				return false, err
 			}
 			changed = true
 		}
 	}
-	for _, s := range row.Stock {
+	for i, s := range row.Stock {
+		scale, err := skuScale(ctx, tx, s.SKU)
+		if err != nil {
+			return false, err
+		}
+		f := fmt.Sprintf("stock[%d].on_hand", i)
+		onHand, err := s.OnHand.Scaled(int(scale), f)
+		if err != nil {
+			return false, err
+		}
+		if onHand > maxStock {
+			return false, cart.InvalidField("invalid_on_hand", f, "on_hand of %s must be between 0 and %d", s.SKU, int64(maxStock))
+		}
 		st, err := tx.Stock(ctx, s.SKU)
 		if err != nil {
 			return false, err
 		}
 		st.SKU = s.SKU
-		if st.OnHand == s.OnHand {
+		if st.OnHand == onHand {
 			continue
 		}
-		if _, err := e.setOnHand(ctx, tx, st, s.OnHand); err != nil {
+		if _, err := e.setOnHand(ctx, tx, st, onHand); err != nil {
 			return false, err
 		}
 		changed = true
@@ -207,7 +225,7 @@ func sameProduct(stored, want cart.Product) bool {
 func sameVariant(a, b cart.Variant) bool {
 	return a.ID == b.ID && a.SKU == b.SKU && a.Name == b.Name && a.TaxRate == b.TaxRate &&
 		a.WeightGrams == b.WeightGrams && a.Active == b.Active && a.Returnable == b.Returnable &&
-		a.SaleID == b.SaleID && !a.Deleted && !b.Deleted && sameRule(a.QuantityRule, b.QuantityRule) &&
+		a.SaleID == b.SaleID && a.QuantityScale == b.QuantityScale && a.Unit == b.Unit && !a.Deleted && !b.Deleted && sameRule(a.QuantityRule, b.QuantityRule) &&
 		slices.Equal(a.Options, b.Options) &&
 		maps.Equal(a.Prices, b.Prices) && maps.Equal(a.RetailPrices, b.RetailPrices) &&
 		slices.EqualFunc(a.Tiers, b.Tiers, func(x, y cart.Tier) bool {
@@ -218,4 +236,17 @@ func sameVariant(a, b cart.Variant) bool {
 // sameRule reports whether two optional quantity rules are the same: both absent, or equal.
 func sameRule(a, b *cart.QuantityRule) bool {
 	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// skuScale is the quantity scale of the live variant selling sku: what its stock figures
+// count units of. A SKU no variant sells (yet) counts whole units.
+func skuScale(ctx context.Context, tx store.ReadTx, sku string) (uint8, error) {
+	v, _, err := tx.VariantBySKU(ctx, sku)
+	switch {
+	case cart.ErrorCode(err) == cart.NotFound:
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return v.QuantityScale, nil
 }

@@ -54,7 +54,7 @@ func mustCustomerFixture(tb testing.TB, onHand int64, skus ...string) *customerF
 
 func (f *customerFixture) setStock(tb testing.TB, sku string, onHand int64) {
 	tb.Helper()
-	if _, err := f.eng.PutInventory(context.Background(), f.admin, sku, engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+	if _, err := f.eng.PutInventory(context.Background(), f.admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
 }

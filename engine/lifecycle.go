@@ -360,8 +360,9 @@ func (m *mutation) checkout() error {
 		if l.Item.Backorder {
 			req, app := q, take[i]
 			msgs = append(msgs, cart.Message{Type: cart.Warning, Code: "backordered",
-				Text:      fmt.Sprintf("%d of the %d units of %s were backordered", q-take[i], q, l.Variant.SKU),
-				Requested: &req, Applied: &app})
+				Text: fmt.Sprintf("%s of the %s units of %s were backordered",
+					cart.FormatScaled(q-take[i], l.Variant.Scale()), cart.FormatScaled(q, l.Variant.Scale()), l.Variant.SKU),
+				Requested: &req, Applied: &app, Scale: l.Variant.QuantityScale})
 		}
 		committed += take[i]
 		backordered += q - take[i]

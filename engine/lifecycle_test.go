@@ -67,7 +67,7 @@ func (f *life) product(tb testing.TB, id, saleID string, onHand int64, skus ...s
 
 func (f *life) setStock(tb testing.TB, sku string, onHand int64) {
 	tb.Helper()
-	if _, err := f.eng.PutInventory(tb.Context(), f.admin, sku, engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+	if _, err := f.eng.PutInventory(tb.Context(), f.admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
 }

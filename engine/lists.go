@@ -127,7 +127,13 @@ func (e *Engine) ListStock(ctx context.Context, p auth.Principal, f StockFilter)
 	}
 	return list(ctx, e, f.Limit, func(ctx context.Context, tx store.ReadTx, limit int) ([]cart.Stock, error) {
 		f.Limit = limit
-		return tx.ListStock(ctx, f)
+		rows, err := tx.ListStock(ctx, f)
+		for i := range rows {
+			if err == nil {
+				rows[i].Scale, err = skuScale(ctx, tx, rows[i].SKU)
+			}
+		}
+		return rows, err
 	})
 }
 

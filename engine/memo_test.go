@@ -84,6 +84,10 @@ func (p *lifePair) putProducts(t *testing.T) {
 				v.SaleID = "flash"
 			case '4':
 				v.Prices["EUR"] = p.price[sku] // still priced in USD: not a no_price line
+			case '5':
+				// Measured to a tenth (docs/measured-quantities.md): the steps' quantities are
+				// tenths of a kilogram, each line's subtotal rounded half up.
+				v.QuantityScale, v.Unit = 1, "kg"
 			}
 			prod.Variants = append(prod.Variants, v)
 		}

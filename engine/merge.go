@@ -412,7 +412,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	if pricing.UnavailableAt(&src, m.cart.Currency, m.now) != "" {
 		return m.note([]cart.Message{{Type: cart.Warning, Code: "item_unavailable",
 			Text:      fmt.Sprintf("%s is no longer available; it was not moved from the merged cart", src.Variant.SKU),
-			Requested: &requested, Applied: &none}})
+			Requested: &requested, Applied: &none, Scale: src.Variant.QuantityScale}})
 	}
 	i := slices.IndexFunc(m.lines, func(l cart.Line) bool { return l.Item.VariantNum == src.Item.VariantNum })
 	created := i < 0
@@ -421,7 +421,7 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 		if int64(len(m.lines)) >= m.settings.MaxLinesPerCart {
 			return m.note([]cart.Message{{Type: cart.Warning, Code: "too_many_lines",
 				Text:      fmt.Sprintf("A cart holds at most %d items; %s was not moved from the merged cart", m.settings.MaxLinesPerCart, src.Variant.SKU),
-				Requested: &requested, Applied: &none}})
+				Requested: &requested, Applied: &none, Scale: src.Variant.QuantityScale}})
 		}
 		l = cart.Line{Variant: src.Variant, Product: src.Product, Sale: src.Sale, Item: cart.Item{
 			CartNum: m.cart.Num, VariantNum: src.Item.VariantNum, AddedUnitPrice: src.Item.AddedUnitPrice,
@@ -442,10 +442,10 @@ func (m *mutation) mergeLine(src cart.Line, st *cart.Stock, held int64) error {
 	from := l.Item.Quantity
 	res := cart.MergeQuantity(cart.MergeRequest{
 		Current: l.Item.Quantity, CurrentReserved: l.Item.ReservedQuantity, CurrentBackorder: l.Item.Backorder,
-		Add: src.Item.Quantity, Limit: m.quantityLimit(), Free: free, Reserve: m.e.Reserving(),
-		Rule: cart.RuleOf(l.Variant, l.Product), Held: held,
+		Add: src.Item.Quantity, Limit: cart.ScaleLimit(m.quantityLimit(), src.Variant.Scale()), Free: free, Reserve: m.e.Reserving(),
+		Rule: cart.RuleOf(l.Variant, l.Product), Held: held, Scale: src.Variant.Scale(),
 	})
-	msgs := cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created)
+	msgs := scaled(cart.MergeMessages(l.Item.Num, res, l.Item.Quantity, free, created), src.Variant)
 	if res.Clamped || created && res.Quantity == 0 {
 		noteChange(m.tx, QuantityClamped, 1) // quantity_clamped, or out_of_stock
 		if capping {

@@ -168,7 +168,7 @@ func TestObserverSeesOutcomes(t *testing.T) {
 		{"an import lowering on_hand below what carts hold releases as stock_lowered", func(t *testing.T) {
 			f.setStock(t, "A", 5)
 			f.mustSet(t, a, "A", 4)
-			res, err := f.eng.ImportCatalog(t.Context(), f.admin, []engine.ImportRow{{Stock: []engine.StockLevel{{SKU: "A", OnHand: 1}}}})
+			res, err := f.eng.ImportCatalog(t.Context(), f.admin, []engine.ImportRow{{Stock: []engine.StockLevel{{SKU: "A", OnHand: cart.Whole(1)}}}})
 			if err != nil || len(res) != 1 || res[0].Err != nil {
 				t.Fatalf("import: %+v, %v", res, err)
 			}

@@ -162,7 +162,7 @@ func unitsLimit(before, after int64) error {
 // units counts the units of lines.
 func units(lines []cart.Line) (n int64) {
 	for i := range lines {
-		n += lines[i].Item.Quantity
+		n += cart.WholeUnits(lines[i].Item.Quantity, lines[i].Variant.Scale())
 	}
 	return n
 }

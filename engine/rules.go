@@ -48,8 +48,9 @@ func (m *mutation) fitCustomerLimits() error {
 		target, _ := span.Floor(l.Item.Quantity)
 		requested, applied := l.Item.Quantity, target
 		m.note([]cart.Message{{Type: cart.Warning, Code: "quantity_clamped", ItemNum: l.Item.Num,
-			Text:      fmt.Sprintf("%s: %s; quantity set to %d instead of %d", l.Variant.SKU, rule.Describe(held), applied, requested),
-			Requested: &requested, Applied: &applied}})
+			Text: fmt.Sprintf("%s: %s; quantity set to %s instead of %s", l.Variant.SKU, rule.DescribeAt(held, l.Variant.Scale()),
+				cart.FormatScaled(applied, l.Variant.Scale()), cart.FormatScaled(requested, l.Variant.Scale())),
+			Requested: &requested, Applied: &applied, Scale: l.Variant.QuantityScale}})
 		ch := cart.SetTo(target)
 		if err := m.apply(Update{Item: ItemRef{ItemNum: l.Item.Num}, Change: &ch, Policy: cart.Clamp}); err != nil {
 			return err

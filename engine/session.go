@@ -375,7 +375,7 @@ func (m *mutation) removeUnavailable() ([]cart.LineView, error) {
 		requested, none := l.Item.Quantity, int64(0)
 		m.messages = append(m.messages[:from], cart.Message{Type: cart.Warning, Code: "item_removed", ItemNum: l.Item.Num,
 			Text:      fmt.Sprintf("%s is no longer available (%s) and was removed from the cart", l.Variant.SKU, strings.ReplaceAll(reason, "_", " ")),
-			Requested: &requested, Applied: &none})
+			Requested: &requested, Applied: &none, Scale: l.Variant.QuantityScale})
 	}
 	return gone, nil
 }

@@ -66,7 +66,7 @@ func (s *shop) product(tb testing.TB, id, saleID string, onHand int64, skus ...s
 	}
 	for _, sku := range skus {
 		n := onHand
-		if _, err := s.eng.PutInventory(tb.Context(), s.admin, sku, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+		if _, err := s.eng.PutInventory(tb.Context(), s.admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -180,7 +180,7 @@ func shop(tb testing.TB, n *node, skus ...string) {
 	}
 	for _, sku := range skus {
 		on := int64(1_000_000)
-		if _, err := n.eng.PutInventory(tb.Context(), n.admin, sku, engine.StockChange{OnHand: &on}, engine.Options{}); err != nil {
+		if _, err := n.eng.PutInventory(tb.Context(), n.admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: on}}, engine.Options{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

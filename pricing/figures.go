@@ -76,14 +76,14 @@ func FiguresOf(v *cart.View, now time.Time) []Figures {
 		next[pick]++
 		var retail int64
 		if List(pick) == ListLines {
-			retail = max(lv.RetailPrice, lv.UnitPrice) * lv.Item.Quantity // Price computed it without overflow
+			retail, _ = Amount(max(lv.RetailPrice, lv.UnitPrice), lv.Item.Quantity, lv.Variant.Scale()) // Price computed it without overflow
 		}
 		out = append(out, lineFigures(lv, List(pick), retail, v.Cart.Currency, now))
 	}
 }
 
 func lineFigures(lv *cart.LineView, list List, retail int64, currency string, now time.Time) Figures {
-	f := Figures{Num: lv.Item.Num, List: list, Quantity: lv.Item.Quantity}
+	f := Figures{Num: lv.Item.Num, List: list, Quantity: cart.WholeUnits(lv.Item.Quantity, lv.Variant.Scale())}
 	if list == ListLines {
 		f.Subtotal, f.Retail, f.Tax = lv.Subtotal, retail, lv.Tax
 	}

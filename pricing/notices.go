@@ -70,15 +70,16 @@ func Notices(v cart.View, reserve bool) []cart.Message {
 			app = min(av, req)
 		}
 		out = append(out, cart.Message{Type: cart.Warning, Code: "insufficient_stock", ItemNum: lv.Item.Num,
-			Text:      fmt.Sprintf("Only %d of the %d units of %s are held: the stock was reduced", app, req, lv.Variant.SKU),
-			Requested: &req, Applied: &app, Available: &av})
+			Text: fmt.Sprintf("Only %s of the %s units of %s are held: the stock was reduced",
+				cart.FormatScaled(app, lv.Variant.Scale()), cart.FormatScaled(req, lv.Variant.Scale()), lv.Variant.SKU),
+			Requested: &req, Applied: &app, Available: &av, Scale: lv.Variant.QuantityScale})
 	}
 	for _, lv := range v.ExpiredLines {
 		req, av := lv.Item.Quantity, max(lv.Available, 0)
 		out = append(out, cart.Message{Type: cart.Warning, Code: "reservation_expired", ItemNum: lv.Item.Num,
 			Text: fmt.Sprintf("The reservation of %s lapsed at %s; change its quantity to reserve it again",
 				lv.Variant.SKU, lv.Item.ReservedUntil.UTC().Format(time.RFC3339)),
-			Requested: &req, Available: &av})
+			Requested: &req, Available: &av, Scale: lv.Variant.QuantityScale})
 	}
 	for _, lv := range v.Unavailable {
 		out = append(out, UnavailableMessage(lv, v.Cart.Currency))

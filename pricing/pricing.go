@@ -130,12 +130,12 @@ func Price(in Input) (cart.View, error) {
 		case ListUnavailable:
 			v.Unavailable = append(v.Unavailable, lv)
 		case ListExpired:
-			acc(&v.Expired, l.Item.Quantity)
+			acc(&v.Expired, cart.WholeUnits(l.Item.Quantity, l.Variant.Scale()))
 			v.ExpiredLines = append(v.ExpiredLines, lv)
 		default:
 			acc(&v.RetailTotal, retail)
 			acc(&v.Subtotal, lv.Subtotal)
-			acc(&v.ItemCount, l.Item.Quantity)
+			acc(&v.ItemCount, cart.WholeUnits(l.Item.Quantity, l.Variant.Scale()))
 			v.UniqueItemCount++
 			v.Lines = append(v.Lines, lv)
 		}
@@ -216,13 +216,28 @@ func lineView(l *cart.Line, currency string, now time.Time, reserve, frozen bool
 		lv.InventoryStatus = inventoryStatus(l, lv.Available, false)
 		return lv, ListExpired, 0, nil
 	}
-	if lv.Subtotal, err = money.Mul(unit, l.Item.Quantity); err != nil {
+	scale := l.Variant.Scale()
+	if lv.Subtotal, err = Amount(unit, l.Item.Quantity, scale); err != nil {
 		return lv, 0, 0, overflow()
 	}
-	if retail, err = money.Mul(max(lv.RetailPrice, unit), l.Item.Quantity); err != nil {
+	if retail, err = Amount(max(lv.RetailPrice, unit), l.Item.Quantity, scale); err != nil {
 		return lv, 0, 0, overflow()
 	}
 	return lv, ListLines, retail, nil
+}
+
+// Amount is what quantity units of 10^-scale cost at unit minor units per whole unit: unit *
+// quantity at scale 0, else unit * quantity / 10^scale rounded half up to the minor unit
+// (1.250 kg at 1299 a kg is 1623.75, so 1624), computed without overflow in between
+// (money.MulDivHalfUp). A result past int64 is money.ErrOverflow.
+func Amount(unit, quantity int64, scale int) (int64, error) {
+	if scale == 0 {
+		return money.Mul(unit, quantity)
+	}
+	if unit < 0 || quantity < 0 {
+		return 0, money.ErrOverflow // prices and quantities that count are never negative
+	}
+	return money.MulDivHalfUp(unit, quantity, cart.Pow10(scale))
 }
 
 func overflow() error {

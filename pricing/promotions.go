@@ -131,7 +131,12 @@ func promote(v *cart.View, in Input) int {
 	}
 	for i, c := range winner {
 		if c != nil {
-			d := (v.Lines[i].UnitPrice - unit[i]) * v.Lines[i].Item.Quantity
+			// At the line's own rounding, so that the line's amount after it is what the
+			// fixed price gives (pricing.Amount; for whole units (p-f)*q).
+			l := &v.Lines[i]
+			full, _ := Amount(l.UnitPrice, l.Item.Quantity, l.Variant.Scale()) // l.Subtotal
+			fixed, _ := Amount(unit[i], l.Item.Quantity, l.Variant.Scale())
+			d := full - fixed
 			disc[i] += d
 			c.view.Amount += d
 		}
@@ -140,7 +145,9 @@ func promote(v *cart.View, in Input) int {
 	for _, c := range stage(cart.LowestCost) {
 		pick := -1
 		for _, i := range c.eligible {
-			if free[i] < v.Lines[i].Item.Quantity && (pick < 0 || unit[i] < unit[pick]) {
+			// A measured line gives away whole units only: 1 of its 1.25 kg.
+			whole := v.Lines[i].Item.Quantity / cart.Pow10(v.Lines[i].Variant.Scale())
+			if free[i] < whole && (pick < 0 || unit[i] < unit[pick]) {
 				pick = i
 			}
 		}
@@ -332,7 +339,7 @@ func check(p cart.Promotion, v *cart.View, now time.Time, order []int) (eligible
 	for _, i := range order {
 		if Eligible(&p, &v.Lines[i].Line) {
 			eligible = append(eligible, i)
-			units += v.Lines[i].Item.Quantity
+			units += cart.WholeUnits(v.Lines[i].Item.Quantity, v.Lines[i].Variant.Scale())
 		}
 	}
 	if len(eligible) == 0 {

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"fmt"
+	"math/big"
 	"slices"
 	"testing"
 	"time"
@@ -61,12 +62,18 @@ func genInput(t *rapid.T) Input {
 		if rapid.Bool().Draw(t, "has_retail") {
 			v.RetailPrices = map[string]int64{cur: genAmount(t, "retail")}
 		}
-		if rapid.Bool().Draw(t, "has_tier") {
-			v.Tiers = []cart.Tier{{MinQuantity: rapid.Int64Range(2, 20).Draw(t, "tier_min"), Prices: map[string]int64{cur: genAmount(t, "tier_price")}}}
+		// A measured variant (docs/measured-quantities.md) one time in three: its quantities
+		// are integers of 10^-scale, up to the same number of whole units.
+		if rapid.IntRange(0, 2).Draw(t, "measured") == 0 {
+			v.QuantityScale = uint8(rapid.IntRange(1, cart.MaxScale).Draw(t, "scale"))
 		}
-		qty := rapid.Int64Range(1, maxQty).Draw(t, "quantity")
+		p10 := cart.Pow10(v.Scale())
+		if rapid.Bool().Draw(t, "has_tier") {
+			v.Tiers = []cart.Tier{{MinQuantity: rapid.Int64Range(2, 20*p10).Draw(t, "tier_min"), Prices: map[string]int64{cur: genAmount(t, "tier_price")}}}
+		}
+		qty := rapid.Int64Range(1, maxQty*p10).Draw(t, "quantity")
 		if rapid.IntRange(0, 9).Draw(t, "max_quantity") == 0 {
-			qty = maxQty
+			qty = maxQty * p10
 		}
 		unit, _ := UnitPrice(v, cur, qty)
 		in.Lines = append(in.Lines, cart.Line{Variant: &v,
@@ -114,6 +121,15 @@ func genInput(t *rapid.T) Input {
 	return in
 }
 
+// halfUp is price * quantity / 10^scale rounded half up, in big integers: what a line of a
+// measured variant costs, computed independently of money.MulDivHalfUp.
+func halfUp(price, quantity int64, scale int) int64 {
+	p := new(big.Int).Mul(big.NewInt(price), big.NewInt(quantity))
+	den := big.NewInt(cart.Pow10(scale))
+	p.Mul(p, big.NewInt(2)).Add(p, den)
+	return p.Quo(p, den.Mul(den, big.NewInt(2))).Int64()
+}
+
 // mustPrice prices a cart that is within the bounds: an error there is a failure.
 func mustPrice(t *rapid.T, in Input) cart.View {
 	v, err := Price(in)
@@ -129,8 +145,8 @@ func TestPropertyFiguresAddUp(t *testing.T) {
 		v := mustPrice(t, in)
 		var sub, disc, tax, total, units, retail int64
 		for _, lv := range v.Lines {
-			if lv.Subtotal != lv.UnitPrice*lv.Item.Quantity {
-				t.Fatalf("%s: subtotal %d != %d x %d", lv.Variant.SKU, lv.Subtotal, lv.UnitPrice, lv.Item.Quantity)
+			if want := halfUp(lv.UnitPrice, lv.Item.Quantity, lv.Variant.Scale()); lv.Subtotal != want {
+				t.Fatalf("%s: subtotal %d != %d x %d / 10^%d rounded half up = %d", lv.Variant.SKU, lv.Subtotal, lv.UnitPrice, lv.Item.Quantity, lv.Variant.Scale(), want)
 			}
 			if lv.Discount < 0 || lv.Discount > lv.Subtotal || lv.Tax < 0 {
 				t.Fatalf("%s: discount %d of %d, tax %d", lv.Variant.SKU, lv.Discount, lv.Subtotal, lv.Tax)
@@ -149,8 +165,8 @@ func TestPropertyFiguresAddUp(t *testing.T) {
 			disc += lv.Discount
 			tax += lv.Tax
 			total += lv.Total
-			units += lv.Item.Quantity
-			retail += max(lv.RetailPrice, lv.UnitPrice) * lv.Item.Quantity
+			units += (lv.Item.Quantity + cart.Pow10(lv.Variant.Scale()) - 1) / cart.Pow10(lv.Variant.Scale())
+			retail += halfUp(max(lv.RetailPrice, lv.UnitPrice), lv.Item.Quantity, lv.Variant.Scale())
 		}
 		got := []int64{v.Subtotal, v.Discount, v.Tax, v.Total - v.Shipping, v.ItemCount, v.RetailTotal}
 		if want := []int64{sub, disc, tax, total, units, retail}; !slices.Equal(got, want) {

@@ -784,6 +784,12 @@ export interface components {
         Price: number;
         /** Format: int64 */
         Count: number;
+        /** @description A quantity of a variant (docs/measured-quantities.md): a whole number for a variant of `quantity_scale` 0, else a decimal with at most `quantity_scale` digits after the point (`1.25`), read exactly from its text (never through a binary float). More digits than the scale is 422 `quantity_precision`; an exponent (`1e-1`) is 422 `invalid_quantity`. Responses write a measured variant's quantities with exactly `quantity_scale` digits (`1.250`). */
+        Quantity: number;
+        /** @description How many decimal digits the variant's quantities have: 0 (whole units, the default) to 6. Its quantities, stock, tiers' `min_quantity` and rule values are decimals of that scale; its price is per whole `unit`. It cannot change while the SKU has stock (409 `quantity_scale_in_use`). */
+        QuantityScale: number;
+        /** @description What a quantity of the variant counts, such as `kg`, `m` or `l`: at most 16 bytes of printable characters without spaces; empty for pieces. */
+        Unit: string;
         /**
          * Format: date-time
          * @description An instant, RFC 3339 in UTC.
@@ -808,44 +814,27 @@ export interface components {
             name: string;
             value?: string;
         };
-        /** @description A quantity price break: from `min_quantity` units on, the unit price is `price` in the cart's currency. */
+        /** @description A quantity price break: from `min_quantity` units on, the unit price is `price` in the cart's currency. For a measured variant `min_quantity` is a decimal of its `quantity_scale`. */
         Tier: {
-            /** Format: int64 */
             min_quantity: number;
             price: components["schemas"]["Prices"];
         };
-        /** @description Which quantities of a variant are sold (docs/quantity-rules.md): the multiples of `increment` from `min` to `max`, and at most `max_per_customer` units per customer across their active carts and those checked out in the last 30 days. Every field is optional (1 to 1000000); `min` and `max` must be multiples of `increment`. */
+        /** @description Which quantities of a variant are sold (docs/quantity-rules.md): the multiples of `increment` from `min` to `max`, and at most `max_per_customer` units per customer across their active carts and those checked out in the last 30 days. Every field is optional (1 to 1000000); `min` and `max` must be multiples of `increment`. For a measured variant the values are decimals of its `quantity_scale` (at most 1000000 whole units); a product's rule is in the scale of the variants it applies to, which must share one. */
         QuantityRuleInput: {
-            /**
-             * Format: int64
-             * @description The smallest quantity sold; default `increment`.
-             */
+            /** @description The smallest quantity sold; default `increment`. */
             min?: number;
-            /**
-             * Format: int64
-             * @description The largest quantity one cart may hold; default none.
-             */
+            /** @description The largest quantity one cart may hold; default none. */
             max?: number;
-            /**
-             * Format: int64
-             * @description Sold in multiples of it; default 1.
-             */
+            /** @description Sold in multiples of it; default 1. */
             increment?: number;
-            /**
-             * Format: int64
-             * @description The most units one customer may hold across their carts; default none.
-             */
+            /** @description The most units one customer may hold across their carts; default none. */
             max_per_customer?: number;
         };
-        /** @description The quantity rule in effect for a line, defaults filled in: the quantities allowed are the multiples of `increment` from `min` to `max`; null is no bound. */
+        /** @description The quantity rule in effect for a line, defaults filled in: the quantities allowed are the multiples of `increment` from `min` to `max`; null is no bound. Values are decimals of the variant's `quantity_scale`. */
         QuantityRule: {
-            /** Format: int64 */
             min: number;
-            /** Format: int64 */
             max: number | null;
-            /** Format: int64 */
             increment: number;
-            /** Format: int64 */
             max_per_customer: number | null;
         };
         /** @description The shipping charge in one currency: `flat`, waived once the cart's subtotal after discounts reaches `free_over` (when set). */
@@ -929,6 +918,8 @@ export interface components {
             sale_id?: string | null;
             /** @description The variant's own rule, replacing its product's whole. Tiers that no allowed quantity reaches are refused (422). */
             quantity_rule?: components["schemas"]["QuantityRuleInput"];
+            quantity_scale?: components["schemas"]["QuantityScale"];
+            unit?: components["schemas"]["Unit"];
         };
         Product: {
             id: string;
@@ -976,32 +967,29 @@ export interface components {
             sale_id: string | null;
             /** @description The variant's own rule, as written; null: its product's applies. */
             quantity_rule?: components["schemas"]["QuantityRuleInput"] | null;
+            quantity_scale: components["schemas"]["QuantityScale"];
+            unit: components["schemas"]["Unit"];
         };
         InventoryPut: {
-            /**
-             * Format: int64
-             * @description The units on the shelf, 0 to 2^40.
-             */
+            /** @description The units on the shelf, 0 to 2^40 units of the variant's scale; a decimal of its `quantity_scale` for a measured variant. */
             on_hand: number;
         };
         InventoryPatch: {
-            /**
-             * Format: int64
-             * @description Units received (positive) or written off (negative).
-             */
+            /** @description Units received (positive) or written off (negative). A decimal of the variant's `quantity_scale` for a measured one. */
             on_hand_delta: number;
         };
+        /** @description A SKU's stock; its figures are decimals of the `quantity_scale` of the variant selling it. */
         Inventory: {
             /** @enum {string} */
             object: "inventory";
             sku: string;
-            on_hand: components["schemas"]["Count"];
+            on_hand: components["schemas"]["Quantity"];
             /** @description Units held by cart lines; never above `on_hand`. */
-            reserved: components["schemas"]["Count"];
+            reserved: components["schemas"]["Quantity"];
             /** @description `on_hand - reserved`: what a new reservation can take. */
-            available: components["schemas"]["Count"];
+            available: components["schemas"]["Quantity"];
             /** @description Units checked out beyond stock under the `ignore` policy. */
-            backordered: components["schemas"]["Count"];
+            backordered: components["schemas"]["Quantity"];
             /**
              * Format: int64
              * @description Grows by one with every write of the SKU's stock, reservations included; 0 for a SKU never stocked. The `ETag`.
@@ -1248,10 +1236,7 @@ export interface components {
         ItemAdd: {
             sku?: string;
             variant_id?: string;
-            /**
-             * Format: int64
-             * @description Units to add; default 1.
-             */
+            /** @description Units to add; default 1. A decimal of the variant's `quantity_scale` for a measured variant (docs/measured-quantities.md). */
             quantity?: number;
             notes?: components["schemas"]["Notes"];
             /** @description A JSON object of at most 16 KiB; null stores an empty object. */
@@ -1262,10 +1247,7 @@ export interface components {
         } & (unknown | unknown);
         /** @description At least one of `quantity`, `notes` or `metadata`; `validate_inventory` or `stock_policy`, not both. */
         ItemPut: {
-            /**
-             * Format: int64
-             * @description The line's new quantity; 0 removes it.
-             */
+            /** @description The line's new quantity; 0 removes it. A decimal of the variant's `quantity_scale` for a measured variant (docs/measured-quantities.md). */
             quantity?: number;
             notes?: components["schemas"]["Notes"];
             /** @description A JSON object of at most 16 KiB, replacing the line's; null stores an empty object. */
@@ -1276,15 +1258,9 @@ export interface components {
         } | unknown | unknown | unknown;
         /** @description At least one of `quantity`, `quantity_delta`, `notes` or `metadata`; `quantity` or `quantity_delta`, not both; `validate_inventory` or `stock_policy`, not both. */
         ItemPatch: ({
-            /**
-             * Format: int64
-             * @description The line's new quantity; 0 removes it.
-             */
+            /** @description The line's new quantity; 0 removes it. A decimal of the variant's `quantity_scale` for a measured variant (docs/measured-quantities.md). */
             quantity?: number;
-            /**
-             * Format: int64
-             * @description Units to add (positive) or take away (negative); not 0. A result of 0 or less removes the line.
-             */
+            /** @description Units to add (positive) or take away (negative); not 0. A result of 0 or less removes the line. A decimal for a measured variant. */
             quantity_delta?: number;
             notes?: components["schemas"]["Notes"];
             /** @description A JSON object of at most 16 KiB, replacing the line's; null stores an empty object. */
@@ -1304,15 +1280,9 @@ export interface components {
             item_id?: string;
             sku?: string;
             variant_id?: string;
-            /**
-             * Format: int64
-             * @description The line's new quantity; 0 removes it.
-             */
+            /** @description The line's new quantity; 0 removes it. A decimal of the variant's `quantity_scale` for a measured variant (docs/measured-quantities.md). */
             quantity?: number;
-            /**
-             * Format: int64
-             * @description Units to add (positive) or take away (negative); not 0. A result of 0 or less removes the line.
-             */
+            /** @description Units to add (positive) or take away (negative); not 0. A result of 0 or less removes the line. A decimal for a measured variant. */
             quantity_delta?: number;
             notes?: components["schemas"]["Notes"];
             /** @description A JSON object of at most 16 KiB, replacing the line's; null stores an empty object. */
@@ -1330,15 +1300,12 @@ export interface components {
             message: string;
             /** @description The line the message is about; left out when it is about the cart, or about a line that was never created. */
             item_id?: string;
-            /**
-             * Format: int64
-             * @description The quantity asked for.
-             */
+            /** @description The quantity asked for. */
             requested?: number;
             /** @description The quantity the line has now (0 when removed). */
-            applied?: components["schemas"]["Count"];
+            applied?: components["schemas"]["Quantity"];
             /** @description What the line could hold. */
-            available?: components["schemas"]["Count"];
+            available?: components["schemas"]["Quantity"];
             /** @description With `price_changed`: the unit price stored on the line. */
             old_price?: components["schemas"]["Amount"];
             /** @description With `price_changed`: the catalog's unit price at the line's quantity, used in the totals. */
@@ -1356,10 +1323,10 @@ export interface components {
             variant_name?: string;
             /** @description The product's image; left out when empty. */
             image_url?: string;
-            /** Format: int64 */
-            quantity: number;
+            /** @description Units of the variant; a decimal of its `quantity_scale` for a measured one. */
+            quantity: components["schemas"]["Quantity"];
             /** @description What the line holds of its SKU's stock: `quantity`, unless backordered, short after an inventory decrease, expired or unavailable (0 once the stock is released, within seconds), checked out (0: the stock was committed), or reservations are off (0). */
-            reserved_quantity: components["schemas"]["Count"];
+            reserved_quantity: components["schemas"]["Quantity"];
             /** @description At the quantity tier in effect; for an unavailable line, the last stored price; in a `completed` cart, the price of the checkout. */
             unit_price: components["schemas"]["Amount"];
             price_when_added: components["schemas"]["Amount"];
@@ -1385,7 +1352,7 @@ export interface components {
              */
             inventory_status: "in_stock" | "backordered" | "insufficient" | "out_of_stock";
             /** @description The most the line could hold now: available stock plus its own reservation. */
-            available_quantity: components["schemas"]["Count"];
+            available_quantity: components["schemas"]["Quantity"];
             /**
              * Format: date-time
              * @description When the line's reservation lapses; null when it holds none.
@@ -1401,6 +1368,8 @@ export interface components {
             quantity_rule: components["schemas"]["QuantityRule"];
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+            quantity_scale: components["schemas"]["QuantityScale"];
+            unit: components["schemas"]["Unit"];
         };
         /** @description A cart with its lines priced and its totals computed from them; every figure equals a recomputation from the lines listed. */
         Cart: {
@@ -1530,11 +1499,11 @@ export interface components {
              * @description Stable and machine-readable: clients branch on it. docs/errors.md gives each code's status and meaning.
              * @enum {string}
              */
-            code: "amount_out_of_range" | "batch_too_large" | "body_too_large" | "cart_empty" | "cart_not_active" | "cart_not_found" | "checkout_items_expired" | "checkout_items_unavailable" | "checkout_record_exists" | "checkout_record_not_found" | "code_mismatch" | "concurrent_change" | "conflicting_item" | "conflicting_quantity" | "conflicting_stock_policy" | "coupon_already_applied" | "coupon_expired" | "coupon_inactive" | "coupon_is_automatic" | "coupon_not_applicable" | "coupon_not_found" | "coupon_not_started" | "currency_mismatch" | "currency_unavailable" | "customer_already_set" | "customer_mismatch" | "database_busy" | "database_contention" | "database_timeout" | "database_unavailable" | "delivery_not_found" | "duplicate_member" | "duplicate_sku" | "duplicate_variant_id" | "empty_batch" | "empty_import" | "empty_row" | "empty_update" | "field_not_allowed" | "guest_quantity_limit" | "id_mismatch" | "idempotency_in_flight" | "idempotency_key_not_found" | "idempotency_key_reused" | "idempotency_key_taken" | "insufficient_stock" | "internal" | "invalid_after" | "invalid_body" | "invalid_cart_id" | "invalid_credentials" | "invalid_customer_id" | "invalid_header" | "invalid_id" | "invalid_idempotency_key" | "invalid_item" | "invalid_item_id" | "invalid_limit" | "invalid_metadata" | "invalid_on_hand" | "invalid_parameter" | "invalid_product" | "invalid_promotion" | "invalid_quantity" | "invalid_query" | "invalid_sale" | "invalid_secret" | "invalid_shipping" | "invalid_sku" | "invalid_status" | "invalid_stock_change" | "invalid_stock_policy" | "invalid_text" | "invalid_time" | "invalid_ttl" | "invalid_type" | "invalid_url" | "item_key_mismatch" | "item_not_found" | "item_unavailable" | "key_not_found" | "key_vanished" | "malformed_body" | "malformed_row" | "merge_into_self" | "method_not_allowed" | "missing_credentials" | "missing_field" | "missing_item" | "missing_scope" | "not_ready" | "notes_too_long" | "overloaded" | "pending_bodies" | "product_not_found" | "promotion_not_found" | "quantity_limit" | "quantity_not_allowed" | "quantity_out_of_range" | "rate_limited" | "route_not_found" | "sale_ended" | "sale_not_found" | "sale_not_started" | "session_not_found" | "session_rate_limited" | "shutting_down" | "token_not_found" | "too_many_changes" | "too_many_coupons" | "too_many_lines" | "too_many_types" | "too_many_units" | "unknown_coupon" | "unknown_currency" | "unknown_cursor" | "unknown_event_type" | "unknown_field" | "unknown_variant" | "unsupported_media_type" | "variant_belongs_to_other_product" | "variant_not_found" | "variant_unavailable" | "version_mismatch" | "weak_key" | "webhook_not_found";
+            code: "amount_out_of_range" | "batch_too_large" | "body_too_large" | "cart_empty" | "cart_not_active" | "cart_not_found" | "checkout_items_expired" | "checkout_items_unavailable" | "checkout_record_exists" | "checkout_record_not_found" | "code_mismatch" | "concurrent_change" | "conflicting_item" | "conflicting_quantity" | "conflicting_stock_policy" | "coupon_already_applied" | "coupon_expired" | "coupon_inactive" | "coupon_is_automatic" | "coupon_not_applicable" | "coupon_not_found" | "coupon_not_started" | "currency_mismatch" | "currency_unavailable" | "customer_already_set" | "customer_mismatch" | "database_busy" | "database_contention" | "database_timeout" | "database_unavailable" | "delivery_not_found" | "duplicate_member" | "duplicate_sku" | "duplicate_variant_id" | "empty_batch" | "empty_import" | "empty_row" | "empty_update" | "field_not_allowed" | "guest_quantity_limit" | "id_mismatch" | "idempotency_in_flight" | "idempotency_key_not_found" | "idempotency_key_reused" | "idempotency_key_taken" | "insufficient_stock" | "internal" | "invalid_after" | "invalid_body" | "invalid_cart_id" | "invalid_credentials" | "invalid_customer_id" | "invalid_header" | "invalid_id" | "invalid_idempotency_key" | "invalid_item" | "invalid_item_id" | "invalid_limit" | "invalid_metadata" | "invalid_on_hand" | "invalid_parameter" | "invalid_product" | "invalid_promotion" | "invalid_quantity" | "invalid_query" | "invalid_sale" | "invalid_secret" | "invalid_shipping" | "invalid_sku" | "invalid_status" | "invalid_stock_change" | "invalid_stock_policy" | "invalid_text" | "invalid_time" | "invalid_ttl" | "invalid_type" | "invalid_url" | "item_key_mismatch" | "item_not_found" | "item_unavailable" | "key_not_found" | "key_vanished" | "malformed_body" | "malformed_row" | "measured_quantity" | "merge_into_self" | "method_not_allowed" | "missing_credentials" | "missing_field" | "missing_item" | "missing_scope" | "not_ready" | "notes_too_long" | "overloaded" | "pending_bodies" | "product_not_found" | "promotion_not_found" | "quantity_limit" | "quantity_not_allowed" | "quantity_out_of_range" | "quantity_precision" | "quantity_scale_in_use" | "rate_limited" | "route_not_found" | "sale_ended" | "sale_not_found" | "sale_not_started" | "session_not_found" | "session_rate_limited" | "shutting_down" | "token_not_found" | "too_many_changes" | "too_many_coupons" | "too_many_lines" | "too_many_types" | "too_many_units" | "unknown_coupon" | "unknown_currency" | "unknown_cursor" | "unknown_event_type" | "unknown_field" | "unknown_variant" | "unsupported_media_type" | "variant_belongs_to_other_product" | "variant_not_found" | "variant_unavailable" | "version_mismatch" | "weak_key" | "webhook_not_found";
             /** @description The request fields at fault (validation problems, `insufficient_stock`). */
             errors?: components["schemas"]["FieldError"][];
             /** @description With `insufficient_stock`: the most the line could hold. */
-            available?: components["schemas"]["Count"];
+            available?: components["schemas"]["Quantity"];
             /**
              * Format: int64
              * @description The current cart's version, when the problem carries the cart.
@@ -1546,25 +1515,13 @@ export interface components {
             stock?: components["schemas"]["Inventory"];
             /** @description With `quantity_not_allowed`: the rule of the line's variant. */
             quantity_rule?: components["schemas"]["QuantityRule"];
-            /**
-             * Format: int64
-             * @description With `quantity_not_allowed`: the quantity the line would have had.
-             */
+            /** @description With `quantity_not_allowed`: the quantity the line would have had. */
             requested?: number;
-            /**
-             * Format: int64
-             * @description With `quantity_not_allowed`: the largest allowed quantity below `requested`; absent when there is none.
-             */
+            /** @description With `quantity_not_allowed`: the largest allowed quantity below `requested`; absent when there is none. */
             nearest_below?: number;
-            /**
-             * Format: int64
-             * @description With `quantity_not_allowed`: the smallest allowed quantity above `requested`; absent when there is none.
-             */
+            /** @description With `quantity_not_allowed`: the smallest allowed quantity above `requested`; absent when there is none. */
             nearest_above?: number;
-            /**
-             * Format: int64
-             * @description With `quantity_not_allowed` under a `max_per_customer`: the units of the variant in the customer's other carts (active ones, and those checked out in the last 30 days).
-             */
+            /** @description With `quantity_not_allowed` under a `max_per_customer`: the units of the variant in the customer's other carts (active ones, and those checked out in the last 30 days). */
             held_elsewhere?: number;
         };
         /**

@@ -14,7 +14,8 @@ import (
 // demoCatalog is a small shop: prices in two currencies, a tiered SKU (CABLE-USBC-1M), a
 // SKU with little stock (SNKR-LTD-42) to try the stock policies on, and two quantity rules
 // (docs/quantity-rules.md): socks sold in pairs, 2 to 20 a cart, with a cheaper price from
-// 10 (SOCKS-PAIR), and a launch-edition console limited to 2 per customer (CONSOLE-LE).
+// 10 (SOCKS-PAIR), and a launch-edition console limited to 2 per customer (CONSOLE-LE); and
+// coffee beans sold by the kilogram to the gram (COFFEE-KG, docs/measured-quantities.md).
 func demoCatalog() ([]cart.Product, map[string]int64) {
 	prices := func(usd, eur int64) map[string]int64 { return map[string]int64{"USD": usd, "EUR": eur} }
 	products := []cart.Product{
@@ -59,9 +60,18 @@ func demoCatalog() ([]cart.Product, map[string]int64) {
 				{ID: "var_console_le", SKU: "CONSOLE-LE", Prices: prices(49900, 47900), TaxRate: 800, WeightGrams: 3200, Active: true, Returnable: true,
 					QuantityRule: &cart.QuantityRule{MaxPerCustomer: 2}},
 			}},
+		// Sold by weight (docs/measured-quantities.md): quantities in grams of a kilogram
+		// (scale 3), the price per kilogram, from 0.25 kg in steps of 0.05 kg, cheaper from 5 kg.
+		{ID: "prod_coffee", Name: "Coffee Beans", Brand: "Fieldline", Category: "Grocery",
+			ImageURL: "https://example.com/img/coffee.jpg", TaxCode: "0901",
+			Variants: []cart.Variant{
+				{ID: "var_coffee_kg", SKU: "COFFEE-KG", Prices: prices(1299, 1199), TaxRate: 500, WeightGrams: 1000, Active: true, Returnable: false,
+					QuantityScale: 3, Unit: "kg", QuantityRule: &cart.QuantityRule{Min: 250, Increment: 50},
+					Tiers: []cart.Tier{{MinQuantity: 5000, Prices: prices(1199, 1099)}}},
+			}},
 	}
 	stock := map[string]int64{"HP-BLUE": 50, "HP-BLACK": 40, "TEE-RED-M": 200, "TEE-RED-L": 150, "CABLE-USBC-1M": 1000, "SNKR-LTD-42": 5,
-		"SOCKS-PAIR": 300, "CONSOLE-LE": 40}
+		"SOCKS-PAIR": 300, "CONSOLE-LE": 40, "COFFEE-KG": 50} // whole units: 50 kg of coffee
 	return products, stock
 }
 
@@ -104,7 +114,7 @@ func loadDemo(ctx context.Context, eng *engine.Engine, c config, addr string, ou
 			}
 			continue
 		}
-		if _, err := eng.PutInventory(ctx, admin, sku, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+		if _, err := eng.PutInventory(ctx, admin, sku, engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 			return fmt.Errorf("stock %s: %w", sku, err)
 		}
 	}

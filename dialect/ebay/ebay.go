@@ -157,7 +157,7 @@ func (h *Handler) handleUpdateQuantity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := h.eng.UpdateCustomerItem(r.Context(), p, engine.CustomerItemChange{
-		ItemNum: req.ItemNum, Change: cart.SetTo(req.Quantity), Policy: cart.Clamp, KeepOutOfStock: true,
+		ItemNum: req.ItemNum, Change: cart.WholeSet(req.Quantity), Policy: cart.Clamp, KeepOutOfStock: true,
 	}, engine.Options{})
 	if err != nil {
 		h.writeItemError(w, r, err, req.CartItemID)

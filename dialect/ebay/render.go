@@ -69,7 +69,7 @@ func (h *Handler) renderCart(v cart.View) (cartJSON, error) {
 		return itemJSON{
 			CartItemID: itemID(l.Item.Num), Image: imageJSON{ImageURL: l.Product.ImageURL}, ItemID: restfulID(l),
 			ItemWebURL: h.publicURL + "/item/" + l.Product.ID + "?variant=" + l.Variant.ID,
-			Price:      amount(l.UnitPrice), Quantity: l.Item.Quantity, Title: l.Product.Name,
+			Price:      amount(l.UnitPrice), Quantity: l.Variant.ShownWhole(l.Item.Quantity), Title: l.Variant.MeasuredName(l.Product.Name, l.Item.Quantity),
 		}
 	}
 	for _, l := range v.Lines {

@@ -174,7 +174,7 @@ func (h *Handler) handleSetQty(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := h.eng.UpsertCustomerItem(r.Context(), p, engine.CustomerUpsert{
-		SKU: q.SKU, VariantNum: q.OptionID, Change: cart.SetTo(q.Qty), Policy: cart.Clamp}, engine.Options{})
+		SKU: q.SKU, VariantNum: q.OptionID, Change: cart.WholeSet(q.Qty), Policy: cart.Clamp}, engine.Options{})
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -113,13 +113,13 @@ func renderCart(v cart.View, siblings map[int64][]engine.VariantStock) cartJSON 
 	for _, l := range items(v) {
 		expired := l.Expired || l.UnavailableReason != ""
 		if l.UnavailableReason != "" {
-			out.Expired += l.Item.Quantity // ExpiredLines are in v.Expired already
+			out.Expired += cart.WholeUnits(l.Item.Quantity, l.Variant.Scale()) // ExpiredLines are in v.Expired already
 		}
 		it := itemJSON{
-			ID: l.Variant.Num, SKU: l.Variant.SKU, CartID: v.Cart.Num, ProductID: l.Product.Num, Name: l.Product.Name,
+			ID: l.Variant.Num, SKU: l.Variant.SKU, CartID: v.Cart.Num, ProductID: l.Product.Num, Name: l.Variant.MeasuredName(l.Product.Name, l.Item.Quantity),
 			Expires: instant(l.Item.ReservedUntil), Price: amount(l.UnitPrice, cur), Image: l.Product.ImageURL,
 			Brand: named(l.Product.Brand), Color: named(option(*l.Variant, "color", "colour")), Size: named(option(*l.Variant, "size")),
-			Qty: l.Item.Quantity, IsExpired: expired, IsReturnable: l.Variant.Returnable, Options: []optionJSON{},
+			Qty: l.Variant.ShownWhole(l.Item.Quantity), IsExpired: expired, IsReturnable: l.Variant.Returnable, Options: []optionJSON{},
 		}
 		if l.Sale.Num != 0 {
 			it.Sale = &saleJSON{ID: l.Sale.Num, Name: l.Sale.Name, StartDate: l.Sale.StartsAt.UTC().Format(timeLayout), EndDate: l.Sale.EndsAt.UTC().Format(timeLayout)}

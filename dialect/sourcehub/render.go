@@ -83,7 +83,7 @@ func renderCart(v cart.View) (cartJSON, error) {
 	}
 	for _, lines := range [][]cart.LineView{v.Lines, v.ExpiredLines} {
 		for _, l := range lines {
-			out.Items = append(out.Items, itemJSON{ID: l.Item.Num, Quantity: l.Item.Quantity, Product: renderProduct(l, cur, num)})
+			out.Items = append(out.Items, itemJSON{ID: l.Item.Num, Quantity: l.Variant.ShownWhole(l.Item.Quantity), Product: renderProduct(l, cur, num)})
 		}
 	}
 	if err != nil {
@@ -97,10 +97,10 @@ func renderProduct(l cart.LineView, cur string, num func(int64) json.Number) pro
 	pricingID, buyingQty := l.Variant.Num*1000, int64(1)
 	if tier >= 0 {
 		pricingID += int64(tier) + 1
-		buyingQty = l.Variant.Tiers[tier].MinQuantity
+		buyingQty = l.Variant.ShownWhole(l.Variant.Tiers[tier].MinQuantity)
 	}
 	return productJSON{
-		ID: l.Product.Num, Name: l.Product.Name, Image: l.Product.ImageURL, SKU: l.Variant.SKU,
+		ID: l.Product.Num, Name: l.Variant.MeasuredName(l.Product.Name, l.Item.Quantity), Image: l.Product.ImageURL, SKU: l.Variant.SKU,
 		HSNCode: l.Product.TaxCode, Description: l.Product.Description,
 		PricePerUnit:       num(l.Variant.Prices[cur]),
 		MaximumRetailPrice: num(max(l.RetailPrice, l.UnitPrice)),

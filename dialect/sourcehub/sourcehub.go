@@ -139,7 +139,7 @@ func (h *Handler) handleUpdateItem(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := h.eng.UpdateCustomerItem(r.Context(), p, engine.CustomerItemChange{
-		CustomerID: req.CustomerID, ItemNum: req.ItemNum, Change: cart.SetTo(req.Quantity), Policy: cart.Reject,
+		CustomerID: req.CustomerID, ItemNum: req.ItemNum, Change: cart.WholeSet(req.Quantity), Policy: cart.Reject,
 	}, engine.Options{})
 	if err != nil {
 		h.writeError(w, r, err)

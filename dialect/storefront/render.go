@@ -72,7 +72,7 @@ func (h *Handler) writeCart(w http.ResponseWriter, status int, msg string, res e
 	for _, l := range res.Removed {
 		body.RemovedItems = append(body.RemovedItems, removedJSON{
 			ItemKey: keyOf(l).String(), ProductID: l.Product.Num, SKU: l.Variant.SKU, Name: l.Product.Name,
-			Quantity: l.Item.Quantity, Message: unavailableMessage(l.UnavailableReason)})
+			Quantity: l.Variant.ShownWhole(l.Item.Quantity), Message: unavailableMessage(l.UnavailableReason)})
 	}
 	writeJSON(w, status, body, h.log)
 }
@@ -93,9 +93,9 @@ func renderCart(v cart.View) cartJSON {
 	for _, l := range items(v) {
 		out.Items = append(out.Items, itemJSON{
 			ItemKey: keyOf(l).String(), ProductID: l.Product.Num, SKU: l.Variant.SKU, Name: l.Product.Name,
-			Variant: l.Variant.Name, Image: l.Product.ImageURL, Quantity: l.Item.Quantity,
+			Variant: l.Variant.MeasuredName(l.Variant.Name, l.Item.Quantity), Image: l.Product.ImageURL, Quantity: l.Variant.ShownWhole(l.Item.Quantity),
 			UnitPrice: amount(l.UnitPrice, cur), TotalPrice: amount(l.Subtotal, cur), Discount: amount(l.Discount, cur),
-			AvailableStock: l.Available, Expired: l.Expired,
+			AvailableStock: l.Available / cart.Pow10(l.Variant.Scale()), Expired: l.Expired,
 		})
 	}
 	for _, p := range v.Promotions {

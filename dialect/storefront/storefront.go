@@ -252,7 +252,7 @@ func (h *Handler) handleAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
-		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Reject, Add: true,
+		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.WholeDelta(n), Policy: cart.Reject, Add: true,
 		ClientAddr: h.guard.ClientAddr(r), Admit: func() error { return h.admitSession(w, r) }})
 	if err != nil {
 		h.writeError(w, r, err, requested(err, k, n))
@@ -282,7 +282,7 @@ func (h *Handler) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := h.eng.UpdateSession(r.Context(), sessionSecret(r), engine.SessionChange{
-		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.AddDelta(n), Policy: cart.Clamp})
+		ProductNum: k.ProductNum, SKU: k.SKU, Change: cart.WholeDelta(n), Policy: cart.Clamp})
 	if lerr := h.unrecognized(w, r, res); lerr != nil {
 		err = lerr
 	}
@@ -446,6 +446,7 @@ var byReason = map[string]func(e *cart.Error, requested int64) answer{
 	"quantity_limit":        ownMessage("quantity"),
 	"guest_quantity_limit":  ownMessage("quantity"),
 	"quantity_out_of_range": ownMessage("quantity"),
+	cart.ReasonMeasured:     ownMessage("quantity"),
 	"too_many_units":        ownMessage("quantity"),
 	"too_many_lines":        ownMessage("non_field_errors"),
 }

@@ -89,7 +89,7 @@ func newFixture(tb testing.TB) *fixture {
 	if _, err := eng.PutProduct(tb.Context(), p, cart.Product{ID: "prod", Name: "P", Variants: []cart.Variant{{ID: "var_a", SKU: "A", Prices: map[string]int64{"USD": 100}, Active: true}}}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := eng.PutInventory(tb.Context(), p, "A", engine.StockChange{OnHand: &on}, engine.Options{}); err != nil {
+	if _, err := eng.PutInventory(tb.Context(), p, "A", engine.StockChange{OnHand: &cart.Decimal{N: on}}, engine.Options{}); err != nil {
 		tb.Fatal(err)
 	}
 	return &fixture{eng: eng, admin: p}

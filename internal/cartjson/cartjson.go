@@ -37,29 +37,34 @@ func OptTime(t time.Time) *string {
 
 // Message is one of a cart's messages.
 type Message struct {
-	Type      cart.MessageType `json:"type"`
-	Code      string           `json:"code"`
-	Message   string           `json:"message"`
-	ItemID    string           `json:"item_id,omitempty"`
-	Requested *int64           `json:"requested,omitempty"`
-	Applied   *int64           `json:"applied,omitempty"`
-	Available *int64           `json:"available,omitempty"`
-	OldPrice  *int64           `json:"old_price,omitempty"`
-	NewPrice  *int64           `json:"new_price,omitempty"`
+	Type    cart.MessageType `json:"type"`
+	Code    string           `json:"code"`
+	Message string           `json:"message"`
+	ItemID  string           `json:"item_id,omitempty"`
+	// Requested, Applied and Available are quantities of the line's variant: decimals for a
+	// measured one (Quantity).
+	// Each is left out when unset (""), so that a message costs no allocation for them.
+	Requested json.Number `json:"requested,omitempty"`
+	Applied   json.Number `json:"applied,omitempty"`
+	Available json.Number `json:"available,omitempty"`
+	OldPrice  *int64      `json:"old_price,omitempty"`
+	NewPrice  *int64      `json:"new_price,omitempty"`
 }
 
 // Item is one line of a cart.
 type Item struct {
-	ID               string          `json:"id"`
-	Object           string          `json:"object"`
-	ProductID        string          `json:"product_id"`
-	VariantID        string          `json:"variant_id"`
-	SKU              string          `json:"sku"`
-	ProductName      string          `json:"product_name"`
-	VariantName      string          `json:"variant_name,omitempty"`
-	ImageURL         string          `json:"image_url,omitempty"`
-	Quantity         int64           `json:"quantity"`
-	ReservedQuantity int64           `json:"reserved_quantity"`
+	ID          string `json:"id"`
+	Object      string `json:"object"`
+	ProductID   string `json:"product_id"`
+	VariantID   string `json:"variant_id"`
+	SKU         string `json:"sku"`
+	ProductName string `json:"product_name"`
+	VariantName string `json:"variant_name,omitempty"`
+	ImageURL    string `json:"image_url,omitempty"`
+	// Quantity, ReservedQuantity and AvailableQty are JSON numbers written by Quantity: whole
+	// for a variant of scale 0, decimals of its scale for a measured one (1.250).
+	Quantity         json.Number     `json:"quantity"`
+	ReservedQuantity json.Number     `json:"reserved_quantity"`
 	UnitPrice        int64           `json:"unit_price"`
 	PriceWhenAdded   int64           `json:"price_when_added"`
 	RetailPrice      *int64          `json:"retail_price"`
@@ -70,9 +75,12 @@ type Item struct {
 	Notes            string          `json:"notes,omitempty"`
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 	InventoryStatus  string          `json:"inventory_status"`
-	AvailableQty     int64           `json:"available_quantity"`
-	ReservedUntil    *string         `json:"reserved_until"`
-	Expired          bool            `json:"expired"`
+	AvailableQty     json.Number     `json:"available_quantity"`
+	// QuantityScale and Unit say how the variant is measured (docs/measured-quantities.md).
+	QuantityScale uint8   `json:"quantity_scale"`
+	Unit          string  `json:"unit"`
+	ReservedUntil *string `json:"reserved_until"`
+	Expired       bool    `json:"expired"`
 	// UnavailableReason says why an item of unavailable_items cannot be bought; null for the
 	// others.
 	UnavailableReason *string `json:"unavailable_reason"`
@@ -85,24 +93,52 @@ type Item struct {
 // Rule is the quantity rule in effect for a line, with its defaults filled in: min and
 // increment are always numbers, max and max_per_customer null when there is no bound.
 type Rule struct {
-	Min            int64  `json:"min"`
-	Max            *int64 `json:"max"`
-	Increment      int64  `json:"increment"`
-	MaxPerCustomer *int64 `json:"max_per_customer"`
+	Min            json.Number  `json:"min"`
+	Max            *json.Number `json:"max"`
+	Increment      json.Number  `json:"increment"`
+	MaxPerCustomer *json.Number `json:"max_per_customer"`
+}
+
+// Quantity writes q units of 10^-scale as a JSON number: q itself at scale 0 (strconv keeps
+// the numbers below 100 without allocating), 1.250 for 1250 at scale 3.
+func Quantity(q int64, scale uint8) json.Number {
+	if scale == 0 {
+		return json.Number(strconv.FormatInt(q, 10))
+	}
+	return json.Number(cart.FormatScaled(q, int(scale)))
+}
+
+// quantityOrNone is Quantity of *q, "" (left out) for nil.
+func quantityOrNone(q *int64, scale uint8) json.Number {
+	if q == nil {
+		return ""
+	}
+	return Quantity(*q, scale)
+}
+
+// OptQuantity is Quantity of *q, nil for nil.
+func OptQuantity(q *int64, scale uint8) *json.Number {
+	if q == nil {
+		return nil
+	}
+	n := Quantity(*q, scale)
+	return &n
 }
 
 // RenderRule renders r; the pointers point into r, which the caller keeps (a line's catalog
 // rows are shared and read-only), so a line costs no allocation for it.
-func RenderRule(r *cart.QuantityRule) Rule {
+func RenderRule(r *cart.QuantityRule, scale uint8) Rule {
 	if r == nil {
-		return Rule{Min: 1, Increment: 1}
+		// No rule: any multiple of the smallest quantity, 1 or 10^-scale.
+		one := Quantity(1, scale)
+		return Rule{Min: one, Increment: one}
 	}
-	out := Rule{Min: r.Lowest(), Increment: r.Step()}
+	out := Rule{Min: Quantity(r.Lowest(), scale), Increment: Quantity(r.Step(), scale)}
 	if r.Max > 0 {
-		out.Max = &r.Max
+		out.Max = OptQuantity(&r.Max, scale)
 	}
 	if r.MaxPerCustomer > 0 {
-		out.MaxPerCustomer = &r.MaxPerCustomer
+		out.MaxPerCustomer = OptQuantity(&r.MaxPerCustomer, scale)
 	}
 	return out
 }
@@ -202,7 +238,8 @@ func Items(v cart.View) []cart.LineView {
 func Messages(msgs []cart.Message) []Message {
 	out := make([]Message, 0, len(msgs))
 	for _, m := range msgs {
-		mj := Message{Type: m.Type, Code: m.Code, Message: m.Text, Requested: m.Requested, Applied: m.Applied, Available: m.Available,
+		mj := Message{Type: m.Type, Code: m.Code, Message: m.Text, Requested: quantityOrNone(m.Requested, m.Scale),
+			Applied: quantityOrNone(m.Applied, m.Scale), Available: quantityOrNone(m.Available, m.Scale),
 			OldPrice: m.OldPrice, NewPrice: m.NewPrice}
 		if m.ItemNum != 0 {
 			mj.ItemID = ItemID(m.ItemNum)
@@ -215,12 +252,14 @@ func Messages(msgs []cart.Message) []Message {
 // RenderItem renders one line.
 func RenderItem(l cart.LineView) Item {
 	it := l.Item
+	scale := l.Variant.QuantityScale
 	out := Item{
 		ID: ItemID(it.Num), Object: "cart_item", ProductID: l.Product.ID, VariantID: l.Variant.ID, SKU: l.Variant.SKU,
 		ProductName: l.Product.Name, VariantName: l.Variant.Name, ImageURL: l.Product.ImageURL,
-		Quantity: it.Quantity, ReservedQuantity: it.ReservedQuantity, UnitPrice: l.UnitPrice, PriceWhenAdded: it.AddedUnitPrice,
+		Quantity: Quantity(it.Quantity, scale), ReservedQuantity: Quantity(it.ReservedQuantity, scale),
+		QuantityScale: scale, Unit: l.Variant.Unit, UnitPrice: l.UnitPrice, PriceWhenAdded: it.AddedUnitPrice,
 		Subtotal: l.Subtotal, Discount: l.Discount, Tax: l.Tax, Total: l.Total, Notes: it.Notes, Metadata: it.Metadata,
-		InventoryStatus: l.InventoryStatus, AvailableQty: l.Available, ReservedUntil: OptTime(it.ReservedUntil),
+		InventoryStatus: l.InventoryStatus, AvailableQty: Quantity(l.Available, scale), ReservedUntil: OptTime(it.ReservedUntil),
 		Expired: l.Expired, CreatedAt: Time(it.CreatedAt), UpdatedAt: Time(it.UpdatedAt),
 	}
 	if l.RetailPrice > 0 {
@@ -229,7 +268,7 @@ func RenderItem(l cart.LineView) Item {
 	if l.UnavailableReason != "" {
 		out.UnavailableReason = &l.UnavailableReason
 	}
-	out.QuantityRule = RenderRule(lineRule(&l))
+	out.QuantityRule = RenderRule(lineRule(&l), scale)
 	return out
 }
 

@@ -350,3 +350,38 @@ func TestFormatOf(t *testing.T) {
 		}
 	}
 }
+
+// docs/measured-quantities.md: a variant measured to the gram imports the same from NDJSON
+// and CSV (its rule, tiers and on_hand decimals of its scale; a CSV tier column in whole
+// units), and a value with more digits than the scale refuses its row.
+func TestImportMeasuredQuantities(t *testing.T) {
+	eng := mustEngine(t)
+	ndjson := `{"type":"product","id":"p_kg","name":"Coffee","variants":[{"id":"v_kg","sku":"KG","price":{"USD":1299},"quantity_scale":3,"unit":"kg",` +
+		`"quantity_rule":{"min":0.25,"increment":0.05},"tiers":[{"min_quantity":5,"price":{"USD":1199}}],"on_hand":10.5}]}` + "\n" +
+		`{"type":"stock","sku":"KG","on_hand":12.25}` + "\n"
+	if sum := mustImport(t, eng, catalogimport.NDJSON, ndjson, 10); sum.Bad() != 0 {
+		t.Fatalf("NDJSON: %+v", sum)
+	}
+	before := mustSnapshot(t, eng, []string{"p_kg"}, []string{"KG"})
+	v := before.Products["p_kg"].Variants[0]
+	if v.QuantityScale != 3 || v.Unit != "kg" || *v.QuantityRule != (cart.QuantityRule{Min: 250, Increment: 50}) ||
+		v.Tiers[0].MinQuantity != 5000 || before.Stock["KG"].OnHand != 12250 {
+		t.Fatalf("imported %+v, rule %+v, stock %+v", v, v.QuantityRule, before.Stock["KG"])
+	}
+	csv := "product_id,product_name,variant_id,sku,price_USD,price_USD@5,quantity_scale,unit,quantity_min,quantity_increment,on_hand\n" +
+		"p_kg,Coffee,v_kg,KG,1299,1199,3,kg,0.25,0.050,12.250\n"
+	if sum := mustImport(t, eng, catalogimport.CSV, csv, 10); sum.Unchanged != sum.Rows || sum.Bad() != 0 {
+		t.Fatalf("the same catalog as CSV: %+v, want every row unchanged", sum)
+	}
+	for _, bad := range []string{
+		`{"type":"stock","sku":"KG","on_hand":1.0005}`,
+		`{"type":"product","id":"p_kg","name":"Coffee","variants":[{"id":"v_kg","sku":"KG","price":{"USD":1299},"quantity_scale":3,"unit":"kg","quantity_rule":{"min":0.2505}}]}`,
+	} {
+		if sum := mustImport(t, eng, catalogimport.NDJSON, bad+"\n", 10); sum.Bad() != 1 {
+			t.Errorf("%s: %+v, want the row refused", bad, sum)
+		}
+	}
+	if diff := cmp.Diff(before, mustSnapshot(t, eng, []string{"p_kg"}, []string{"KG"})); diff != "" {
+		t.Errorf("refused rows changed the catalog:\n%s", diff)
+	}
+}

@@ -33,7 +33,7 @@ var productColumns = []string{colProductName, "brand", "category", "description"
 
 // variantColumns are the other plain columns.
 var variantColumns = []string{colVariantID, colSKU, "variant_name", "tax_rate", "weight_grams", "active", "returnable", "sale_id", colOnHand,
-	colRuleMin, colRuleMax, colRuleIncrement, colRuleMaxPerCustomer}
+	colRuleMin, colRuleMax, colRuleIncrement, colRuleMaxPerCustomer, colScale, colUnit}
 
 // The quantity rule columns: a row with any of them set gives its variant a rule of its own
 // (docs/quantity-rules.md); a catalog CSV has no product-wide rule.
@@ -42,6 +42,14 @@ const (
 	colRuleMax            = "quantity_max"
 	colRuleIncrement      = "quantity_increment"
 	colRuleMaxPerCustomer = "max_per_customer"
+)
+
+// The measured quantity columns (docs/measured-quantities.md): a row's quantity_scale makes
+// its rule columns and on_hand decimals of that scale; a tier column price_CUR@N still names
+// N whole units.
+const (
+	colScale = "quantity_scale"
+	colUnit  = "unit"
 )
 
 // column is what one header cell means.
@@ -262,7 +270,7 @@ type group struct {
 
 func (d *csvDecoder) stockUnit(rec []string, line int) unit {
 	sku := strings.TrimSpace(rec[d.index[colSKU]])
-	n, err := parseInt(rec[d.index[colOnHand]], colOnHand)
+	n, err := parseDecimal(rec[d.index[colOnHand]], colOnHand)
 	switch {
 	case err != nil:
 		return badUnit(line, "invalid_value", "%v", err)
@@ -325,16 +333,31 @@ func (d *csvDecoder) productUnit(id string, g group) unit {
 				*f.dst = *n
 			}
 		}
+		v.Unit = strings.TrimSpace(cell(colUnit))
+		scale, err := parseInt(cell(colScale), colScale)
+		switch {
+		case err != nil:
+			bad(line, "invalid_value", "%v", err)
+		case scale != nil && (*scale < 0 || *scale > cart.MaxScale):
+			bad(line, "invalid_value", "%s must be 0 to %d", colScale, cart.MaxScale)
+		case scale != nil:
+			v.QuantityScale = uint8(*scale)
+		}
 		var rule cart.QuantityRule
 		for _, f := range []struct {
 			name string
 			dst  *int64
 		}{{colRuleMin, &rule.Min}, {colRuleMax, &rule.Max}, {colRuleIncrement, &rule.Increment}, {colRuleMaxPerCustomer, &rule.MaxPerCustomer}} {
-			n, err := parseInt(cell(f.name), f.name)
+			d, err := parseDecimal(cell(f.name), f.name)
 			if err != nil {
 				bad(line, "invalid_value", "%v", err)
-			} else if n != nil {
-				*f.dst = *n
+			} else if d != nil {
+				n, err := d.Scaled(v.Scale(), f.name)
+				if err != nil {
+					bad(line, cart.AsError(err).Reason, "%s", cart.AsError(err).Message)
+					continue
+				}
+				*f.dst = n
 				if v.QuantityRule == nil {
 					v.QuantityRule = &rule
 				}
@@ -386,9 +409,9 @@ func (d *csvDecoder) productUnit(id string, g group) unit {
 			}
 		}
 		for _, q := range tierOrder {
-			v.Tiers = append(v.Tiers, cart.Tier{MinQuantity: q, Prices: tiers[q]})
+			v.Tiers = append(v.Tiers, cart.Tier{MinQuantity: cart.ScaleLimit(q, v.Scale()), Prices: tiers[q]})
 		}
-		onHand, err := parseInt(cell(colOnHand), colOnHand)
+		onHand, err := parseDecimal(cell(colOnHand), colOnHand)
 		if err != nil {
 			bad(line, "invalid_value", "%v", err)
 		} else if onHand != nil {
@@ -410,6 +433,19 @@ func setPrice(m map[string]int64, currency string, amount int64) map[string]int6
 }
 
 // parseInt reads an integer cell; an empty cell is nil (not given).
+// parseDecimal reads a quantity cell exactly (cart.ParseDecimal); empty is nil.
+func parseDecimal(s, column string) (*cart.Decimal, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	d := cart.ParseDecimal([]byte(s))
+	if d.Bad != 0 {
+		return nil, fmt.Errorf("%s must be a number such as 12 or 1.25, not %q", column, s)
+	}
+	return &d, nil
+}
+
 func parseInt(s, column string) (*int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {

@@ -34,12 +34,12 @@ type (
 	}
 	ndjsonVariant struct {
 		productjson.Variant
-		OnHand *int64 `json:"on_hand"`
+		OnHand *cart.Decimal `json:"on_hand"`
 	}
 	ndjsonStock struct {
-		Type   string  `json:"type"`
-		SKU    *string `json:"sku"`
-		OnHand *int64  `json:"on_hand"`
+		Type   string        `json:"type"`
+		SKU    *string       `json:"sku"`
+		OnHand *cart.Decimal `json:"on_hand"`
 	}
 )
 
@@ -140,13 +140,21 @@ func productUnit(req ndjsonProduct, line int) unit {
 	if req.ID == nil {
 		return badUnit(line, "missing_field", "id is required")
 	}
-	p := req.Product.Cart(*req.ID)
 	var stock []engine.StockLevel
-	for _, v := range req.Variants {
-		p.Variants = append(p.Variants, v.Cart())
+	var variants []cart.Variant
+	for i, v := range req.Variants {
+		cv, err := v.Cart(i)
+		if err != nil {
+			return errUnit(line, err)
+		}
+		variants = append(variants, cv)
 		if v.OnHand != nil {
 			stock = append(stock, engine.StockLevel{SKU: v.SKU, OnHand: *v.OnHand})
 		}
+	}
+	p, err := req.Product.Cart(*req.ID, variants)
+	if err != nil {
+		return errUnit(line, err)
 	}
 	return unit{lines: []int{line}, row: engine.ImportRow{Product: &p, Stock: stock}}
 }

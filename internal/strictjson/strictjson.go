@@ -59,6 +59,8 @@ func Explain(err error, subject, reason string) error {
 		switch want {
 		case "int64", "*int64":
 			want = "an integer between -9223372036854775808 and 9223372036854775807"
+		case "cart.Decimal", "*cart.Decimal":
+			want = "a number such as 2 or 1.25"
 		case "string", "*string":
 			want = "a string"
 		case "bool", "*bool":

@@ -145,7 +145,7 @@ func (s *Server) MustProductStock(tb testing.TB, p cart.Product, stock map[strin
 	}
 	for _, v := range p.Variants {
 		n := stock[v.SKU]
-		if _, err := s.Engine.PutInventory(ctx, s.Principal, v.SKU, engine.StockChange{OnHand: &n}, engine.Options{}); err != nil {
+		if _, err := s.Engine.PutInventory(ctx, s.Principal, v.SKU, engine.StockChange{OnHand: &cart.Decimal{N: n}}, engine.Options{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -54,7 +54,7 @@ func TestCacheAcrossNodes(t *testing.T) {
 			}
 			product(1000)
 			onHand := int64(100)
-			if _, err := ea.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+			if _, err := ea.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			v, err := ea.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
@@ -124,7 +124,7 @@ func TestWritesSentLater(t *testing.T) {
 		t.Fatal(err)
 	}
 	onHand := int64(100)
-	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})

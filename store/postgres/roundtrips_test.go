@@ -104,7 +104,7 @@ func TestQuantityChangeRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	onHand := int64(1000)
-	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &onHand}, engine.Options{}); err != nil {
+	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})

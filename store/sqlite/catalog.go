@@ -39,22 +39,28 @@ func (r *productRow) product() (cart.Product, error) {
 // products "p" (the variant's ProductID is its product's id).
 const variantColumns = `v.num, v.id, v.product_num, p.id, v.sku, v.name, v.options, v.prices,
 	v.retail_prices, v.tiers, v.tax_rate, v.weight_grams, v.active, v.returnable, v.sale_id, v.deleted,
-	v.quantity_rule`
+	v.quantity_rule, v.quantity_scale, v.unit`
 
 // variantRow is the scan target of variantColumns; the JSON columns are decoded by variant.
 type variantRow struct {
 	v                                    cart.Variant
 	options, prices, retail, tiers, rule []byte
+	scale                                int64
 }
 
 func (r *variantRow) dest() []any {
 	return []any{&r.v.Num, &r.v.ID, &r.v.ProductNum, &r.v.ProductID, &r.v.SKU, &r.v.Name,
 		&r.options, &r.prices, &r.retail, &r.tiers, &r.v.TaxRate, &r.v.WeightGrams,
-		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted, &r.rule}
+		&r.v.Active, &r.v.Returnable, &r.v.SaleID, &r.v.Deleted, &r.rule,
+		&r.scale, &r.v.Unit}
 }
 
 func (r *variantRow) variant() (cart.Variant, error) {
 	v := r.v
+	if r.scale < 0 || r.scale > cart.MaxScale {
+		return cart.Variant{}, fmt.Errorf("quantity scale %d out of range", r.scale)
+	}
+	v.QuantityScale = uint8(r.scale)
 	if err := column.DecodeJSON(r.options, &v.Options); err != nil {
 		return cart.Variant{}, fmt.Errorf("options: %w", err)
 	}
@@ -311,8 +317,8 @@ func (t *txn) checkProduct(ctx context.Context, p *cart.Product) error {
 const qPutVariant = `
 	INSERT INTO variants (id, product_num, position, sku, name, options, prices, retail_prices,
 	                      tiers, tax_rate, weight_grams, active, returnable, sale_id, deleted,
-	                      quantity_rule)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+	                      quantity_rule, quantity_scale, unit)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
 	ON CONFLICT (id) DO UPDATE SET
 		position = excluded.position,
 		sku = excluded.sku,
@@ -327,6 +333,8 @@ const qPutVariant = `
 		returnable = excluded.returnable,
 		sale_id = excluded.sale_id,
 		quantity_rule = excluded.quantity_rule,
+		quantity_scale = excluded.quantity_scale,
+		unit = excluded.unit,
 		deleted = 0
 	RETURNING num`
 
@@ -353,7 +361,8 @@ func (t *txn) putVariant(ctx context.Context, v *cart.Variant, i int) error {
 		return fmt.Errorf("sqlite: put variant %s: quantity rule: %w", v.ID, err)
 	}
 	err = t.queryRow(ctx, qPutVariant, v.ID, v.ProductNum, i, v.SKU, v.Name, options, prices, retail, tiers,
-		v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID, rule).
+		v.TaxRate, v.WeightGrams, v.Active, v.Returnable, v.SaleID, rule,
+		int64(v.QuantityScale), v.Unit).
 		Scan(&v.Num)
 	if err != nil {
 		return fmt.Errorf("sqlite: put variant %s: %w", v.ID, dbErr(ctx, err))

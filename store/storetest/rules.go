@@ -42,6 +42,37 @@ func testQuantityRules(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("a measured variant's scale, unit and scaled figures come back as stored", func(t *testing.T) {
+		s := open(t)
+		kg := newVariant("var_kg", "KG")
+		kg.QuantityScale, kg.Unit = 3, "kg"
+		kg.Tiers = []cart.Tier{{MinQuantity: 2500, Prices: map[string]int64{"USD": 999}}}
+		kg.QuantityRule = &cart.QuantityRule{Min: 250, Increment: 250, Max: 10_000}
+		p := MustPutProduct(t, s, newProduct("prod_kg", kg, newVariant("var_pc", "PC")))
+		if diff := cmp.Diff(p, readProduct(t, s, p.ID), cmpOpts); diff != "" {
+			t.Errorf("Product (-want +got):\n%s", diff)
+		}
+		c := MustInsertCart(t, s, newCart("cust_kg"))
+		MustInsertItem(t, s, newItem(c.Num, p.Variants[0].Num, 1250))
+		MustRead(t, s, func(ctx context.Context, tx store.ReadTx) error {
+			lines, err := tx.Lines(ctx, c.Num)
+			if err != nil {
+				return err
+			}
+			if len(lines) != 1 || lines[0].Item.Quantity != 1250 || lines[0].Variant.QuantityScale != 3 || lines[0].Variant.Unit != "kg" {
+				t.Errorf("Lines: %+v", lines)
+			}
+			v, _, err := tx.VariantBySKU(ctx, "PC")
+			if err != nil {
+				return err
+			}
+			if v.QuantityScale != 0 || v.Unit != "" {
+				t.Errorf("a variant without a scale reads %d %q", v.QuantityScale, v.Unit)
+			}
+			return nil
+		})
+	})
+
 	t.Run("a customer's units count their other active carts and recently completed ones", func(t *testing.T) {
 		s := open(t)
 		p := MustPutProduct(t, s, newProduct("prod_ltd", newVariant("var_ltd", "LTD"), newVariant("var_other", "OTHER")))
