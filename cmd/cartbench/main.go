@@ -164,6 +164,7 @@ func nodes(s string) []string {
 // runner is one run: its client, its identity and what the current scenario created.
 type runner struct {
 	api      *client.Client // set-up and checks, on the first node
+	plain    *client.Client // api without retries, so without automatic Idempotency-Keys (prefill.go)
 	nodes    []string       // where the clients send their load
 	drv      *driver
 	seed     uint64
@@ -235,6 +236,7 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 	urls := nodes(c.url)
 	r := &runner{
 		api:    client.New(urls[0], c.key, client.WithHTTPClient(hc)),
+		plain:  client.New(urls[0], c.key, client.WithHTTPClient(hc), client.WithRetries(0)),
 		nodes:  urls,
 		drv:    &driver{hc: hc, key: c.key, duration: c.duration, requests: c.requests},
 		seed:   c.seed,
