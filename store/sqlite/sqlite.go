@@ -237,7 +237,7 @@ var statements = []string{
 	qCart, qActiveCartOf, qCustomerUnits, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
 	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld,
-	qSale, qPutSale, qExpiredReservations, qUnavailableReservations,
+	qSale, qPutSale, qExpiredReservations, qUnavailableReservations, qCartCurrencies,
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID, qVariantByNum,
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,
