@@ -77,6 +77,9 @@ const DefaultPageCacheBytes = 64 << 20
 // within cartd's memory budget (docs/operations.md).
 const readerCacheBytes = 4 << 20
 
+// busyTimeout is how long a connection waits for a lock another process holds.
+const busyTimeout = 5 * time.Second
+
 // readConns is the size of the read pool. Readers never wait for the writer in WAL mode, so
 // a few connections cover the parallelism of a small machine; more only hold memory.
 const readConns = 6
@@ -144,7 +147,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 func dsn(path, synchronous, txlock string, queryOnly bool, cacheBytes int64) string {
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(ON)")
