@@ -158,6 +158,9 @@ type registry struct {
 	mu    sync.Mutex
 	carts []string
 	skus  []string
+	// holds says the SKUs are held by carts besides these (a working set of prefilled carts):
+	// the check then adds what their reservations lists show in the other carts.
+	holds bool
 }
 
 func (r *runner) track(carts, skus []string) {
