@@ -22,7 +22,7 @@ import (
 // collection; the limit makes the collector run earlier instead once the heap nears it.
 // SQLite's page caches (64 MiB for the writer, 4 MiB for each of six readers by default) come
 // on top, outside Go's accounting.
-const defaultMemoryLimit = 320 << 20
+const defaultMemoryLimit = 256 << 20
 
 // memoryConfig is the memory flags.
 type memoryConfig struct {

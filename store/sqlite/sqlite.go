@@ -86,8 +86,9 @@ const readConns = 6
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	write *pool // one connection: SQLite's single writer, queued in Go
-	read  *pool // several connections, query_only
+	path  string // the database file; its WAL is path + "-wal"
+	write *pool  // one connection: SQLite's single writer, queued in Go
+	read  *pool  // several connections, query_only
 	now   func() time.Time
 
 	cache      *writeCache    // the writer's (cache.go); only the writer goroutine touches it
@@ -108,7 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Durability != Normal && opts.Durability != Full {
 		return nil, fmt.Errorf("sqlite: open: unknown durability %d", opts.Durability)
 	}
-	s := &Store{now: opts.Now}
+	s := &Store{now: opts.Now, path: path}
 	if s.now == nil {
 		s.now = time.Now
 	}
