@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cartd/cartd/auth"
@@ -228,31 +229,66 @@ func (e *Engine) Sweep(ctx context.Context) (int, error) {
 			return changed, fmt.Errorf("sweep: %w", err)
 		}
 		slices.Sort(nums)
-		released := 0
-		for _, num := range slices.Compact(nums) {
-			var units int64
-			err := e.observedWrite(ctx, func(tx store.Tx) error {
-				var err error
-				units, err = e.releaseCart(ctx, tx, num, (*mutation).lapsed)
-				return err
-			})
-			if err != nil {
-				if ctx.Err() != nil {
-					return changed, ctx.Err()
-				}
-				errs = append(errs, fmt.Errorf("sweep cart %d: %w", num, err))
-				continue
-			}
-			if units > 0 {
-				released++
-			}
+		released, errs2 := e.releaseCarts(ctx, slices.Compact(nums))
+		if ctx.Err() != nil {
+			return changed, ctx.Err()
 		}
+		errs = append(errs, errs2...)
 		changed += released
 		// Another pass only while there may be more and this one got somewhere.
 		if !full || released == 0 {
 			return changed, errors.Join(errs...)
 		}
 	}
+}
+
+// sweepWriters is how many carts a sweep releases at once. Each release is a write of its
+// own, so that one cart's failure stays its own; sent together, they share commits (the SQLite
+// store's group commit; PostgreSQL's connections), so releasing N carts costs about N/8
+// commits rather than N.
+const sweepWriters = 8
+
+// releaseCarts releases the lapsed and unavailable reservations of carts nums, sweepWriters
+// at a time, and returns how many released anything, with each cart's failure.
+func (e *Engine) releaseCarts(ctx context.Context, nums []int64) (int, []error) {
+	var (
+		mu       sync.Mutex
+		released int
+		errs     []error
+		wg       sync.WaitGroup
+	)
+	next := make(chan int64)
+	for range min(sweepWriters, len(nums)) {
+		wg.Go(func() {
+			for num := range next {
+				var units int64
+				err := e.observedWrite(ctx, func(tx store.Tx) error {
+					var err error
+					units, err = e.releaseCart(ctx, tx, num, (*mutation).lapsed)
+					return err
+				})
+				mu.Lock()
+				switch {
+				case err != nil && ctx.Err() == nil:
+					errs = append(errs, fmt.Errorf("sweep cart %d: %w", num, err))
+				case err == nil && units > 0:
+					released++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, num := range nums {
+		select {
+		case next <- num:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return released, errs
 }
 
 // Checkout turns a cart's reservations into stock commitments and closes the cart (scope

@@ -208,6 +208,30 @@ func TestRequestsBoundEachPhase(t *testing.T) {
 	}
 }
 
+// TestPrefill grows the store, runs update over a working set of the prefilled carts (the
+// check then reads back every prefilled cart), and runs again from the --prefill-file, which
+// must not grow the store a second time.
+func TestPrefill(t *testing.T) {
+	c := mustCartd(t, nil)
+	file := filepath.Join(t.TempDir(), "grown.json")
+	args := []string{"--prefill", "skus=9,carts=30", "--prefill-file", file, "--working-set", "20", "--scenario", "update", "--requests", "40", "--json"}
+	for _, run := range []string{"grows", "reuses"} {
+		code, stdout, stderr := mustBench(t, c, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\nstderr: %s", run, code, stderr)
+		}
+		if grew := strings.Contains(stderr, "30 carts in"); grew != (run == "grows") {
+			t.Errorf("%s: stderr %q", run, stderr)
+		}
+		rep := mustReport(t, stdout, stderr)
+		inv := rep.Scenarios[0].Invariants
+		if inv == nil || !inv.OK || inv.Carts != 20 || inv.Lines != 20 || inv.SKUs != 9 {
+			t.Errorf("%s: invariants %+v; want ok over the 20 carts of the working set and the 9 SKUs", run, inv)
+		}
+		checkPhase(t, rep.Scenarios[0].Phases[0], 4)
+	}
+}
+
 // TestBrokenStockFails doctors what cartd says of its stock (one more unit reserved than its
 // carts hold): the check must see it, and cartbench exit 1.
 func TestBrokenStockFails(t *testing.T) {
@@ -317,6 +341,10 @@ func TestCannotRun(t *testing.T) {
 		{"a refused key", []string{"--url", c.URL, "--key", "sk_wrongwrongwrongwrong"}, "401"},
 		{"no cartd", []string{"--url", "http://127.0.0.1:1", "--key", "k", "--wait", "200ms"}, "not ready"},
 		{"a URL that is not one", []string{"--url", "127.0.0.1:8080"}, "--url"},
+		{"a prefill that is not one", []string{"--url", c.URL, "--key", c.Admin, "--prefill", "carts"}, "--prefill"},
+		{"a prefill past its bound", []string{"--url", c.URL, "--key", c.Admin, "--prefill", "skus=10,carts=99999999"}, "at most"},
+		{"carts without SKUs", []string{"--url", c.URL, "--key", c.Admin, "--prefill", "carts=10"}, "need skus"},
+		{"a working set without a prefill", []string{"--url", c.URL, "--key", c.Admin, "--working-set", "10"}, "--working-set"},
 	} {
 		t.Run(tc.name+" exits 2", func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -36,6 +36,9 @@ type snapshot struct {
 	pricesIncludeTax bool
 	carts            []cartDoc
 	stock            []stockDoc
+	// elsewhere, when set, is what the lines of carts not read hold of each SKU, from its
+	// reservations list (a working set of prefilled carts: the rest hold the same SKUs).
+	elsewhere map[string]int64
 }
 
 // invariantReport is the verdict on one scenario's data.
@@ -95,12 +98,18 @@ func (r *runner) collect(ctx context.Context, carts, skus []string) (snapshot, e
 		if err != nil {
 			return snapshot{}, err
 		}
+		var elsewhere map[string]int64
+		if r.created.holds {
+			if elsewhere, err = r.heldElsewhere(ctx, skus, carts); err != nil {
+				return snapshot{}, err
+			}
+		}
 		after, err := r.readStock(ctx, skus)
 		if err != nil {
 			return snapshot{}, err
 		}
 		if slices.EqualFunc(before, after, func(a, b stockDoc) bool { return a.Version == b.Version }) {
-			return snapshot{pricesIncludeTax: s.PricesIncludeTax, carts: docs, stock: after}, nil
+			return snapshot{pricesIncludeTax: s.PricesIncludeTax, carts: docs, stock: after, elsewhere: elsewhere}, nil
 		}
 		if attempt == 4 {
 			return snapshot{}, fmt.Errorf("the stock kept changing while it was read, %d times; is other traffic using these SKUs?", attempt+1)
@@ -111,6 +120,53 @@ func (r *runner) collect(ctx context.Context, carts, skus []string) (snapshot, e
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// heldElsewhere sums, per SKU, the reserved_quantity of the lines its reservations list shows
+// in carts other than those given.
+func (r *runner) heldElsewhere(ctx context.Context, skus, carts []string) (map[string]int64, error) {
+	read := make(map[string]bool, len(carts))
+	for _, c := range carts {
+		read[c] = true
+	}
+	sums := make([]int64, len(skus))
+	err := parallel(ctx, len(skus), r.setupWorkers(), func(ctx context.Context, i int) error {
+		after := ""
+		for {
+			var page struct {
+				Data []struct {
+					CartID           string `json:"cart_id"`
+					ItemID           string `json:"item_id"`
+					ReservedQuantity int64  `json:"reserved_quantity"`
+				} `json:"data"`
+				HasMore bool `json:"has_more"`
+			}
+			path := "/v1/inventory/" + skus[i] + "/reservations?limit=500"
+			if after != "" {
+				path += "&starting_after=" + after
+			}
+			if err := r.api.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+				return err
+			}
+			for _, h := range page.Data {
+				if !read[h.CartID] {
+					sums[i] += h.ReservedQuantity
+				}
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				return nil
+			}
+			after = page.Data[len(page.Data)-1].ItemID
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int64, len(skus))
+	for i, sku := range skus {
+		out[sku] = sums[i]
+	}
+	return out, nil
 }
 
 func (r *runner) readStock(ctx context.Context, skus []string) ([]stockDoc, error) {
@@ -129,6 +185,9 @@ func (r *runner) readStock(ctx context.Context, skus []string) ([]stockDoc, erro
 func checkSnapshot(snap snapshot) []string {
 	var v []string
 	held := map[string]int64{}
+	for sku, n := range snap.elsewhere {
+		held[sku] = n
+	}
 	for _, c := range snap.carts {
 		v = append(v, checkCart(c, snap.pricesIncludeTax)...)
 		for _, it := range slices.Concat(c.Items, c.UnavailableItems) {

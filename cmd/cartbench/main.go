@@ -63,6 +63,9 @@ type config struct {
 	webhook     bool
 	hookTypes   string
 	postgres    string
+	prefill     prefillSpec
+	workingSet  int
+	prefillFile string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -84,6 +87,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.BoolVar(&c.webhook, "webhook", false, "run a webhook endpoint (on 127.0.0.1) and register it on cartd for every event type during the run, to measure what deliveries cost")
 	fs.StringVar(&c.hookTypes, "webhook-types", "", "with --webhook, the event types (or patterns, comma-separated) the webhook subscribes to; default every type")
 	fs.StringVar(&c.postgres, "postgres", "", "the URL of the PostgreSQL under cartd (postgres://...): the pgceiling scenario runs a hand-written transaction against it, in a schema of its own it drops afterwards; without it pgceiling is skipped")
+	prefill := fs.String("prefill", "", "grow the store through the API before the scenarios: skus=N,carts=M (M carts of one line each, cart j on SKU j mod N; see BENCHMARKS.md)")
+	fs.StringVar(&c.prefillFile, "prefill-file", "", "with --prefill, where to write what it created; if the file exists, the store is taken as already grown (a copy of the database it was written for) and it is read instead")
+	fs.IntVar(&c.workingSet, "working-set", 0, "with --prefill carts, update changes the first N prefilled carts instead of carts of its own")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: cartbench [flags]\n\nDrives a running cartd over HTTP and checks its invariants afterwards (see BENCHMARKS.md).\nExit status: 0 ok, 1 an invariant failed, 2 could not run, 3 requests failed.\n\nflags:")
 		fs.PrintDefaults()
@@ -112,6 +118,18 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if _, err := scenarioList(c.scenario, c.postgres != ""); err != nil {
 		return c, err
+	}
+	var err error
+	if c.prefill, err = parsePrefill(*prefill); err != nil {
+		return c, err
+	}
+	switch {
+	case c.workingSet < 0:
+		return c, errors.New("--working-set must not be negative")
+	case c.workingSet > 0 && c.prefill.carts == 0:
+		return c, errors.New("--working-set needs --prefill with carts")
+	case c.workingSet > 0 && c.workingSet < c.conns:
+		return c, errors.New("--working-set must be at least --conns: each client needs a cart")
 	}
 	return c, nil
 }
@@ -152,6 +170,7 @@ func nodes(s string) []string {
 // runner is one run: its client, its identity and what the current scenario created.
 type runner struct {
 	api      *client.Client // set-up and checks, on the first node
+	plain    *client.Client // api without retries, so without automatic Idempotency-Keys (prefill.go)
 	nodes    []string       // where the clients send their load
 	drv      *driver
 	seed     uint64
@@ -164,6 +183,9 @@ type runner struct {
 	rules bool
 	// postgres is --postgres, the database of the pgceiling scenario.
 	postgres string
+	// grown is what --prefill created; workingSet is --working-set.
+	grown      *grown
+	workingSet int
 }
 
 // run is cartbench as a value: main only wires the process's arguments, environment and
@@ -222,13 +244,15 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 	urls := nodes(c.url)
 	r := &runner{
 		api:    client.New(urls[0], c.key, client.WithHTTPClient(hc)),
+		plain:  client.New(urls[0], c.key, client.WithHTTPClient(hc), client.WithRetries(0)),
 		nodes:  urls,
 		drv:    &driver{hc: hc, key: c.key, duration: c.duration, requests: c.requests},
 		seed:   c.seed,
 		prefix: runPrefix(), rules: c.rules,
-		conns:    c.conns,
-		stderr:   stderr,
-		postgres: c.postgres,
+		conns:      c.conns,
+		stderr:     stderr,
+		postgres:   c.postgres,
+		workingSet: c.workingSet,
 	}
 	for _, n := range urls {
 		if err := waitReady(ctx, client.New(n, "", client.WithHTTPClient(hc), client.WithRetries(0)), n, c.wait); err != nil {
@@ -273,6 +297,13 @@ func bench(ctx context.Context, c config, stderr io.Writer) (*report, error) {
 				fmt.Fprintln(stderr, "cartbench: delete the webhook:", err)
 			}
 		}()
+	}
+	if c.prefill.set() {
+		g, err := r.grow(ctx, c.prefill, c.prefillFile)
+		if err != nil {
+			return rep, err
+		}
+		r.grown = g
 	}
 	for _, name := range names {
 		r.created = &registry{}

@@ -100,6 +100,9 @@ const (
 // {"quantity_delta": d}), keeping it between 1 and 10 so no line is ever removed. The whole
 // cart comes back each time, as a storefront that re-renders the cart wants it.
 func runUpdate(ctx context.Context, r *runner) ([]phaseReport, error) {
+	if r.workingSet > 0 {
+		return runUpdateWorkingSet(ctx, r, r.workingSet)
+	}
 	cat, err := r.makeCatalog(ctx, "update", updateSKUs, ampleStock)
 	if err != nil {
 		return nil, err

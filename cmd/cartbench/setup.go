@@ -26,6 +26,11 @@ type catalog struct {
 // have a retail (list) price, a quarter a quantity tier, most a tax rate, so re-pricing
 // does the work a real catalog asks of it.
 func (r *runner) makeCatalog(ctx context.Context, scenario string, n int, onHand int64) (catalog, error) {
+	return r.makeCatalogWith(ctx, scenario, n, onHand, r.setupWorkers())
+}
+
+// makeCatalogWith is makeCatalog with workers calls in flight.
+func (r *runner) makeCatalogWith(ctx context.Context, scenario string, n int, onHand int64, workers int) (catalog, error) {
 	rng := rand.New(rand.NewPCG(r.seed, uint64(len(scenario))*7919+uint64(n)))
 	products := (n + variantsPerProduct - 1) / variantsPerProduct
 	type variantBody struct {
@@ -78,13 +83,13 @@ func (r *runner) makeCatalog(ctx context.Context, scenario string, n int, onHand
 		}
 		bodies[p] = b
 	}
-	err := parallel(ctx, products, r.setupWorkers(), func(ctx context.Context, p int) error {
+	err := parallel(ctx, products, workers, func(ctx context.Context, p int) error {
 		return r.api.Do(ctx, http.MethodPut, fmt.Sprintf("/v1/products/prod_%s_%s_%d", r.prefix, scenario, p), bodies[p], nil)
 	})
 	if err != nil {
 		return catalog{}, fmt.Errorf("create products: %w", err)
 	}
-	err = parallel(ctx, len(skus), r.setupWorkers(), func(ctx context.Context, i int) error {
+	err = parallel(ctx, len(skus), workers, func(ctx context.Context, i int) error {
 		return r.api.Do(ctx, http.MethodPut, "/v1/inventory/"+skus[i], map[string]int64{"on_hand": onHand}, nil)
 	})
 	if err != nil {
@@ -153,6 +158,9 @@ type registry struct {
 	mu    sync.Mutex
 	carts []string
 	skus  []string
+	// holds says the SKUs are held by carts besides these (a working set of prefilled carts):
+	// the check then adds what their reservations lists show in the other carts.
+	holds bool
 }
 
 func (r *runner) track(carts, skus []string) {

@@ -65,6 +65,8 @@ type config struct {
 	console bool
 	// Events out (cmd/cartd/events.go).
 	events eventsConfig
+	// Memory (cmd/cartd/memory.go).
+	memory memoryConfig
 	// Tracing (cmd/cartd/tracing.go): set by serve from OTEL_*; nil when off.
 	tracer trace.Tracer
 }
@@ -124,6 +126,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 	if err := eventsFlags(fs, &c.events, env); err != nil {
 		return c, fs, err
 	}
+	if err := memoryFlags(fs, &c.memory, env); err != nil {
+		return c, fs, err
+	}
 	if err := parseFlags(fs, serveSynopsis, args, usage); err != nil {
 		return c, fs, err
 	}
@@ -143,6 +148,9 @@ func parseConfig(name string, args []string, getenv func(string) string, usage i
 		return c, fs, err
 	}
 	if err := c.events.validate(); err != nil {
+		return c, fs, err
+	}
+	if err := c.memory.validate(); err != nil {
 		return c, fs, err
 	}
 	if c.reservationTTL < 0 {
@@ -186,7 +194,8 @@ func openStore(ctx context.Context, c config) (store.Store, error) {
 		if c.durability == "full" {
 			d = sqlite.Full
 		}
-		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d})
+		return sqlite.Open(ctx, strings.TrimPrefix(c.db, "sqlite:"), sqlite.Options{Durability: d,
+			PageCacheBytes: c.memory.pageCache, WriteCacheBytes: c.memory.writeCache})
 	case strings.HasPrefix(c.db, "postgres://"), strings.HasPrefix(c.db, "postgresql://"):
 		return postgres.Open(ctx, c.db, postgres.Options{MaxConns: int32(c.dbMaxConns), StockBuckets: c.stockBuckets, FullDurability: c.durability == "full", OnRetry: c.onRetry})
 	}
@@ -227,6 +236,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// update's throughput (BENCHMARKS.md). 400 trades about 100 MB of memory for that.
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	setMemoryLimit(getenv) // memory.go
 	reg, metrics := newMetrics()
 	c.onRetry = metrics.ObserveRetries(postgres.RetryReasons)
 	c.refused = metrics.Refused

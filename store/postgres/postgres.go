@@ -169,7 +169,7 @@ type Store struct {
 	channel    string
 	stopListen context.CancelFunc
 	listenDone chan struct{}
-	buckets int                 // Options.StockBuckets
+	buckets    int // Options.StockBuckets
 }
 
 var _ store.Store = (*Store)(nil)

@@ -50,7 +50,7 @@ func BackupFile(ctx context.Context, src, path string) error {
 
 	// A connection of its own: the store's readers are query_only, which SQLite takes to
 	// forbid VACUUM INTO too.
-	db, err := sql.Open("sqlite", dsn(src, "NORMAL", "deferred", false))
+	db, err := sql.Open("sqlite", dsn(src, "NORMAL", "deferred", false, readerCacheBytes))
 	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}

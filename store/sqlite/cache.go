@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/store"
@@ -53,6 +54,11 @@ type writeCache struct {
 	memos     map[int64]memoEntry
 	memoLines int
 
+	// bytes estimates the memory the cached entries hold (entrySize), memos aside; maxBytes
+	// bounds it together with the memos' (memoLineBytes a line). See begin.
+	bytes    int64
+	maxBytes int64
+
 	undo []func()
 }
 
@@ -68,18 +74,62 @@ type variantEntry struct {
 	p *cart.Product
 }
 
-// Bounds past which the cache is emptied at the start of a group, so that memory stays
-// bounded by the working set of recent carts rather than by everything ever touched.
+// DefaultWriteCacheBytes is the default bound of the writer's cache (Options.WriteCacheBytes):
+// past it the cache is emptied at the start of a group, so that its memory stays bounded by
+// the working set of recent carts rather than by everything ever touched. 64 MiB holds about
+// 50,000 one-line carts with their memos, beside a catalog of 10,000 SKUs.
+const DefaultWriteCacheBytes = 64 << 20
+
+// Sizes of the estimate (entrySize): what a Go map costs an entry beyond its key and value
+// (buckets, tophash, the load factor's slack), and what a memo keeps per line (the line, its
+// variant's share, its priced figures).
 const (
-	maxCachedItems = 500_000
-	maxCachedCarts = 200_000
-	maxMemoLines   = 200_000
+	mapEntryBytes = 48
+	memoLineBytes = 1024
 )
 
-func newWriteCache() *writeCache {
-	c := &writeCache{}
+func newWriteCache(maxBytes int64) *writeCache {
+	if maxBytes <= 0 {
+		maxBytes = DefaultWriteCacheBytes
+	}
+	c := &writeCache{maxBytes: maxBytes}
 	c.reset()
 	return c
+}
+
+// size is the cache's estimated memory, memos included.
+func (c *writeCache) size() int64 { return c.bytes + int64(c.memoLines)*memoLineBytes }
+
+// entrySize estimates the bytes one cached value holds: its fixed size, what its strings,
+// slices and JSON point at, and its map entry. It errs high rather than low: the bound it
+// serves is a memory limit.
+func entrySize(v any) int64 {
+	var n int64
+	switch v := v.(type) {
+	case cart.Cart:
+		n = int64(unsafe.Sizeof(v)) + int64(len(v.CustomerID)+len(v.Currency)+len(v.Status)+cap(v.Metadata))
+	case cart.Item:
+		n = int64(unsafe.Sizeof(v)) + int64(len(v.Notes)+cap(v.Metadata))
+	case []int64:
+		n = int64(unsafe.Sizeof(v)) + 8*int64(cap(v))
+	case cart.Stock:
+		n = int64(unsafe.Sizeof(v)) + int64(len(v.SKU))
+	case variantEntry:
+		// The product is shared by its variants, but counting it with each keeps the estimate
+		// simple and high; options, prices and tiers cost about 64 bytes each.
+		n = 2*16 + int64(unsafe.Sizeof(*v.v)) + int64(len(v.v.ID)+len(v.v.ProductID)+len(v.v.SKU)+len(v.v.SaleID)) +
+			64*int64(len(v.v.Options)+len(v.v.Prices)+len(v.v.RetailPrices)+len(v.v.Tiers))
+		if v.p != nil {
+			n += int64(unsafe.Sizeof(*v.p)) + int64(len(v.p.ID)+len(v.p.Name)+len(v.p.Brand)+len(v.p.Category)+len(v.p.Description)+len(v.p.ImageURL))
+		}
+	case cart.Sale:
+		n = int64(unsafe.Sizeof(v)) + 256
+	case []cart.Coupon:
+		n = int64(unsafe.Sizeof(v)) + 512*int64(len(v))
+	default:
+		n = 64
+	}
+	return n + mapEntryBytes
 }
 
 // reset empties the cache, not undoably: begin uses it between groups.
@@ -95,6 +145,7 @@ func (c *writeCache) reset() {
 	c.auto, c.autoLoaded = nil, false
 	c.coupons = map[int64][]cart.Coupon{}
 	c.memos, c.memoLines = map[int64]memoEntry{}, 0
+	c.bytes = 0
 }
 
 const qDataVersion = `PRAGMA data_version`
@@ -109,13 +160,19 @@ func (c *writeCache) begin(ctx context.Context, t *txn) error {
 		c.undo = c.undo[:0]
 		return fmt.Errorf("sqlite: data version: %w", dbErr(ctx, err))
 	}
-	if v != c.dataVersion || len(c.items) > maxCachedItems || len(c.carts) > maxCachedCarts {
+	if v != c.dataVersion {
 		c.reset()
 		c.dataVersion = v
 		c.starts.Add(1)
 	}
-	if c.memoLines > maxMemoLines {
+	if c.size() > c.maxBytes {
+		// The memos go first: they are the largest part and the cheapest to do without (a
+		// change without one reads its cart's lines from the cache below).
 		c.memos, c.memoLines = map[int64]memoEntry{}, 0
+		if c.bytes > c.maxBytes*3/4 {
+			c.reset()
+			c.dataVersion = v
+		}
 	}
 	c.undo = c.undo[:0]
 	return nil
@@ -139,10 +196,16 @@ func (c *writeCache) commit() {
 	c.undo = c.undo[:0]
 }
 
-// put sets m[k] = v, recording how to undo it.
+// put sets m[k] = v, recording how to undo it. The size estimate follows the change but not
+// its undo: a rolled-back call leaves the estimate high until the cache is next emptied.
 func put[K comparable, V any](c *writeCache, m map[K]V, k K, v V) {
 	old, had := m[k]
 	m[k] = v
+	if had {
+		c.bytes += entrySize(v) - entrySize(old)
+	} else {
+		c.bytes += entrySize(v)
+	}
 	c.undo = append(c.undo, func() {
 		if had {
 			m[k] = old
@@ -159,6 +222,7 @@ func drop[K comparable, V any](c *writeCache, m map[K]V, k K) {
 		return
 	}
 	delete(m, k)
+	c.bytes -= entrySize(old)
 	c.undo = append(c.undo, func() { m[k] = old })
 }
 

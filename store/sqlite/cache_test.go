@@ -344,7 +344,7 @@ func TestWriterKeepsMemos(t *testing.T) {
 // and rollbacks a group goes through: it is what bounds the memory memos hold.
 func TestWriterCacheCountsMemoLines(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
-	c := newWriteCache()
+	c := newWriteCache(0)
 	for n := range int64(4) {
 		c.cartItems[n] = []int64{}
 	}
@@ -388,3 +388,46 @@ func TestWriterCacheCountsMemoLines(t *testing.T) {
 type sizedMemo int
 
 func (m *sizedMemo) Len() int { return int(*m) }
+
+// The writer's cache stays within its bound in bytes, however many carts pass through it: a
+// bound of 256 KiB and carts of a few hundred bytes each must empty it several times, and the
+// estimate never grows past the bound by more than one group's worth.
+func TestWriterCacheBoundedByBytes(t *testing.T) {
+	ctx := context.Background()
+	const bound = 256 << 10
+	s, err := Open(ctx, t.TempDir()+"/cartd.db", Options{WriteCacheBytes: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var nums []int64
+	for range 4000 {
+		nums = append(nums, storetest.MustInsertCart(t, s, cart.Cart{Currency: "USD", Status: cart.StatusActive, Version: 1,
+			Metadata: []byte(`{"note":"a cart that takes some room"}`)}).Num)
+	}
+	var most int64
+	for _, n := range nums {
+		err := s.Write(ctx, func(tx store.Tx) error {
+			k, err := tx.Cart(ctx, n)
+			if err != nil {
+				return err
+			}
+			k.Version++
+			return tx.UpdateCart(ctx, k)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the writer touches the cache; between writes it is quiet.
+		most = max(most, s.cache.size())
+	}
+	if s.cache.size() == 0 || most == 0 {
+		t.Fatalf("the cache holds nothing (%d bytes at most): the estimate does not count", most)
+	}
+	if most > bound+bound/4 {
+		t.Errorf("the cache reached %d bytes, bound %d", most, bound)
+	}
+	if len(s.cache.carts) >= len(nums) {
+		t.Errorf("all %d carts are still cached: the bound was never applied", len(s.cache.carts))
+	}
+}

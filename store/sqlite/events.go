@@ -458,11 +458,15 @@ func (t *txn) OldestPending(ctx context.Context) (time.Time, bool, error) {
 	return fromNullMicros(at), at.Valid, nil
 }
 
+// qIdleCarts walks carts_unreported from its most idle cart, so it reads the carts due rather
+// than every active one, and returns them in num order.
 const qIdleCarts = `
-	SELECT num FROM carts
-	WHERE status = 'active' AND last_activity < ? AND (abandoned_at IS NULL OR abandoned_at < last_activity)
-	  AND EXISTS (SELECT 1 FROM cart_items WHERE cart_items.cart_num = carts.num)
-	ORDER BY num LIMIT ?`
+	SELECT num FROM (
+		SELECT num FROM carts INDEXED BY carts_unreported
+		WHERE status = 'active' AND last_activity < ? AND (abandoned_at IS NULL OR abandoned_at < last_activity)
+		  AND EXISTS (SELECT 1 FROM cart_items WHERE cart_items.cart_num = carts.num)
+		ORDER BY last_activity, num LIMIT ?)
+	ORDER BY num`
 
 // IdleCarts returns carts idle since before the instant and not reported since.
 func (t *txn) IdleCarts(ctx context.Context, before time.Time, limit int) ([]int64, error) {

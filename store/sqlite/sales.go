@@ -108,10 +108,22 @@ func (t *txn) ExpiredReservations(ctx context.Context, now time.Time, limit int)
 	return t.items(ctx, "get expired reservations", qExpiredReservations, micros(now), limit)
 }
 
+// qCartCurrencies lists the currencies carts are in by a few probes of carts_currency (a loose
+// index scan: each step seeks the next currency), not a scan of the carts.
+const qCartCurrencies = `
+	WITH RECURSIVE currencies(c) AS (
+		SELECT min(currency) FROM carts
+		UNION ALL
+		SELECT (SELECT min(currency) FROM carts WHERE currency > currencies.c) FROM currencies WHERE c IS NOT NULL)
+	SELECT json_group_array(c) FROM currencies WHERE c IS NOT NULL`
+
 // qUnavailableReservations starts from the catalog's variants, keeps those that cannot be
 // sold, and only then reaches the items holding their stock through cart_items_holding (the
 // CROSS JOIN keeps SQLite's planner to that order), so it reads the catalog and the few items
-// concerned rather than every item of every cart.
+// concerned rather than every item of every cart. A variant without a price in a cart's
+// currency is such a variant only for carts in that currency: the first condition keeps the
+// variants missing a price in any currency a cart is in (?2, qCartCurrencies' JSON array),
+// which needs no item; the second decides per line.
 const qUnavailableReservations = `
 	SELECT ` + itemColumns + `
 	FROM variants v
@@ -119,15 +131,21 @@ const qUnavailableReservations = `
 	LEFT JOIN sales sa ON sa.id = v.sale_id
 	CROSS JOIN cart_items i
 	JOIN carts c ON c.num = i.cart_num
-	WHERE i.variant_num = v.num AND i.reserved_quantity > 0
-	  AND (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ? OR sa.ends_at <= ?
+	WHERE (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ?1 OR sa.ends_at <= ?1
+	       OR EXISTS (SELECT 1 FROM json_each(?2) cur WHERE json_type(v.prices, '$."' || cur.value || '"') IS NULL))
+	  AND i.variant_num = v.num AND i.reserved_quantity > 0
+	  AND (v.active = 0 OR v.deleted = 1 OR p.deleted = 1 OR sa.starts_at > ?1 OR sa.ends_at <= ?1
 	       OR json_type(v.prices, '$."' || c.currency || '"') IS NULL)
 	ORDER BY i.num
-	LIMIT ?`
+	LIMIT ?3`
 
 // UnavailableReservations returns items holding stock that can no longer be sold.
 func (t *txn) UnavailableReservations(ctx context.Context, now time.Time, limit int) ([]cart.Item, error) {
-	return t.items(ctx, "get unavailable reservations", qUnavailableReservations, micros(now), micros(now), limit)
+	var currencies string
+	if err := t.queryRow(ctx, qCartCurrencies).Scan(&currencies); err != nil {
+		return nil, fmt.Errorf("sqlite: get unavailable reservations: %w", dbErr(ctx, err))
+	}
+	return t.items(ctx, "get unavailable reservations", qUnavailableReservations, micros(now), currencies, limit)
 }
 
 // items runs a query of itemColumns.

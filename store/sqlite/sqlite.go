@@ -57,7 +57,28 @@ type Options struct {
 	Durability Durability
 	// Now is the clock behind Tx.Now; tests inject one to control reservation expiry.
 	Now func() time.Time
+	// PageCacheBytes is SQLite's page cache of the write connection (PRAGMA cache_size);
+	// 0 means DefaultPageCacheBytes. Each read connection has a cache of readerCacheBytes.
+	PageCacheBytes int64
+	// WriteCacheBytes bounds the writer's cache of decoded rows (cache.go); 0 means
+	// DefaultWriteCacheBytes.
+	WriteCacheBytes int64
 }
+
+// DefaultPageCacheBytes is the write connection's page cache by default. SQLite's own default
+// (2 MB) holds the pages of a fresh store; once the store has grown to hundreds of thousands
+// of carts, the pages a change touches (the cart, its items, their indexes, the stock) no
+// longer fit, and every change reads some of them back from the file (BENCHMARKS.md, "A grown
+// store"). The page cache is outside Go's heap, so GOMEMLIMIT does not count it.
+const DefaultPageCacheBytes = 64 << 20
+
+// readerCacheBytes is each read connection's page cache. Reads come from the operating
+// system's cache of the file when they miss; readConns of these must fit beside the writer's
+// within cartd's memory budget (docs/operations.md).
+const readerCacheBytes = 4 << 20
+
+// busyTimeout is how long a connection waits for a lock another process holds.
+const busyTimeout = 5 * time.Second
 
 // readConns is the size of the read pool. Readers never wait for the writer in WAL mode, so
 // a few connections cover the parallelism of a small machine; more only hold memory.
@@ -65,8 +86,9 @@ const readConns = 6
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	write *pool // one connection: SQLite's single writer, queued in Go
-	read  *pool // several connections, query_only
+	path  string // the database file; its WAL is path + "-wal"
+	write *pool  // one connection: SQLite's single writer, queued in Go
+	read  *pool  // several connections, query_only
 	now   func() time.Time
 
 	cache      *writeCache    // the writer's (cache.go); only the writer goroutine touches it
@@ -87,7 +109,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.Durability != Normal && opts.Durability != Full {
 		return nil, fmt.Errorf("sqlite: open: unknown durability %d", opts.Durability)
 	}
-	s := &Store{now: opts.Now}
+	s := &Store{now: opts.Now, path: path}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -100,16 +122,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// the readers' statements, and the first connection, which switches the file to WAL, is
 	// then the writer's.
 	var err error
-	s.write, err = openPool(ctx, dsn(path, synchronous, "immediate", false), 1, true)
+	pageCache := opts.PageCacheBytes
+	if pageCache <= 0 {
+		pageCache = DefaultPageCacheBytes
+	}
+	s.write, err = openPool(ctx, dsn(path, synchronous, "immediate", false, pageCache), 1, true)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", dbErr(ctx, err))
 	}
-	s.read, err = openPool(ctx, dsn(path, synchronous, "deferred", true), readConns, false)
+	s.read, err = openPool(ctx, dsn(path, synchronous, "deferred", true, readerCacheBytes), readConns, false)
 	if err != nil {
 		s.write.close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", dbErr(ctx, err))
 	}
-	s.cache = newWriteCache()
+	s.cache = newWriteCache(opts.WriteCacheBytes)
 	s.writes, s.stop, s.writerDone = make(chan *writeReq, maxBatch), make(chan struct{}), make(chan struct{})
 	go s.writer()
 	return s, nil
@@ -117,14 +143,16 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 // dsn builds the connection string. The path is percent-escaped where SQLite's URI parsing
 // would otherwise cut it short. Readers connect query_only so that a read transaction cannot
-// write by mistake, and with deferred BEGIN so that they never take the write lock.
-func dsn(path, synchronous, txlock string, queryOnly bool) string {
+// write by mistake, and with deferred BEGIN so that they never take the write lock. The page
+// cache is given in bytes (a negative cache_size is KiB).
+func dsn(path, synchronous, txlock string, queryOnly bool, cacheBytes int64) string {
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -max(cacheBytes>>10, 1)))
 	if queryOnly {
 		q.Add("_pragma", "query_only(ON)")
 	}
@@ -213,7 +241,7 @@ var statements = []string{
 	qCart, qActiveCartOf, qCustomerUnits, qInsertCart, qUpdateCart,
 	qInsertItem, qUpdateItem, qDeleteItem, qDeleteItems, qLines,
 	qStock, qPutStock, qStockHolders, qExpiredHolders, qReservedUnits, qAddressHeld, qSessionAddr,
-	qSale, qPutSale, qExpiredReservations, qUnavailableReservations,
+	qSale, qPutSale, qExpiredReservations, qUnavailableReservations, qCartCurrencies,
 	qProduct, qProductVariants, qVariantBySKU, qVariantByID, qVariantByNum,
 	qPutProduct, qDeleteVariants, qVariantOwner, qSKUHolder, qPutVariant, qDeleteProduct,
 	qInsertKey, qKeyByHash, qInsertToken, qTokenByHash, qRevokeToken,

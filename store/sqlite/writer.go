@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
+	"time"
 
 	"github.com/cartd/cartd/store"
 )
@@ -86,10 +88,48 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	}
 }
 
+// checkpointEvery is how often, at most, the writer looks at the WAL's size.
+const checkpointEvery = time.Second
+
+// walRestartBytes is the WAL size past which the writer restarts it.
+const walRestartBytes = 64 << 20
+
+// checkpointWait is how long a restart waits for readers still reading the WAL's older frames
+// before giving up until the next time: it holds the writer meanwhile.
+const checkpointWait = 50 * time.Millisecond
+
+// checkpoint starts the WAL over when it has grown past walRestartBytes. SQLite's automatic
+// checkpoint copies the WAL into the database after each commit that grew it past 1,000
+// pages, but it can only start the WAL over when no reader is using it, which under steady
+// load may be never: the WAL then grows for ever (past a gigabyte in a few minutes of
+// `update` on a grown store), and every page a transaction reads is looked up in a WAL index
+// that grows with it, so every request got slower the longer cartd ran. TRUNCATE waits,
+// briefly, for the readers to move on to the newest snapshot, which they do within a request,
+// copies what is left, and empties the file. A restart that times out waiting (a long read, a
+// backup) is tried again a second later. A WAL that stays small costs a stat a second.
+func (s *Store) checkpoint() {
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil || fi.Size() < walRestartBytes {
+		return
+	}
+	ctx := context.Background()
+	conn, err := s.write.db.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", checkpointWait.Milliseconds())); err != nil {
+		return
+	}
+	conn.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)") // SQLITE_BUSY: next time
+	conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeout.Milliseconds()))
+}
+
 // writer serves the write queue until Close.
 func (s *Store) writer() {
 	defer close(s.writerDone)
 	batch := make([]*writeReq, 0, maxBatch)
+	lastCheckpoint := time.Now()
 	for {
 		select {
 		case req := <-s.writes:
@@ -108,6 +148,10 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		if time.Since(lastCheckpoint) >= checkpointEvery {
+			s.checkpoint()
+			lastCheckpoint = time.Now()
+		}
 	}
 }
 
