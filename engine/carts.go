@@ -687,9 +687,13 @@ func (m *mutation) apply(u Update) error {
 			free = stock.Available() + l.Item.ReservedQuantity
 		}
 	}
-	room, capping, err := m.addressRoom(l, stock)
-	if err != nil {
-		return err
+	// The cap never takes back what a line holds, so a change that asks for no more than the
+	// line holds leaves it alone, without looking up the cart's session.
+	room, capping := int64(0), false
+	if want > l.Item.ReservedQuantity || l.Item.Expired(m.now) {
+		if room, capping, err = m.addressRoom(l, stock); err != nil {
+			return err
+		}
 	}
 	capping = capping && room < free
 	if capping {

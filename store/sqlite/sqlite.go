@@ -144,7 +144,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 // dsn builds the connection string. The path is percent-escaped where SQLite's URI parsing
 // would otherwise cut it short. Readers connect query_only so that a read transaction cannot
 // write by mistake, and with deferred BEGIN so that they never take the write lock. The page
-// cache is given in bytes (a negative cache_size is KiB).
+// cache is given in bytes (a negative cache_size is KiB). Temporary files stay in memory: the
+// writer's group commit runs each call under a savepoint, so SQLite keeps a statement journal
+// of the pages each call first touches, and in a file that is a write system call per page.
 func dsn(path, synchronous, txlock string, queryOnly bool, cacheBytes int64) string {
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	q := url.Values{}
@@ -152,6 +154,7 @@ func dsn(path, synchronous, txlock string, queryOnly bool, cacheBytes int64) str
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -max(cacheBytes>>10, 1)))
 	if queryOnly {
 		q.Add("_pragma", "query_only(ON)")
