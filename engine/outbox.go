@@ -468,31 +468,18 @@ func retryFirstAttempt(ctx context.Context, tx store.Tx, id string, seq int64) e
 // that of several nodes only one adds each range. It returns how many deliveries it added and
 // how many webhooks there are (none: there is nothing to deliver).
 func (e *Engine) FanOut(ctx context.Context) (added, webhooks int, err error) {
-	total, hooks := 0, 0
-	after := ""
-	for {
-		var ws []store.Webhook
-		err := e.st.Read(ctx, func(tx store.ReadTx) error {
-			var err error
-			ws, err = tx.Webhooks(ctx, after, 100)
-			return err
-		})
-		if err != nil {
-			return total, hooks, fmt.Errorf("fan out: %w", err)
-		}
-		hooks += len(ws)
-		for _, w := range ws {
-			n, err := e.fanOut(ctx, w.ID)
-			total += n
-			if err != nil {
-				return total, hooks, err
-			}
-		}
-		if len(ws) < 100 {
-			return total, hooks, nil
-		}
-		after = ws[len(ws)-1].ID
+	ids, err := e.EventsWebhooks(ctx)
+	if err != nil {
+		return 0, len(ids), fmt.Errorf("fan out: %w", err)
 	}
+	for _, id := range ids {
+		n, err := e.fanOut(ctx, id)
+		added += n
+		if err != nil {
+			return added, len(ids), err
+		}
+	}
+	return added, len(ids), nil
 }
 
 func (e *Engine) fanOut(ctx context.Context, id string) (int, error) {
