@@ -105,49 +105,24 @@ func TestCacheAcrossNodes(t *testing.T) {
 // and one that finds no row fails the whole transaction, rolling back the writes before it.
 func TestWritesSentLater(t *testing.T) {
 	ctx := t.Context()
-	st, err := postgres.Open(ctx, postgrestest.URL(t), postgres.Options{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
-	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := eng.Authenticate(ctx, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.PutProduct(ctx, admin, cart.Product{ID: "prod_tee", Name: "Tee", Variants: []cart.Variant{
-		{ID: "var_tee", SKU: "TEE", Active: true, Prices: map[string]int64{"USD": 1000}}}}, engine.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	onHand := int64(100)
-	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, eng, admin, num := mustTeeCart(t, postgres.Options{MaxConns: 4}, 1000, 100)
 	ch := cart.SetTo(1)
-	if _, err := eng.Update(ctx, admin, v.Cart.Num, []engine.Update{{Item: engine.ItemRef{SKU: "TEE"}, Change: &ch}}, engine.Options{}); err != nil {
+	if _, err := eng.Update(ctx, admin, num, []engine.Update{{Item: engine.ItemRef{SKU: "TEE"}, Change: &ch}}, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	quantity := func(tx store.ReadTx) int64 {
 		t.Helper()
-		lines, err := tx.Lines(ctx, v.Cart.Num)
+		lines, err := tx.Lines(ctx, num)
 		if err != nil || len(lines) != 1 {
 			t.Fatalf("lines %v, err %v", lines, err)
 		}
 		return lines[0].Item.Quantity
 	}
-	err = st.Write(ctx, func(tx store.Tx) error {
-		if _, err := tx.Cart(ctx, v.Cart.Num); err != nil { // reads the lines ahead
+	err := st.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.Cart(ctx, num); err != nil { // reads the lines ahead
 			return err
 		}
-		lines, err := tx.Lines(ctx, v.Cart.Num)
+		lines, err := tx.Lines(ctx, num)
 		if err != nil {
 			return err
 		}

@@ -5,15 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/cartd/cartd/auth"
 	"github.com/cartd/cartd/cart"
 	"github.com/cartd/cartd/engine"
 	"github.com/cartd/cartd/store/postgres"
-	"github.com/cartd/cartd/store/postgres/postgrestest"
 )
 
 // statementLog is a pgx tracer that records the round trips the store makes: each statement
@@ -85,33 +82,7 @@ func (l *statementLog) count(fn func()) []string {
 func TestQuantityChangeRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	trace := &statementLog{}
-	st, err := postgres.Open(ctx, postgrestest.URL(t), postgres.Options{MaxConns: 4, Tracer: trace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	eng := engine.New(st, engine.Config{ReservationTTL: 15 * time.Minute})
-	secret, _, err := eng.CreateKey(ctx, []auth.Scope{auth.Admin}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := eng.Authenticate(ctx, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.PutProduct(ctx, admin, cart.Product{ID: "prod_tee", Name: "Tee", Variants: []cart.Variant{
-		{ID: "var_tee", SKU: "TEE", Active: true, Prices: map[string]int64{"USD": 1500}}}}, engine.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	onHand := int64(1000)
-	if _, err := eng.PutInventory(ctx, admin, "TEE", engine.StockChange{OnHand: &cart.Decimal{N: onHand}}, engine.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	v, err := eng.CreateCart(ctx, admin, engine.NewCart{Currency: "USD"}, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	num := v.Cart.Num
+	_, eng, admin, num := mustTeeCart(t, postgres.Options{MaxConns: 4, Tracer: trace}, 1500, 1000)
 	q := int64(0)
 	change := func(opt engine.Options) {
 		q = q%5 + 1
