@@ -90,7 +90,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p auth.Pri
 	)
 	if id, ok := q["cart_id"]; ok {
 		num, valid := parseID(id[0], cartPrefix)
-		if !valid || num < 1 || len(id) > 1 {
+		if !valid || len(id) > 1 { // a number below 1 is the engine's to refuse
 			s.writeError(w, r, cart.InvalidField("invalid_cart_id", "cart_id", "cart_id must be one cart id, such as cart_42"))
 			return
 		}
