@@ -454,27 +454,9 @@ func (t *txn) cartAhead(ctx context.Context, q string, num int64, r *cartRow) (b
 		br.Close()
 		return false, fmt.Errorf("postgres: get cart: %w", t.fail(ctx, err))
 	}
-	a := &readAhead{cartNum: num}
-	rows, err := br.Query()
-	if err == nil {
-		a.lines, err = scanLines(rows)
-	}
-	if err != nil {
-		br.Close()
-		return false, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
-	}
-	rows, err = br.Query()
-	if err == nil {
-		a.coupons, err = scanCoupons(rows)
-	}
-	if err != nil {
-		br.Close()
-		return false, fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
-	}
-	if err := t.closeBatch(ctx, "get cart", br); err != nil {
+	if err := t.keepAhead(ctx, "get cart", num, br); err != nil {
 		return false, err
 	}
-	t.ahead = a
 	return true, nil
 }
 
@@ -679,6 +661,15 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := t.keepAhead(ctx, "get lines", cartNum, br); err != nil {
+		return nil, err
+	}
+	return slices.Clone(t.ahead.lines), nil
+}
+
+// keepAhead reads the cart's lines and coupons, the next two results of br (qLines and
+// qCoupons), closes br, and keeps them as what the transaction read ahead.
+func (t *txn) keepAhead(ctx context.Context, op string, cartNum int64, br pgx.BatchResults) error {
 	a := &readAhead{cartNum: cartNum}
 	rows, err := br.Query()
 	if err == nil {
@@ -686,7 +677,7 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	}
 	if err != nil {
 		br.Close()
-		return nil, fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
+		return fmt.Errorf("postgres: get lines: %w", t.fail(ctx, err))
 	}
 	rows, err = br.Query()
 	if err == nil {
@@ -694,13 +685,13 @@ func (t *txn) Lines(ctx context.Context, cartNum int64) ([]cart.Line, error) {
 	}
 	if err != nil {
 		br.Close()
-		return nil, fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
+		return fmt.Errorf("postgres: get coupons: %w", t.fail(ctx, err))
 	}
-	if err := t.closeBatch(ctx, "get lines", br); err != nil {
-		return nil, err
+	if err := t.closeBatch(ctx, op, br); err != nil {
+		return err
 	}
 	t.ahead = a
-	return slices.Clone(a.lines), nil
+	return nil
 }
 
 // scanLines reads the rows of qLines, and closes them.
